@@ -1,0 +1,135 @@
+//! The model file as written on disk (TOML), before compilation. See `docs/model-format.md`.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub model: Meta,
+    #[serde(default)]
+    pub references: Vec<Reference>,
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+    #[serde(default)]
+    pub states: Vec<State>,
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
+    #[serde(default)]
+    pub equations: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub observables: Vec<Observable>,
+    pub regimen: Option<Regimen>,
+    #[serde(default)]
+    pub lymphodepletion: IndexMap<String, Lymphodepletion>,
+    pub summary: Option<Summary>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub time_unit: Spanned<String>,
+    #[serde(default)]
+    pub breakpoints: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    #[serde(default)]
+    pub key: String,
+    pub citation: String,
+    pub doi: Option<String>,
+    pub biomodels: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: Spanned<String>,
+    pub value: Spanned<f64>,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub source: String,
+    pub lower: Option<Spanned<f64>>,
+    pub upper: Option<Spanned<f64>>,
+    /// Inter-individual variability: variance of the log-normal random effect (omega^2).
+    pub omega2: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub description: String,
+    pub initial: Spanned<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub name: Spanned<String>,
+    pub expr: Spanned<String>,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observable {
+    pub name: Spanned<String>,
+    pub expr: Spanned<String>,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regimen {
+    pub dose_state: Spanned<String>,
+    pub dose_factor: Option<Spanned<String>>,
+    pub tumor_state: Option<Spanned<String>>,
+    pub tumor_factor: Option<Spanned<String>>,
+    pub dose: Option<Spanned<f64>>,
+    pub dose_per_kg: Option<Spanned<f64>>,
+    pub weight: Option<Spanned<f64>>,
+    pub tumor_burden: Option<Spanned<f64>>,
+    pub ld: Option<Spanned<String>>,
+    #[serde(default)]
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lymphodepletion {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub initial: IndexMap<String, Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub cart: Option<Spanned<String>>,
+    pub tumor: Option<Spanned<String>>,
+}

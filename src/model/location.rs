@@ -1,0 +1,97 @@
+//! Model-file errors that name the file and the line and column (or the key) of the problem.
+
+use crate::expr::ExprError;
+use std::fmt;
+use toml::Spanned;
+
+/// An error in a model file: `file:line:col: message`, or `file: message` when no position exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ModelError {
+    pub fn plain(file: &str, message: impl Into<String>) -> Self {
+        ModelError {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// Maps byte offsets of the model text to lines and columns.
+pub(crate) struct Locator<'a> {
+    pub file: String,
+    text: &'a str,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(file: &str, text: &'a str) -> Self {
+        Locator {
+            file: file.to_string(),
+            text,
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    fn error_at(&self, offset: usize, message: String) -> ModelError {
+        let (l, c) = self.line_col(offset);
+        ModelError {
+            file: self.file.clone(),
+            line: Some(l),
+            column: Some(c),
+            message,
+        }
+    }
+
+    /// An error located at a spanned value.
+    pub fn at<T>(&self, value: &Spanned<T>, message: String) -> ModelError {
+        self.error_at(value.span().start, message)
+    }
+
+    /// An error inside an expression string: the column points at the offending token.
+    pub fn in_expr(&self, text: &Spanned<String>, e: &ExprError, what: &str) -> ModelError {
+        let start = text.span().start;
+        let raw = &self.text[start.min(self.text.len())..];
+        let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else if raw.starts_with('"') || raw.starts_with('\'') {
+            1
+        } else {
+            0
+        };
+        self.error_at(start + quote + e.pos, format!("{what}: {}", e.message))
+    }
+
+    /// A TOML syntax or schema error, made one line.
+    pub fn toml_error(&self, e: &toml::de::Error) -> ModelError {
+        let message = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => self.error_at(span.start, message),
+            None => ModelError::plain(&self.file, message),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! One run of the pipeline: inputs -> scenario -> solve -> trajectory -> summary.
+
+use crate::model::Model;
+use crate::regimen::{InputError, Inputs, Scenario};
+use crate::solve::{self, Solution, SolveError, SolverOptions};
+use crate::summary::{self, CkSummary};
+use crate::trajectory::{output_grid, Trajectory};
+use std::fmt;
+
+/// Settings shared by every run of a command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunOptions {
+    /// Simulated span, days after infusion.
+    pub days: f64,
+    /// Output grid spacing, days.
+    pub dt: f64,
+    /// Monitoring window for the summary metrics, days (clipped to `days`).
+    pub window: f64,
+    pub solver: SolverOptions,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            days: 28.0,
+            dt: 0.1,
+            window: 28.0,
+            solver: SolverOptions::default(),
+        }
+    }
+}
+
+impl RunOptions {
+    /// Reject negative, zero or non-finite spans and steps.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.days.is_finite() && self.days > 0.0) {
+            return Err(format!(
+                "--days must be a positive number of days, got {}",
+                self.days
+            ));
+        }
+        if !(self.dt.is_finite() && self.dt > 0.0) {
+            return Err(format!(
+                "--dt must be a positive number of days, got {}",
+                self.dt
+            ));
+        }
+        if self.dt > self.days {
+            return Err(format!(
+                "--dt ({}) is longer than --days ({})",
+                self.dt, self.days
+            ));
+        }
+        if !(self.window.is_finite() && self.window > 0.0) {
+            return Err(format!(
+                "--window must be a positive number of days, got {}",
+                self.window
+            ));
+        }
+        let s = &self.solver;
+        if !(s.rtol.is_finite() && s.rtol > 0.0 && s.rtol < 1.0) {
+            return Err(format!("--rtol must be in (0, 1), got {}", s.rtol));
+        }
+        if !(s.atol.is_finite() && s.atol > 0.0) {
+            return Err(format!("--atol must be > 0, got {}", s.atol));
+        }
+        Ok(())
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunError {
+    Input(InputError),
+    Solve(SolveError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Input(e) => e.fmt(f),
+            RunError::Solve(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The result of one run.
+pub struct Run {
+    pub scenario: Scenario,
+    pub solution: Solution,
+    pub summary: CkSummary,
+}
+
+impl Run {
+    /// The time course on the output grid.
+    pub fn trajectory(&self, model: &Model, opts: &RunOptions) -> Trajectory {
+        let grid = output_grid(opts.days, opts.dt);
+        Trajectory::sample(model, &self.solution, &self.scenario.params, &grid)
+    }
+}
+
+/// Simulate one scenario.
+pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, RunError> {
+    let scenario = Scenario::prepare(model, inputs).map_err(RunError::Input)?;
+    let solution =
+        solve::solve(model, &scenario, opts.days, &opts.solver, None).map_err(RunError::Solve)?;
+    let summary = summary::summarize(model, &scenario, &solution, opts.window);
+    Ok(Run {
+        scenario,
+        solution,
+        summary,
+    })
+}

@@ -1,0 +1,290 @@
+//! Solve: integrate a model for one scenario, segment by segment between events (infusions,
+//! model breakpoints, triggered interventions), keeping the solver's continuous (dense) output so
+//! any time point — output grid or threshold crossing — is read from the solution itself.
+//!
+//! Methods: `dopri5` (ode_solvers' explicit Dormand-Prince 5(4), the default) and `bdf` (an implicit
+//! method for stiff models, from the differential-equations crate). See `docs/solvers.md`.
+
+mod dopri;
+mod implicit;
+
+use crate::model::Model;
+use crate::regimen::Scenario;
+use std::fmt;
+
+/// Integration method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Explicit Dormand-Prince 5(4) with 4th-order dense output (ode_solvers).
+    Dopri5,
+    /// Implicit variable-order BDF for stiff models (differential-equations).
+    Bdf,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Option<Method> {
+        match s.to_ascii_lowercase().as_str() {
+            "dopri5" | "rk45" => Some(Method::Dopri5),
+            "bdf" | "stiff" => Some(Method::Bdf),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Dopri5 => "dopri5",
+            Method::Bdf => "bdf",
+        }
+    }
+}
+
+/// Solver settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SolverOptions {
+    pub method: Method,
+    pub rtol: f64,
+    pub atol: f64,
+    /// Maximum accepted + rejected steps per segment.
+    pub max_steps: u32,
+}
+
+impl Default for SolverOptions {
+    fn default() -> Self {
+        SolverOptions {
+            method: Method::Dopri5,
+            rtol: 1e-6,
+            atol: 1e-9,
+            max_steps: 500_000,
+        }
+    }
+}
+
+/// A failed solve: names the model and the time (days) where it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolveError {
+    pub model: String,
+    pub day: f64,
+    pub message: String,
+}
+
+impl fmt::Display for SolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "model `{}`: solve failed at day {:.6}: {}",
+            self.model, self.day, self.message
+        )
+    }
+}
+
+impl std::error::Error for SolveError {}
+
+/// The continuous solution of one integration segment `[t0, t1]` (model time units).
+pub trait Segment: Send + Sync {
+    fn t0(&self) -> f64;
+    fn t1(&self) -> f64;
+    /// State at time `t` in `[t0, t1]`.
+    fn eval(&self, t: f64, out: &mut [f64]);
+    /// End times of the solver's accepted steps (the last equals `t1`).
+    fn steps(&self) -> &[f64];
+}
+
+/// Solver work counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub accepted_steps: u64,
+    pub rejected_steps: u64,
+    pub rhs_evaluations: u64,
+}
+
+/// A continuous solution over `[0, end]` made of segments split at events.
+pub struct Solution {
+    pub n_states: usize,
+    /// Model time units per day.
+    pub per_day: f64,
+    segments: Vec<Box<dyn Segment>>,
+    pub stats: Stats,
+}
+
+impl Solution {
+    /// End of the solution, in days.
+    pub fn end_day(&self) -> f64 {
+        self.segments.last().map_or(0.0, |s| s.t1()) / self.per_day
+    }
+
+    /// State at `day` (right-continuous: at an event time, the state just after the event).
+    pub fn state_at(&self, day: f64, out: &mut [f64]) {
+        let t = day * self.per_day;
+        let i = self
+            .segments
+            .partition_point(|s| s.t0() <= t)
+            .saturating_sub(1);
+        let seg = &self.segments[i];
+        seg.eval(t.clamp(seg.t0(), seg.t1()), out);
+    }
+
+    /// The solver's step times in days, from 0 to the end (segment boundaries included).
+    pub fn step_days(&self) -> Vec<f64> {
+        let mut out = vec![0.0];
+        for s in &self.segments {
+            out.push(s.t0() / self.per_day);
+            out.extend(s.steps().iter().map(|t| t / self.per_day));
+        }
+        out.dedup();
+        out
+    }
+
+    /// Event boundaries (days) between segments.
+    pub fn boundaries(&self) -> Vec<f64> {
+        self.segments
+            .iter()
+            .skip(1)
+            .map(|s| s.t0() / self.per_day)
+            .collect()
+    }
+}
+
+/// A discontinuity in time: state changes applied at `day` (model breakpoints have none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub day: f64,
+    /// (state index, amount added)
+    pub add: Vec<(usize, f64)>,
+    /// (parameter index, new value) from this time on
+    pub set_params: Vec<(usize, f64)>,
+}
+
+/// Scheduled events of a scenario: infusions after day 0 and model breakpoints within (0, end).
+pub fn scheduled_events(model: &Model, sc: &Scenario, end_day: f64) -> Vec<Event> {
+    let mut events: Vec<Event> = Vec::new();
+    if let Some(ds) = sc.dose_state {
+        for inf in &sc.infusions {
+            if inf.day > 0.0 && inf.day < end_day {
+                events.push(Event {
+                    day: inf.day,
+                    add: vec![(ds, inf.cells * sc.dose_factor)],
+                    set_params: vec![],
+                });
+            }
+        }
+    }
+    let v = model.slots_with_params(&sc.params);
+    for b in &model.breakpoints {
+        let day = b.eval(&v) / model.time_unit.per_day();
+        if day.is_finite() && day > 0.0 && day < end_day {
+            events.push(Event {
+                day,
+                add: vec![],
+                set_params: vec![],
+            });
+        }
+    }
+    events.sort_by(|a, b| a.day.total_cmp(&b.day));
+    events
+}
+
+/// State at day 0 after the day-0 infusion.
+pub fn initial_state(sc: &Scenario) -> Vec<f64> {
+    let mut y = sc.initial.clone();
+    if let Some(ds) = sc.dose_state {
+        for inf in sc.infusions.iter().filter(|i| i.day == 0.0) {
+            y[ds] += inf.cells * sc.dose_factor;
+        }
+    }
+    y
+}
+
+/// Integrate one segment from `y0` at `t0` to `t1` (model time units).
+pub(crate) fn integrate_segment(
+    model: &Model,
+    params: &[f64],
+    t0: f64,
+    t1: f64,
+    y0: &[f64],
+    opts: &SolverOptions,
+    stats: &mut Stats,
+) -> Result<Box<dyn Segment>, (f64, String)> {
+    match opts.method {
+        Method::Dopri5 => dopri::integrate(model, params, t0, t1, y0, opts, stats),
+        Method::Bdf => implicit::integrate(model, params, t0, t1, y0, opts, stats),
+    }
+}
+
+/// Something that can stop a segment early: given the segment just integrated, return the time
+/// (model units) of the first event inside it and the change to apply there.
+pub trait Trigger {
+    fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)>;
+}
+
+/// Solve a scenario from day 0 to `end_day` with the scheduled events and optional triggers.
+pub fn solve(
+    model: &Model,
+    sc: &Scenario,
+    end_day: f64,
+    opts: &SolverOptions,
+    trigger: Option<&mut dyn Trigger>,
+) -> Result<Solution, SolveError> {
+    let per_day = model.time_unit.per_day();
+    let fail = |t: f64, message: String| SolveError {
+        model: model.name.clone(),
+        day: t / per_day,
+        message,
+    };
+    if !(end_day > 0.0 && end_day.is_finite()) {
+        return Err(fail(
+            0.0,
+            format!("the simulated span must be > 0 days, got {end_day}"),
+        ));
+    }
+    let mut events = scheduled_events(model, sc, end_day);
+    let mut y = initial_state(sc);
+    let mut params = sc.params.clone();
+    let mut stats = Stats::default();
+    let mut segments: Vec<Box<dyn Segment>> = Vec::new();
+    let mut t = 0.0;
+    let t_end = end_day * per_day;
+    let mut trigger = trigger;
+    let mut next = 0;
+    while t < t_end {
+        let stop = events
+            .get(next)
+            .map_or(t_end, |e| (e.day * per_day).min(t_end));
+        if stop > t {
+            let seg = integrate_segment(model, &params, t, stop, &y, opts, &mut stats)
+                .map_err(|(at, msg)| fail(at, msg))?;
+            let mut seg = seg;
+            if let Some(tr) = trigger.as_deref_mut() {
+                if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
+                    if tc < seg.t1() {
+                        // Cut the segment at the triggered event and re-integrate up to it exactly.
+                        seg = integrate_segment(model, &params, t, tc, &y, opts, &mut stats)
+                            .map_err(|(at, msg)| fail(at, msg))?;
+                    }
+                    let pos = events.partition_point(|e| e.day <= ev.day);
+                    events.insert(pos, ev);
+                }
+            }
+            seg.eval(seg.t1(), &mut y);
+            t = seg.t1();
+            segments.push(seg);
+        }
+        // Apply every event at this time.
+        while let Some(e) = events.get(next) {
+            if e.day * per_day > t {
+                break;
+            }
+            for &(i, amount) in &e.add {
+                y[i] += amount;
+            }
+            for &(i, value) in &e.set_params {
+                params[i] = value;
+            }
+            next += 1;
+        }
+    }
+    Ok(Solution {
+        n_states: model.n_states(),
+        per_day,
+        segments,
+        stats,
+    })
+}
