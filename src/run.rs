@@ -93,7 +93,29 @@ pub struct Run {
     pub summary: CkSummary,
 }
 
+/// A named summary value; `None` when the model has no such quantity (empty CSV cell).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metric {
+    Number(Option<f64>),
+    Flag(bool),
+    Text(String),
+}
+
 impl Run {
+    /// The run's summary metrics in a fixed order, with the names used in the summary JSON and
+    /// as sweep columns. Later pipeline stages (toxicity grading) append theirs here.
+    pub fn metrics(&self) -> Vec<(&'static str, Metric)> {
+        let s = &self.summary;
+        vec![
+            ("cart_cmax", Metric::Number(s.cart_cmax)),
+            ("cart_tmax", Metric::Number(s.cart_tmax)),
+            ("cart_auc", Metric::Number(s.cart_auc)),
+            ("cart_last", Metric::Number(s.cart_last)),
+            ("tumor_nadir", Metric::Number(s.tumor_nadir)),
+            ("tumor_end", Metric::Number(s.tumor_end)),
+        ]
+    }
+
     /// The time course on the output grid.
     pub fn trajectory(&self, model: &Model, opts: &RunOptions) -> Trajectory {
         let grid = output_grid(opts.days, opts.dt);

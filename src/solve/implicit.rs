@@ -14,8 +14,8 @@ struct Rhs<'a> {
     slots: RefCell<Vec<f64>>,
 }
 
-impl ODE<f64, Vec<f64>> for Rhs<'_> {
-    fn diff(&self, t: f64, y: &Vec<f64>, dydt: &mut Vec<f64>) {
+impl<const N: usize> ODE<f64, [f64; N]> for Rhs<'_> {
+    fn diff(&self, t: f64, y: &[f64; N], dydt: &mut [f64; N]) {
         let mut v = self.slots.borrow_mut();
         self.model.rhs(&mut v, t, y, dydt);
     }
@@ -64,7 +64,28 @@ impl Segment for HermiteSegment {
     }
 }
 
+/// Integrate `[t0, t1]` with Radau5 (states as `[f64; N]`, N <= 24).
 pub(super) fn integrate(
+    model: &Model,
+    params: &[f64],
+    t0: f64,
+    t1: f64,
+    y0: &[f64],
+    opts: &SolverOptions,
+    stats: &mut Stats,
+) -> Result<Box<dyn Segment>, (f64, String)> {
+    macro_rules! dispatch {
+        ($($k:literal)*) => {
+            match y0.len() {
+                $( $k => run::<$k>(model, params, t0, t1, y0, opts, stats), )*
+                n => Err((t0, format!("the implicit method supports up to 24 states, the model has {n}"))),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
+}
+
+fn run<const N: usize>(
     model: &Model,
     params: &[f64],
     t0: f64,
@@ -81,7 +102,9 @@ pub(super) fn integrate(
         .rtol(opts.rtol)
         .atol(opts.atol)
         .max_steps(opts.max_steps as usize);
-    let sol = IVP::ode(&rhs, t0, t1, y0.to_vec())
+    let mut y0a = [0.0; N];
+    y0a.copy_from_slice(y0);
+    let sol = IVP::ode(&rhs, t0, t1, y0a)
         .dense(4)
         .method(method)
         .solve()
@@ -105,7 +128,7 @@ pub(super) fn integrate(
             continue;
         }
         t.push(*ti);
-        y.push(yi.clone());
+        y.push(yi.to_vec());
     }
     if t.len() < 2 || (t.last().unwrap() - t1).abs() > 1e-9 * t1.abs().max(1.0) {
         return Err((

@@ -1,0 +1,51 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use cartox::model::Model;
+use cartox::regimen::Inputs;
+use cartox::run::RunOptions;
+use cartox::solve::{Method, SolverOptions};
+use cartox::trajectory::Trajectory;
+use std::path::Path;
+
+/// Read a reference CSV: header and rows of numbers.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(|x| x.parse::<f64>().unwrap()).collect())
+        .collect();
+    (header, rows)
+}
+
+pub fn tight(method: Method) -> SolverOptions {
+    SolverOptions {
+        method,
+        rtol: 1e-10,
+        atol: 1e-12,
+        ..SolverOptions::default()
+    }
+}
+
+/// Simulate `model` with default inputs and sample at `days`.
+pub fn sample(model: &Model, inputs: &Inputs, days: &[f64], solver: SolverOptions) -> Trajectory {
+    let end = *days.last().unwrap();
+    let opts = RunOptions {
+        days: end,
+        dt: end,
+        window: end,
+        solver,
+    };
+    let run = cartox::run(model, inputs, &opts).unwrap();
+    Trajectory::sample(model, &run.solution, &run.scenario.params, days)
+}
+
+/// Largest |a - b| / max|b| over a column.
+pub fn column_scaled_error(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-300);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / scale)
+        .fold(0.0, f64::max)
+}

@@ -1,0 +1,106 @@
+//! The published models in models/ against libRoadRunner trajectories of their SBML files
+//! (tests/data, made by tests/reference/make_reference.py) and the Stein 2019 closed form.
+
+mod common;
+
+use cartox::model::Model;
+use cartox::regimen::Inputs;
+use cartox::solve::Method;
+use common::*;
+use std::path::Path;
+
+/// Compare a model with its reference CSV (time in the model's own unit) column by column.
+fn check_against_reference(stem: &str, method: Method, tol: f64) {
+    let model = Model::resolve(stem).unwrap();
+    let (header, rows) = read_csv(Path::new(&format!("tests/data/{stem}.csv")));
+    let per_day = model.time_unit.per_day();
+    let days: Vec<f64> = rows.iter().map(|r| r[0] / per_day).collect();
+    let tr = sample(&model, &Inputs::default(), &days, tight(method));
+    for (c, name) in header.iter().enumerate().skip(1) {
+        let expected: Vec<f64> = rows.iter().map(|r| r[c]).collect();
+        let got = tr
+            .column(name)
+            .unwrap_or_else(|| panic!("{stem}: no column {name}"));
+        let err = column_scaled_error(&got, &expected);
+        assert!(err < tol, "{stem} column {name}: scaled error {err:e} >= {tol:e}");
+    }
+}
+
+macro_rules! reference_tests {
+    ($($name:ident => $stem:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            check_against_reference($stem, Method::Dopri5, 1e-6);
+        }
+    )*};
+}
+
+reference_tests! {
+    hanson2016_matches_roadrunner => "hanson2016",
+    leon_triana2020_eqs4_matches_roadrunner => "leon_triana2020_eqs4",
+    leon_triana2020_eqs3_matches_roadrunner => "leon_triana2020_eqs3",
+    kimmel2021_matches_roadrunner => "kimmel2021",
+    leon_triana2021_single_matches_roadrunner => "leon_triana2021_single",
+    leon_triana2021_dual_matches_roadrunner => "leon_triana2021_dual",
+    chaudhury2020_lv_matches_roadrunner => "chaudhury2020_lv",
+    chaudhury2020_ec50_matches_roadrunner => "chaudhury2020_ec50",
+}
+
+#[test]
+fn implicit_method_matches_roadrunner_on_kimmel() {
+    check_against_reference("kimmel2021", Method::Bdf, 1e-5);
+}
+
+/// Stein 2019: C(t) = R0 exp(rho t) before Tmax; (1-FB) Cmax e^{-alpha (t-Tmax)} + FB Cmax e^{-beta (t-Tmax)} after.
+fn stein_closed_form(t: f64) -> f64 {
+    let (foldx, tmax, cmax, alpha, fb, beta) = (3900.0f64, 9.3, 24000.0, 0.16, 0.0079, 0.0032);
+    let rho = foldx.ln() / tmax;
+    if t < tmax {
+        cmax / foldx * (rho * t).exp()
+    } else {
+        (1.0 - fb) * cmax * (-alpha * (t - tmax)).exp() + fb * cmax * (-beta * (t - tmax)).exp()
+    }
+}
+
+#[test]
+fn stein2019_matches_closed_form_pointwise() {
+    let model = Model::resolve("stein2019").unwrap();
+    let days: Vec<f64> = (0..=730).map(|i| i as f64 * 0.5).collect();
+    let tr = sample(&model, &Inputs::default(), &days, tight(Method::Dopri5));
+    let c = tr.column("C").unwrap();
+    for (t, got) in days.iter().zip(&c) {
+        let want = stein_closed_form(*t);
+        let rel = (got - want).abs() / want;
+        assert!(rel < 1e-6, "C({t}) = {got}, closed form {want}, rel {rel:e}");
+    }
+    // Published typical-patient checks (literature.md section 6).
+    let at = |d: f64| c[days.iter().position(|x| *x == d).unwrap()];
+    assert!((at(28.0) - 1374.0).abs() < 1.0);
+    assert!((at(90.0) - 146.5).abs() < 0.1);
+    assert!((at(365.0) - 60.7).abs() < 0.1);
+}
+
+#[test]
+fn stein2019_reference_csv_is_the_closed_form() {
+    let (_, rows) = read_csv(Path::new("tests/data/stein2019.csv"));
+    for r in rows {
+        assert!((r[1] - stein_closed_form(r[0])).abs() / r[1] < 1e-12);
+    }
+}
+
+#[test]
+fn stein2019_summary_metrics() {
+    let model = Model::resolve("stein2019").unwrap();
+    let opts = cartox::RunOptions {
+        days: 28.0,
+        dt: 0.1,
+        window: 28.0,
+        solver: tight(Method::Dopri5),
+    };
+    let run = cartox::run(&model, &Inputs::default(), &opts).unwrap();
+    let s = run.summary;
+    assert!((s.cart_cmax.unwrap() - 24000.0).abs() / 24000.0 < 1e-6);
+    assert!((s.cart_tmax.unwrap() - 9.3).abs() < 1e-3);
+    // AUC0-28 = 171 774 copies/ug x day (literature.md section 6).
+    assert!((s.cart_auc.unwrap() - 171_774.0).abs() / 171_774.0 < 1e-4, "{:?}", s.cart_auc);
+}
