@@ -14,6 +14,7 @@ pub mod model;
 pub mod output;
 pub mod regimen;
 pub mod run;
+pub mod sbml;
 pub mod solve;
 pub mod summary;
 pub mod trajectory;

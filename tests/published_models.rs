@@ -22,7 +22,10 @@ fn check_against_reference(stem: &str, method: Method, tol: f64) {
             .column(name)
             .unwrap_or_else(|| panic!("{stem}: no column {name}"));
         let err = column_scaled_error(&got, &expected);
-        assert!(err < tol, "{stem} column {name}: scaled error {err:e} >= {tol:e}");
+        assert!(
+            err < tol,
+            "{stem} column {name}: scaled error {err:e} >= {tol:e}"
+        );
     }
 }
 
@@ -71,7 +74,10 @@ fn stein2019_matches_closed_form_pointwise() {
     for (t, got) in days.iter().zip(&c) {
         let want = stein_closed_form(*t);
         let rel = (got - want).abs() / want;
-        assert!(rel < 1e-6, "C({t}) = {got}, closed form {want}, rel {rel:e}");
+        assert!(
+            rel < 1e-6,
+            "C({t}) = {got}, closed form {want}, rel {rel:e}"
+        );
     }
     // Published typical-patient checks (literature.md section 6).
     let at = |d: f64| c[days.iter().position(|x| *x == d).unwrap()];
@@ -102,5 +108,55 @@ fn stein2019_summary_metrics() {
     assert!((s.cart_cmax.unwrap() - 24000.0).abs() / 24000.0 < 1e-6);
     assert!((s.cart_tmax.unwrap() - 9.3).abs() < 1e-3);
     // AUC0-28 = 171 774 copies/ug x day (literature.md section 6).
-    assert!((s.cart_auc.unwrap() - 171_774.0).abs() / 171_774.0 < 1e-4, "{:?}", s.cart_auc);
+    assert!(
+        (s.cart_auc.unwrap() - 171_774.0).abs() / 171_774.0 < 1e-4,
+        "{:?}",
+        s.cart_auc
+    );
+}
+
+/// SBML files imported directly must match libRoadRunner just like the hand-written model files.
+fn check_import(xml: &str, stem: &str) {
+    let path = format!("{}/../shared/reference/{xml}", env!("CARGO_MANIFEST_DIR"));
+    let imported = Model::resolve(&path).unwrap();
+    let model = Model::resolve(stem).unwrap();
+    assert_eq!(imported.time_unit, model.time_unit, "{xml}");
+    let (header, rows) = read_csv(Path::new(&format!("tests/data/{stem}.csv")));
+    let per_day = imported.time_unit.per_day();
+    let days: Vec<f64> = rows.iter().map(|r| r[0] / per_day).collect();
+    let got = sample(&imported, &Inputs::default(), &days, tight(Method::Dopri5));
+    let own = sample(&model, &Inputs::default(), &days, tight(Method::Dopri5));
+    for (c, name) in header.iter().enumerate().skip(1) {
+        let expected: Vec<f64> = rows.iter().map(|r| r[c]).collect();
+        let g = got
+            .column(name)
+            .unwrap_or_else(|| panic!("{xml}: no column {name}"));
+        let o = own.column(name).unwrap();
+        let e1 = column_scaled_error(&g, &expected);
+        let e2 = column_scaled_error(&g, &o);
+        assert!(e1 < 1e-6, "{xml} {name}: vs roadrunner {e1:e}");
+        assert!(e2 < 1e-6, "{xml} {name}: vs models/{stem}.toml {e2:e}");
+    }
+}
+
+#[test]
+fn imported_sbml_matches_model_files_and_roadrunner() {
+    for (xml, stem) in [
+        ("biomodels/BIOMD0000000837_Hanson2016.xml", "hanson2016"),
+        (
+            "biomodels/BIOMD0000001011_Leon-Triana2020_eqs4.xml",
+            "leon_triana2020_eqs4",
+        ),
+        (
+            "biomodels/BIOMD0000001012_Leon-Triana2020_eqs3.xml",
+            "leon_triana2020_eqs3",
+        ),
+        ("biomodels/BIOMD0000001041_Kimmel2021.xml", "kimmel2021"),
+        ("sbml-more/BIOMD0000001013.xml", "leon_triana2021_single"),
+        ("sbml-more/BIOMD0000001014.xml", "leon_triana2021_dual"),
+        ("sbml-more/BIOMD0000001024.xml", "chaudhury2020_lv"),
+        ("sbml-more/BIOMD0000001025.xml", "chaudhury2020_ec50"),
+    ] {
+        check_import(xml, stem);
+    }
 }

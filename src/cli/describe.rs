@@ -118,3 +118,21 @@ pub fn describe(name: &str) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn import_sbml(file: &std::path::Path, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let label = file.display().to_string();
+    let xml =
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{label}: cannot read: {e}"))?;
+    let text = cartox::sbml::sbml_to_toml(&xml, &label)?;
+    // The result must compile as a cartox model before it is written.
+    Model::from_toml(&text, &format!("{label} (imported)"))?;
+    let path = out.unwrap_or(std::path::Path::new("-"));
+    cartox::output::write_atomic(path, |w| {
+        w.write_all(text.as_bytes())?;
+        Ok(())
+    })?;
+    if out.is_some() {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

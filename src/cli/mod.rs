@@ -28,6 +28,14 @@ pub enum Command {
         /// Bundled model name or path to a model file.
         model: String,
     },
+    /// Convert an SBML Level 2/3 core model into a cartox model file (TOML).
+    ImportSbml {
+        /// The SBML file (.xml).
+        file: std::path::PathBuf,
+        /// Where to write the model file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -90,5 +98,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Simulate(a) => simulate::run(a),
         Command::Models => describe::list_models(),
         Command::Describe { model } => describe::describe(&model),
+        Command::ImportSbml { file, out } => describe::import_sbml(&file, out.as_deref()),
     }
 }

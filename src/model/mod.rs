@@ -142,6 +142,9 @@ impl Model {
             return Model::from_toml(text, &format!("models/{name_or_path}.toml"));
         }
         let path = Path::new(name_or_path);
+        if name_or_path.ends_with(".xml") || name_or_path.ends_with(".sbml") {
+            return Model::load_sbml(path);
+        }
         if name_or_path.contains('/') || name_or_path.ends_with(".toml") || path.exists() {
             return Model::load(path);
         }
@@ -149,7 +152,7 @@ impl Model {
         Err(ModelError::plain(
             name_or_path,
             format!(
-                "unknown model `{name_or_path}` (bundled: {}; or give a path to a .toml file)",
+                "unknown model `{name_or_path}` (bundled: {}; or give a path to a .toml or SBML .xml file)",
                 names.join(", ")
             ),
         ))
@@ -165,6 +168,22 @@ impl Model {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
         Model::from_toml(&text, &label)
+    }
+
+    /// Import an SBML file (Level 2 or 3 core) and compile it like a model file.
+    pub fn load_sbml(path: &Path) -> Result<Model, ModelError> {
+        let label = path.display().to_string();
+        let xml = std::fs::read_to_string(path)
+            .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
+        let text = crate::sbml::sbml_to_toml(&xml, &label).map_err(|e| {
+            ModelError::plain(
+                &label,
+                e.to_string()
+                    .trim_start_matches(&format!("{label}: "))
+                    .to_string(),
+            )
+        })?;
+        Model::from_toml(&text, &format!("{label} (imported)"))
     }
 
     /// Parse and compile model-file text; `label` names the file in error messages.

@@ -14,7 +14,12 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
     let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     let rows = r
         .records()
-        .map(|rec| rec.unwrap().iter().map(|x| x.parse::<f64>().unwrap()).collect())
+        .map(|rec| {
+            rec.unwrap()
+                .iter()
+                .map(|x| x.parse::<f64>().unwrap())
+                .collect()
+        })
         .collect();
     (header, rows)
 }
