@@ -12,11 +12,14 @@
 pub mod expr;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod regimen;
 pub mod run;
 pub mod sbml;
 pub mod solve;
 pub mod summary;
+pub mod sweep;
+pub mod toxicity;
 pub mod trajectory;
 
 pub use model::Model;

@@ -4,6 +4,7 @@ use crate::model::Model;
 use crate::regimen::{InputError, Inputs, Scenario};
 use crate::solve::{self, Solution, SolveError, SolverOptions};
 use crate::summary::{self, CkSummary};
+use crate::toxicity;
 use crate::trajectory::{output_grid, Trajectory};
 use std::fmt;
 
@@ -16,6 +17,11 @@ pub struct RunOptions {
     pub dt: f64,
     /// Monitoring window for the summary metrics, days (clipped to `days`).
     pub window: f64,
+    /// Early-alarm window for the modelled CRS/ICANS risk grades, days (clipped to `window`).
+    pub alarm_window: f64,
+    /// Fire the model's `[[interventions]]` (tocilizumab, corticosteroids) when their grade
+    /// triggers are met.
+    pub interventions: bool,
     pub solver: SolverOptions,
 }
 
@@ -25,6 +31,8 @@ impl Default for RunOptions {
             days: 28.0,
             dt: 0.1,
             window: 28.0,
+            alarm_window: 14.0,
+            interventions: true,
             solver: SolverOptions::default(),
         }
     }
@@ -55,6 +63,12 @@ impl RunOptions {
             return Err(format!(
                 "--window must be a positive number of days, got {}",
                 self.window
+            ));
+        }
+        if !(self.alarm_window.is_finite() && self.alarm_window > 0.0) {
+            return Err(format!(
+                "--alarm-window must be a positive number of days, got {}",
+                self.alarm_window
             ));
         }
         let s = &self.solver;
@@ -91,6 +105,8 @@ pub struct Run {
     pub scenario: Scenario,
     pub solution: Solution,
     pub summary: CkSummary,
+    /// Modelled CRS/ICANS risk grades and fired interventions (when the model has `[toxicity]`).
+    pub toxicity: Option<toxicity::Report>,
 }
 
 /// A named summary value; `None` when the model has no such quantity (empty CSV cell).
@@ -106,14 +122,43 @@ impl Run {
     /// as sweep columns. Later pipeline stages (toxicity grading) append theirs here.
     pub fn metrics(&self) -> Vec<(&'static str, Metric)> {
         let s = &self.summary;
-        vec![
+        let mut m = vec![
             ("cart_cmax", Metric::Number(s.cart_cmax)),
             ("cart_tmax", Metric::Number(s.cart_tmax)),
             ("cart_auc", Metric::Number(s.cart_auc)),
             ("cart_last", Metric::Number(s.cart_last)),
             ("tumor_nadir", Metric::Number(s.tumor_nadir)),
             ("tumor_end", Metric::Number(s.tumor_end)),
-        ]
+        ];
+        let t = self.toxicity.as_ref();
+        let crs = t.and_then(|t| t.crs.as_ref());
+        let icans = t.and_then(|t| t.icans.as_ref());
+        m.extend([
+            ("crs_grade", Metric::Number(crs.map(|g| g.grade as f64))),
+            ("crs_onset", Metric::Number(crs.and_then(|g| g.onset))),
+            ("crs_peak_day", Metric::Number(crs.map(|g| g.peak_day))),
+            ("crs_duration", Metric::Number(crs.map(|g| g.duration))),
+            (
+                "crs_severe_duration",
+                Metric::Number(crs.map(|g| g.severe_duration)),
+            ),
+            ("il6_peak", Metric::Number(crs.map(|g| g.peak))),
+            ("icans_grade", Metric::Number(icans.map(|g| g.grade as f64))),
+            ("icans_onset", Metric::Number(icans.and_then(|g| g.onset))),
+            ("icans_duration", Metric::Number(icans.map(|g| g.duration))),
+            (
+                "alarm",
+                match t {
+                    Some(t) => Metric::Flag(t.alarm),
+                    None => Metric::Text(String::new()),
+                },
+            ),
+            (
+                "interventions",
+                Metric::Text(t.map(|t| t.interventions_text()).unwrap_or_default()),
+            ),
+        ]);
+        m
     }
 
     /// The time course on the output grid.
@@ -126,12 +171,40 @@ impl Run {
 /// Simulate one scenario.
 pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, RunError> {
     let scenario = Scenario::prepare(model, inputs).map_err(RunError::Input)?;
-    let solution =
-        solve::solve(model, &scenario, opts.days, &opts.solver, None).map_err(RunError::Solve)?;
+    let use_interventions =
+        opts.interventions && model.toxicity.is_some() && !model.interventions.is_empty();
+    let mut trigger = toxicity::InterventionTrigger::new(model, &scenario.params);
+    let solution = solve::solve(
+        model,
+        &scenario,
+        opts.days,
+        &opts.solver,
+        if use_interventions {
+            Some(&mut trigger as &mut dyn solve::Trigger)
+        } else {
+            None
+        },
+    )
+    .map_err(RunError::Solve)?;
     let summary = summary::summarize(model, &scenario, &solution, opts.window);
+    let fired = trigger
+        .fired
+        .iter()
+        .filter(|f| f.start_day <= opts.days)
+        .cloned()
+        .collect();
+    let toxicity = toxicity::grade(
+        model,
+        &solution,
+        &trigger.timeline,
+        opts.window,
+        opts.alarm_window,
+        fired,
+    );
     Ok(Run {
         scenario,
         solution,
         summary,
+        toxicity,
     })
 }

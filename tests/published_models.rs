@@ -102,6 +102,7 @@ fn stein2019_summary_metrics() {
         dt: 0.1,
         window: 28.0,
         solver: tight(Method::Dopri5),
+        ..cartox::RunOptions::default()
     };
     let run = cartox::run(&model, &Inputs::default(), &opts).unwrap();
     let s = run.summary;

@@ -1,7 +1,9 @@
 //! Command-line definitions and dispatch.
 
 mod describe;
+pub(crate) mod plot;
 mod simulate;
+mod sweep;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -21,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate one patient scenario and print a readable summary.
     Simulate(simulate::SimulateArgs),
+    /// Render time courses (CSV from simulate --out or sweep --timecourses) as PNG or SVG.
+    Plot(plot::PlotArgs),
     /// List the bundled models.
     Models,
     /// Print a model's states, parameters (value, unit, source), equations and regimens.
@@ -36,6 +40,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
     },
+    /// Run every row of a parameter table (CSV) in parallel and write one row of metrics each.
+    ///
+    /// Exit status: 0 when every row succeeded; 3 when some rows failed (the output is still
+    /// complete: those rows have status `error` and a message); 1 on any other error, before or
+    /// instead of writing the output.
+    Sweep(sweep::SweepArgs),
+    /// Draw virtual patients from the model's inter-individual variability (a sweep input).
+    Population(sweep::PopulationArgs),
+    /// Run the full grid of a few varied inputs and print a table of key outcomes.
+    ///
+    /// Exit status 3 when some scenarios failed (see the table and CSV), as for `sweep`.
+    Scenarios(sweep::ScenariosArgs),
+    /// Join the shard outputs of `sweep --shard K/N` into the unsharded output, in input order.
+    Merge(sweep::MergeArgs),
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -79,9 +97,17 @@ pub struct ModelArgs {
     /// Output grid spacing, days.
     #[arg(long, default_value = "0.1", allow_hyphen_values = true)]
     pub dt: String,
-    /// Monitoring window for metrics, days (default: --days, at most 28).
+    /// Monitoring window for metrics and modelled CRS/ICANS risk grades, days (default: the
+    /// model's `toxicity.window`, else 28; at most --days).
     #[arg(long, allow_hyphen_values = true)]
     pub window: Option<String>,
+    /// Early-alarm window for the modelled CRS/ICANS risk grades, days (default: the model's
+    /// `toxicity.alarm_window`, else 14).
+    #[arg(long, value_name = "DAYS", allow_hyphen_values = true)]
+    pub alarm_window: Option<String>,
+    /// Do not fire the model's toxicity-triggered interventions (tocilizumab, corticosteroids).
+    #[arg(long)]
+    pub no_interventions: bool,
     /// Integration method: dopri5 (explicit, default) or bdf (implicit, for stiff models).
     #[arg(long, default_value = "dopri5")]
     pub method: String,
@@ -96,8 +122,13 @@ pub struct ModelArgs {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Simulate(a) => simulate::run(a),
+        Command::Plot(a) => plot::run(a),
         Command::Models => describe::list_models(),
         Command::Describe { model } => describe::describe(&model),
         Command::ImportSbml { file, out } => describe::import_sbml(&file, out.as_deref()),
+        Command::Sweep(a) => sweep::run_sweep(a),
+        Command::Population(a) => sweep::run_population(a),
+        Command::Scenarios(a) => sweep::run_scenarios(a),
+        Command::Merge(a) => sweep::run_merge(a),
     }
 }

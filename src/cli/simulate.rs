@@ -22,6 +22,11 @@ pub struct SimulateArgs {
     /// Write the summary metrics (JSON; `-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Render the time course (.png or .svg).
+    #[arg(long, value_name = "FIG")]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub figure: super::plot::FigureArgs,
 }
 
 fn parse_num(flag: &str, text: &str) -> Result<f64> {
@@ -70,13 +75,19 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
             a.method
         )
     })?;
+    let tox = model.toxicity.as_ref();
     let opts = RunOptions {
         days,
         dt: parse_num("--dt", &a.dt)?,
         window: match &a.window {
             Some(w) => parse_num("--window", w)?,
-            None => days.min(28.0),
+            None => days.min(tox.and_then(|t| t.window).unwrap_or(28.0)),
         },
+        alarm_window: match &a.alarm_window {
+            Some(w) => parse_num("--alarm-window", w)?,
+            None => tox.and_then(|t| t.alarm_window).unwrap_or(14.0),
+        },
+        interventions: !a.no_interventions,
         solver: SolverOptions {
             method,
             rtol: parse_num("--rtol", &a.rtol)?,
@@ -112,8 +123,25 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
 
     if let Some(path) = &a.out {
         let tr = run.trajectory(&model, &opts);
-        write_atomic(path, |w| write_timecourse(w, &tr, &[]))
+        // Modelled CRS/ICANS risk grade at each output time (NaN: not graded / after the window).
+        let mut extra: Vec<(&str, Vec<f64>)> = Vec::new();
+        if let Some(t) = &run.toxicity {
+            for (name, r) in [("crs_grade", &t.crs), ("icans_grade", &t.icans)] {
+                if let Some(r) = r {
+                    let col = tr
+                        .time
+                        .iter()
+                        .map(|&d| r.grade_at(d, t.window).map_or(f64::NAN, f64::from))
+                        .collect();
+                    extra.push((name, col));
+                }
+            }
+        }
+        write_atomic(path, |w| write_timecourse(w, &tr, &extra))
             .with_context(|| format!("--out {}", path.display()))?;
+    }
+    if let Some(path) = &a.plot {
+        render(&model, &run, &opts, &a.figure, path)?;
     }
     let cart_unit = unit_of(&model, model.summary_cart);
     if let Some(path) = &a.summary {
@@ -128,11 +156,16 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         inp.insert("ld".into(), json!(sc.ld));
         inp.insert("days".into(), json!(opts.days));
         inp.insert("window".into(), json!(opts.window.min(opts.days)));
+        if run.toxicity.is_some() {
+            inp.insert("alarm_window".into(), json!(opts.alarm_window));
+            inp.insert("interventions".into(), json!(opts.interventions));
+        }
         m.insert("inputs".into(), Value::Object(inp));
         let metrics = serde_json::to_value(s)?;
         if let Value::Object(o) = metrics {
             m.extend(o);
         }
+        toxicity_json(&model, &run, &mut m);
         m.insert(
             "units".into(),
             json!({
@@ -156,6 +189,121 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         print_summary(&model, &run, &opts, &cart_unit);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The modelled CRS/ICANS risk-grade metrics (names as in `Run::metrics`), with details and units.
+fn toxicity_json(model: &Model, run: &cartox::Run, m: &mut Map<String, Value>) {
+    use cartox::run::Metric;
+    let Some(t) = &run.toxicity else { return };
+    m.insert("grading".into(), json!(cartox::toxicity::DISCLAIMER));
+    for (name, metric) in run
+        .metrics()
+        .into_iter()
+        .skip_while(|(n, _)| *n != "crs_grade")
+    {
+        let v = match metric {
+            Metric::Number(x) => json!(x),
+            Metric::Flag(b) => json!(b),
+            Metric::Text(s) => json!(s),
+        };
+        m.insert(name.into(), v);
+    }
+    for (key, r) in [("crs", &t.crs), ("icans", &t.icans)] {
+        if let Some(r) = r {
+            m.insert(
+                format!("{key}_still_above_at_window_end"),
+                json!(r.still_above_at_window_end),
+            );
+        }
+    }
+    m.insert(
+        "interventions_detail".into(),
+        Value::Array(
+            t.interventions
+                .iter()
+                .map(|f| {
+                    json!({"name": f.name, "trigger_day": f.trigger_day,
+                           "start_day": f.start_day, "end_day": f.end_day})
+                })
+                .collect(),
+        ),
+    );
+    if let Some(note) = model.toxicity.as_ref().map(|x| &x.note) {
+        if !note.is_empty() {
+            m.insert("grading_note".into(), json!(note));
+        }
+    }
+}
+
+fn print_toxicity(model: &Model, run: &cartox::Run) {
+    let Some(t) = &run.toxicity else { return };
+    println!(
+        "\nModelled CRS/ICANS risk grade (threshold bands on a model observable; NOT an ASTCT grade) over days 0-{}:",
+        g(t.window)
+    );
+    for (label, r, g_rules) in [
+        (
+            "CRS",
+            &t.crs,
+            model.toxicity.as_ref().and_then(|x| x.crs.as_ref()),
+        ),
+        (
+            "ICANS",
+            &t.icans,
+            model.toxicity.as_ref().and_then(|x| x.icans.as_ref()),
+        ),
+    ] {
+        let (Some(r), Some(rules)) = (r, g_rules) else {
+            continue;
+        };
+        let th: Vec<String> = rules.thresholds.iter().map(|x| g(*x)).collect();
+        println!(
+            "  {label:<6} modelled risk grade {} (from `{}`, thresholds {} {})",
+            r.grade,
+            r.observable,
+            th.join("/"),
+            r.unit
+        );
+        match r.onset {
+            Some(on) => println!(
+                "         onset day {}, {} days at grade >= 1, {} days at grade >= 3",
+                g(on),
+                g(r.duration),
+                g(r.severe_duration)
+            ),
+            None => println!("         no modelled grade >= 1 in the window"),
+        }
+        println!(
+            "         peak {} {} at day {}",
+            g(r.peak),
+            r.unit,
+            g(r.peak_day)
+        );
+        if r.still_above_at_window_end {
+            println!("         still above the grade-1 threshold at the window's end");
+        }
+    }
+    println!(
+        "  alarm (grade >= 2 by day {}): {}",
+        g(t.alarm_window),
+        if t.alarm { "yes" } else { "no" }
+    );
+    if model.interventions.is_empty() {
+        return;
+    }
+    if t.interventions.is_empty() {
+        println!("  interventions: none fired");
+    }
+    for f in &t.interventions {
+        println!(
+            "  intervention {}: triggered day {}, given day {}{}",
+            f.name,
+            g(f.trigger_day),
+            g(f.start_day),
+            f.end_day
+                .map_or(String::new(), |e| format!(", effect until day {}", g(e)))
+        );
+    }
 }
 
 fn g(x: f64) -> String {
@@ -228,5 +376,35 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
         println!("  nadir            {}", g(nadir));
         println!("  at day {:<9} {}", g(window), g(end));
     }
+    print_toxicity(model, run);
     println!("\nModelled quantities from a mathematical model; not clinical advice.");
+}
+
+/// Render one run as the default figure: panels, dose markers, monitoring and alarm windows.
+fn render(
+    model: &Model,
+    run: &cartox::Run,
+    opts: &RunOptions,
+    args: &super::plot::FigureArgs,
+    path: &std::path::Path,
+) -> Result<()> {
+    let tr = run.trajectory(model, opts);
+    let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
+    for name in tr.state_names.iter().chain(&tr.observable_names) {
+        columns.push((name.clone(), tr.column(name).unwrap_or_default()));
+    }
+    let series = vec![cartox::plot::Series {
+        label: model.name.clone(),
+        time: tr.time.clone(),
+        columns,
+    }];
+    let mut fig = super::plot::build_figure(Some(model), args, &series, path)?;
+    for inf in &run.scenario.infusions {
+        fig.markers.push((inf.day, "dose".into()));
+    }
+    let window = opts.window.min(opts.days);
+    fig.windows
+        .push((0.0, window, format!("monitoring 0-{} d", g(window))));
+    cartox::plot::render_series(&fig, &series, path)?;
+    Ok(())
 }

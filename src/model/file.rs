@@ -24,6 +24,10 @@ pub struct ModelFile {
     #[serde(default)]
     pub lymphodepletion: IndexMap<String, Lymphodepletion>,
     pub summary: Option<Summary>,
+    /// Modelled CRS/ICANS risk grading (see `docs/toxicity.md`).
+    pub toxicity: Option<crate::toxicity::file::ToxicityFile>,
+    #[serde(default)]
+    pub interventions: Vec<crate::toxicity::file::InterventionFile>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@
 //! `[t, state_1..state_n, param_1..param_p, assignment_1..assignment_a]`.
 
 pub mod file;
-mod location;
+pub(crate) mod location;
 
 use crate::expr::{self, Ast, Node};
 use indexmap::IndexMap;
@@ -128,6 +128,10 @@ pub struct Model {
     pub lymphodepletion: Vec<Lymphodepletion>,
     pub summary_cart: Option<Quantity>,
     pub summary_tumor: Option<Quantity>,
+    /// Modelled CRS/ICANS risk grading rules (`[toxicity]`), see `docs/toxicity.md`.
+    pub toxicity: Option<crate::toxicity::Toxicity>,
+    /// Rescue therapies triggered by the grades (`[[interventions]]`).
+    pub interventions: Vec<crate::toxicity::Intervention>,
     /// File name used in messages.
     pub source: String,
     /// Slot of each assignment, parallel to `assignments`.
@@ -644,7 +648,7 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         ),
     };
 
-    let model = Model {
+    let mut model = Model {
         name: raw.model.name.get_ref().clone(),
         title: raw.model.title.clone(),
         description: raw.model.description.clone(),
@@ -661,9 +665,18 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         lymphodepletion,
         summary_cart,
         summary_tumor,
+        toxicity: None,
+        interventions: Vec::new(),
         source: loc.file.clone(),
         assignment_slots,
     };
+
+    crate::toxicity::file::compile_into(
+        &mut model,
+        raw.toxicity.as_ref(),
+        &raw.interventions,
+        loc,
+    )?;
 
     // Default initial values must be finite.
     let params: Vec<f64> = model.parameters.iter().map(|p| p.value).collect();

@@ -254,6 +254,16 @@ pub fn solve(
             let mut seg = seg;
             if let Some(tr) = trigger.as_deref_mut() {
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
+                    if tc <= seg.t0() {
+                        // The event falls at the segment's start: apply it and integrate again.
+                        for &(i, amount) in &ev.add {
+                            y[i] += amount;
+                        }
+                        for &(i, value) in &ev.set_params {
+                            params[i] = value;
+                        }
+                        continue;
+                    }
                     if tc < seg.t1() {
                         // Cut the segment at the triggered event and re-integrate up to it exactly.
                         seg = integrate_segment(model, &params, t, tc, &y, opts, &mut stats)

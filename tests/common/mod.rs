@@ -41,6 +41,7 @@ pub fn sample(model: &Model, inputs: &Inputs, days: &[f64], solver: SolverOption
         dt: end,
         window: end,
         solver,
+        ..RunOptions::default()
     };
     let run = cartox::run(model, inputs, &opts).unwrap();
     Trajectory::sample(model, &run.solution, &run.scenario.params, days)

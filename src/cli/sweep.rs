@@ -1,0 +1,314 @@
+//! `cartox sweep`, `population`, `scenarios` and `merge`: many runs from a table, virtual
+//! patients, scenario grids and the merge of sharded sweeps. See `cartox::sweep`.
+
+use super::simulate::prepare;
+use super::ModelArgs;
+use anyhow::{bail, Context, Result};
+use cartox::model::Model;
+use cartox::output::write_atomic;
+use cartox::sweep::{self, population, scenarios, Columns, Fnv1a, Outcome, Report, Shard, Spec};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit status when the output is complete but some rows (or scenarios) failed.
+pub const EXIT_ROWS_FAILED: u8 = 3;
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input table (CSV; `-` for standard input): optional `ID`, then parameter names,
+    /// `<state>_0` and regimen inputs (dose, dose_per_kg, weight, tumor_burden, ld, bridging,
+    /// schedule). Cells override the command-line flags.
+    #[arg(long, value_name = "FILE")]
+    pub params: PathBuf,
+    /// Results (CSV; `-` for standard output): ID, metrics, status, message.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Worker threads (default: one per core). The output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Also write every time course in long format: ID, time, states, observables.
+    #[arg(long, value_name = "FILE")]
+    pub timecourses: Option<PathBuf>,
+    /// Run only the K-th of N slices (rows with index % N == K-1), e.g. a Slurm array task;
+    /// join the outputs with `cartox merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Carry columns that are not model inputs through to the output (after ID) instead of
+    /// failing.
+    #[arg(long)]
+    pub allow_extra: bool,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PopulationArgs {
+    /// Number of virtual patients.
+    #[arg(long)]
+    pub n: usize,
+    /// Random seed: the same seed gives the same file on any thread count.
+    #[arg(long)]
+    pub seed: u64,
+    /// Bundled model name or path to a model file (.toml).
+    #[arg(long, short = 'm', default_value = cartox::model::DEFAULT_MODEL)]
+    pub model: String,
+    /// Output (CSV, a valid `sweep --params` input; `-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Coefficient of variation of body weight (log-normal around the regimen's weight).
+    #[arg(long, default_value_t = population::WEIGHT_CV)]
+    pub weight_cv: f64,
+    /// Worker threads (default: one per core). The output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct ScenariosArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// An input and its values: NAME=V1,V2,... (repeatable; the full grid is run, the first
+    /// --vary varying slowest). NAME: any parameter, regimen input or `<state>_0`.
+    #[arg(long, value_name = "NAME=V1,V2,...", required = true)]
+    pub vary: Vec<String>,
+    /// Also write the results (CSV, sweep columns with the varied inputs after ID; `-` for
+    /// standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Merged output (CSV; `-` for standard output).
+    pub out: PathBuf,
+    /// The shard outputs of one input (`sweep --shard K/N`), all N of them, in any order.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+}
+
+fn is_dash(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} rows  {per_sec}  {elapsed_precise} elapsed, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {pos} rows  {per_sec}  {elapsed_precise}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar
+}
+
+/// Data rows in a file (line count minus the header; approximate when cells hold line breaks).
+fn count_rows(path: &Path) -> Option<u64> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut lines, mut last) = (0u64, b'\n');
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    Some(lines.saturating_sub(1))
+}
+
+fn finish(report: Report, what: &str) -> ExitCode {
+    if report.failed > 0 {
+        eprintln!("{} of {} {what} failed", report.failed, report.rows);
+        ExitCode::from(EXIT_ROWS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `cartox sweep`.
+pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
+    let (model, base, opts) = prepare(&a.model)?;
+    if is_dash(&a.out) && a.timecourses.as_deref().is_some_and(is_dash) {
+        bail!("--out and --timecourses cannot both be standard output");
+    }
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    let from_stdin = is_dash(&a.params);
+    let input_hash = match shard {
+        Some(_) if from_stdin => {
+            bail!("--shard needs --params FILE (the shard records a hash of the input file)")
+        }
+        Some(_) => Some(
+            Fnv1a::of_reader(
+                std::fs::File::open(&a.params)
+                    .with_context(|| format!("--params {}", a.params.display()))?,
+            )
+            .with_context(|| format!("--params {}", a.params.display()))?,
+        ),
+        None => None,
+    };
+    let input: Box<dyn Read> = if from_stdin {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(
+            std::fs::File::open(&a.params)
+                .with_context(|| format!("--params {}", a.params.display()))?,
+        )
+    };
+    let mut reader = sweep::csv_reader(std::io::BufReader::with_capacity(1 << 16, input));
+    let header = sweep::read_header(&mut reader)
+        .with_context(|| format!("--params {}", a.params.display()))?;
+    let cols = Columns::resolve(&model, &header, a.allow_extra)
+        .with_context(|| format!("--params {}", a.params.display()))?;
+    let names = sweep::probe_metric_names(&model, &base, &opts)?;
+    let spec = Spec {
+        model: &model,
+        base,
+        opts,
+        jobs: a.jobs.unwrap_or(0),
+        chunk: if a.timecourses.is_some() {
+            sweep::CHUNK_ROWS_TIMECOURSES
+        } else {
+            sweep::CHUNK_ROWS
+        },
+        shard,
+        input_hash,
+    };
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let total = if show && !from_stdin {
+        count_rows(&a.params).map(|n| match shard {
+            Some(s) => (n + (s.n - s.k) as u64) / s.n as u64,
+            None => n,
+        })
+    } else {
+        None
+    };
+    let bar = progress_bar(total, a.quiet);
+    let mut report = Report::default();
+    let rows = sweep::csv_rows(reader);
+    let progress = |n: u64| bar.set_position(n);
+    write_atomic(&a.out, |w| {
+        report = match &a.timecourses {
+            Some(tc) => {
+                let mut inner = Report::default();
+                write_atomic(tc, |w2| {
+                    inner = sweep::run_rows(
+                        &spec,
+                        &cols,
+                        &names,
+                        rows,
+                        w,
+                        Some(w2),
+                        &mut |_| {},
+                        &progress,
+                    )?;
+                    Ok(())
+                })
+                .with_context(|| format!("--timecourses {}", tc.display()))?;
+                inner
+            }
+            None => sweep::run_rows(&spec, &cols, &names, rows, w, None, &mut |_| {}, &progress)?,
+        };
+        Ok(())
+    })
+    .with_context(|| format!("--out {}", a.out.display()))?;
+    bar.finish_and_clear();
+    Ok(finish(report, "rows"))
+}
+
+/// `cartox population`.
+pub fn run_population(a: PopulationArgs) -> Result<ExitCode> {
+    let model = Model::resolve(&a.model)?;
+    let design = population::Design::from_model(&model, a.weight_cv)?;
+    write_atomic(&a.out, |w| {
+        population::write_population(&model, &design, a.n, a.seed, a.jobs.unwrap_or(0), w)
+    })
+    .with_context(|| format!("--out {}", a.out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cartox scenarios`.
+pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
+    let (model, base, opts) = prepare(&a.model)?;
+    let varies: Vec<scenarios::Vary> = a
+        .vary
+        .iter()
+        .map(|v| scenarios::Vary::parse(&model, v))
+        .collect::<Result<_>>()?;
+    let cols = scenarios::columns(&varies)?;
+    let names = sweep::probe_metric_names(&model, &base, &opts)?;
+    let spec = Spec {
+        model: &model,
+        base,
+        opts,
+        jobs: a.jobs.unwrap_or(0),
+        chunk: sweep::CHUNK_ROWS,
+        shard: None,
+        input_hash: None,
+    };
+    let mut outcomes: Vec<Outcome> = vec![];
+    let mut report = Report::default();
+    let mut go = |w: &mut dyn Write| -> Result<()> {
+        report = sweep::run_rows(
+            &spec,
+            &cols,
+            &names,
+            scenarios::rows(&varies),
+            w,
+            None,
+            &mut |o| outcomes.push(o.clone()),
+            &|_| {},
+        )?;
+        Ok(())
+    };
+    match &a.out {
+        Some(path) => {
+            write_atomic(path, go).with_context(|| format!("--out {}", path.display()))?
+        }
+        None => go(&mut std::io::sink())?,
+    }
+    if !a.out.as_deref().is_some_and(is_dash) {
+        println!(
+            "cartox scenarios · model `{}` · {} scenario{} over {} days",
+            model.name,
+            outcomes.len(),
+            if outcomes.len() == 1 { "" } else { "s" },
+            spec.opts.days
+        );
+        print!("{}", scenarios::table(&varies, &names, &outcomes));
+        println!("Modelled quantities from a mathematical model; not clinical advice.");
+    }
+    Ok(finish(report, "scenarios"))
+}
+
+/// `cartox merge`.
+pub fn run_merge(a: MergeArgs) -> Result<ExitCode> {
+    // Check every shard before creating the output (merge reads them as it writes).
+    write_atomic(&a.out, |w| {
+        sweep::shard::merge(&a.shards, w)?;
+        Ok(())
+    })
+    .with_context(|| format!("merge into {}", a.out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}

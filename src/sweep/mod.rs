@@ -1,0 +1,464 @@
+//! Sweeps: many runs of one model from a table of inputs, streamed in bounded memory.
+//!
+//! Input follows mrgsolve's idata convention: an optional `ID` column, then one column per input
+//! name accepted by [`Inputs::accepts`] (parameters, `<state>_0`, `dose`, `dose_per_kg`, `weight`,
+//! `tumor_burden`, `ld`, `bridging`, `schedule`). Rows are read in chunks, each chunk is solved in
+//! parallel (rayon, order preserved) and written in input order before the next chunk is read, so
+//! memory does not grow with the number of rows and the bytes do not depend on the thread count.
+//!
+//! Output: `ID` (the input's, or the 1-based row number), carried-through extra columns, the
+//! metrics of [`Run::metrics`](crate::run::Run::metrics) in their order (numbers in round-trip
+//! text, `None` as an empty cell), then `status` (`ok` | `error`) and `message`. A bad cell or a
+//! failed solve only fails its own row; the message names the row (1-based data row, header not
+//! counted) and the column.
+//!
+//! Submodules: [`shard`] (deterministic slices of an input and their merge), [`population`]
+//! (virtual patients from the model's inter-individual variability), [`scenarios`] (full grids).
+
+pub mod population;
+pub mod scenarios;
+pub mod shard;
+
+use crate::model::Model;
+use crate::output::fmt_num;
+use crate::regimen::Inputs;
+use crate::run::{run, Metric, RunOptions};
+use anyhow::{anyhow, bail, Context, Result};
+use rayon::prelude::*;
+use std::io::{Read, Write};
+
+pub use shard::Shard;
+
+/// Rows solved per parallel chunk (memory is bounded by a chunk's results).
+pub const CHUNK_ROWS: usize = 4096;
+/// Rows per chunk when time courses are written too (each row then carries its whole trajectory).
+pub const CHUNK_ROWS_TIMECOURSES: usize = 256;
+
+/// How the columns of an input table are used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Columns {
+    /// Number of columns in the header.
+    pub width: usize,
+    /// Column index of `ID`, when present.
+    pub id: Option<usize>,
+    /// (column index, input name) of every input column, in header order.
+    pub inputs: Vec<(usize, String)>,
+    /// (column index, name) of columns carried through untouched (`--allow-extra`).
+    pub extras: Vec<(usize, String)>,
+}
+
+impl Columns {
+    /// Check a header against the model. Unknown names are an error (all listed) unless
+    /// `allow_extra`, which carries them through.
+    pub fn resolve(model: &Model, header: &[String], allow_extra: bool) -> Result<Columns> {
+        let mut cols = Columns {
+            width: header.len(),
+            id: None,
+            inputs: vec![],
+            extras: vec![],
+        };
+        let mut unknown = vec![];
+        for (i, raw) in header.iter().enumerate() {
+            let name = raw.trim().trim_start_matches('\u{feff}').to_string();
+            if name.is_empty() {
+                bail!("column {} has an empty name in the header", i + 1);
+            }
+            if header[..i]
+                .iter()
+                .any(|h| h.trim().trim_start_matches('\u{feff}') == name)
+            {
+                bail!("column `{name}` appears more than once in the header");
+            }
+            if name == "ID" {
+                cols.id = Some(i);
+            } else if Inputs::accepts(model, &name) {
+                cols.inputs.push((i, name));
+            } else if allow_extra {
+                cols.extras.push((i, name));
+            } else {
+                unknown.push(name);
+            }
+        }
+        if !unknown.is_empty() {
+            let list: Vec<String> = unknown.iter().map(|n| format!("`{n}`")).collect();
+            bail!(
+                "unknown column{} {}: not `ID`, a parameter, `<state>_0` or a regimen input of model `{}` (see `cartox describe {}`; --allow-extra carries unknown columns through)",
+                if unknown.len() > 1 { "s" } else { "" },
+                list.join(", "),
+                model.name,
+                model.name
+            );
+        }
+        Ok(cols)
+    }
+}
+
+/// What every row shares.
+#[derive(Debug, Clone)]
+pub struct Spec<'a> {
+    pub model: &'a Model,
+    /// Inputs from the command line, applied before each row's own cells.
+    pub base: Inputs,
+    pub opts: RunOptions,
+    /// Worker threads (0: rayon's default, one per core).
+    pub jobs: usize,
+    /// Rows per parallel chunk.
+    pub chunk: usize,
+    /// Only rows of this slice are run; the output then starts with a `#cartox-shard` line and a
+    /// `row` column (see [`shard`]).
+    pub shard: Option<Shard>,
+    /// Hash of the input bytes, recorded in shard outputs.
+    pub input_hash: Option<u64>,
+}
+
+/// One input row: its 0-based index in the input and its cells.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub index: usize,
+    pub cells: Vec<String>,
+}
+
+/// A formatted metric cell.
+fn metric_cell(m: &Metric) -> String {
+    match m {
+        Metric::Number(Some(x)) => fmt_num(*x),
+        Metric::Number(None) => String::new(),
+        Metric::Flag(b) => b.to_string(),
+        Metric::Text(t) => t.clone(),
+    }
+}
+
+/// The result of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub index: usize,
+    pub id: String,
+    pub extras: Vec<String>,
+    /// Metric cells in column order (all empty when the row failed).
+    pub metrics: Vec<String>,
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Append one CSV field (quoted only when it must be: delimiter, quote or line break).
+pub fn push_field(line: &mut String, field: &str) {
+    if field.contains([',', '"', '\n', '\r']) {
+        line.push('"');
+        line.push_str(&field.replace('"', "\"\""));
+        line.push('"');
+    } else {
+        line.push_str(field);
+    }
+}
+
+/// One CSV record with `\n` line end.
+pub fn csv_line<'s>(fields: impl IntoIterator<Item = &'s str>) -> String {
+    let mut line = String::new();
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        push_field(&mut line, f);
+    }
+    line.push('\n');
+    line
+}
+
+/// FNV-1a (64-bit) of a byte stream: the input fingerprint recorded in shard outputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a(pub u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    /// Hash everything a reader yields.
+    pub fn of_reader(mut r: impl Read) -> std::io::Result<u64> {
+        let mut h = Fnv1a::default();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                return Ok(h.0);
+            }
+            h.update(&buf[..n]);
+        }
+    }
+}
+
+/// Totals of a finished sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Rows run (in a shard: the shard's rows).
+    pub rows: usize,
+    pub failed: usize,
+    /// Rows in the whole input.
+    pub input_rows: usize,
+}
+
+/// Names of the metric columns: read from one run of the command-line inputs (the names do not
+/// depend on the values).
+pub fn probe_metric_names(
+    model: &Model,
+    base: &Inputs,
+    opts: &RunOptions,
+) -> Result<Vec<&'static str>> {
+    let r = run(model, base, opts)
+        .map_err(|e| anyhow!("cannot determine the metric columns: the run with the command-line inputs alone fails: {e}"))?;
+    Ok(r.metrics().into_iter().map(|(n, _)| n).collect())
+}
+
+/// Everything a worker produces for one row.
+struct Done {
+    outcome: Outcome,
+    timecourse: String,
+}
+
+struct Worker<'s, 'a> {
+    spec: &'s Spec<'a>,
+    cols: &'s Columns,
+    names: &'s [&'static str],
+    timecourses: bool,
+}
+
+impl Worker<'_, '_> {
+    fn solve(&self, row: &Row) -> Done {
+        let n = row.index + 1;
+        let cell = |i: usize| row.cells.get(i).map(String::as_str).unwrap_or("");
+        let id = match self.cols.id {
+            Some(i) => cell(i).to_string(),
+            None => n.to_string(),
+        };
+        let extras: Vec<String> = self
+            .cols
+            .extras
+            .iter()
+            .map(|(i, _)| cell(*i).to_string())
+            .collect();
+        let mut outcome = Outcome {
+            index: row.index,
+            id,
+            extras,
+            metrics: vec![String::new(); self.names.len()],
+            ok: false,
+            message: String::new(),
+        };
+        let mut timecourse = String::new();
+        let result = (|| -> std::result::Result<(), String> {
+            if row.cells.len() != self.cols.width {
+                return Err(format!(
+                    "row {n}: has {} fields, the header has {}",
+                    row.cells.len(),
+                    self.cols.width
+                ));
+            }
+            let mut inputs = self.spec.base.clone();
+            for (i, name) in &self.cols.inputs {
+                inputs
+                    .set(self.spec.model, name, cell(*i))
+                    .map_err(|e| format!("row {n}, column {name}: {e}"))?;
+            }
+            let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(self.spec.model, &inputs, &self.spec.opts)
+            }))
+            .map_err(|p| {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                format!("row {n}: the solver panicked: {what}")
+            })?;
+            let r = solved.map_err(|e| format!("row {n}: {e}"))?;
+            let metrics = r.metrics();
+            if metrics.len() == self.names.len()
+                && metrics.iter().zip(self.names).all(|((a, _), b)| a == b)
+            {
+                for (slot, (_, m)) in outcome.metrics.iter_mut().zip(&metrics) {
+                    *slot = metric_cell(m);
+                }
+            } else {
+                for (slot, name) in outcome.metrics.iter_mut().zip(self.names) {
+                    if let Some((_, m)) = metrics.iter().find(|(k, _)| k == name) {
+                        *slot = metric_cell(m);
+                    }
+                }
+            }
+            if self.timecourses {
+                let tr = r.trajectory(self.spec.model, &self.spec.opts);
+                let mut id = String::new();
+                push_field(&mut id, &outcome.id);
+                for (k, t) in tr.time.iter().enumerate() {
+                    timecourse.push_str(&id);
+                    timecourse.push(',');
+                    timecourse.push_str(&fmt_num(*t));
+                    for x in tr.states.row(k).iter().chain(tr.observables.row(k).iter()) {
+                        timecourse.push(',');
+                        timecourse.push_str(&fmt_num(*x));
+                    }
+                    timecourse.push('\n');
+                }
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => outcome.ok = true,
+            Err(m) => {
+                outcome.metrics.iter_mut().for_each(String::clear);
+                outcome.message = m;
+            }
+        }
+        Done {
+            outcome,
+            timecourse,
+        }
+    }
+}
+
+/// The output line of one row (`row` index first in a shard).
+fn outcome_line(o: &Outcome, sharded: bool) -> String {
+    let index = o.index.to_string();
+    let mut fields: Vec<&str> = Vec::with_capacity(o.metrics.len() + o.extras.len() + 4);
+    if sharded {
+        fields.push(&index);
+    }
+    fields.push(&o.id);
+    fields.extend(o.extras.iter().map(String::as_str));
+    fields.extend(o.metrics.iter().map(String::as_str));
+    fields.push(if o.ok { "ok" } else { "error" });
+    fields.push(&o.message);
+    csv_line(fields)
+}
+
+/// Header line of the results.
+pub fn results_header(cols: &Columns, names: &[&str], sharded: bool) -> String {
+    let mut fields: Vec<&str> = vec![];
+    if sharded {
+        fields.push("row");
+    }
+    fields.push("ID");
+    fields.extend(cols.extras.iter().map(|(_, n)| n.as_str()));
+    fields.extend(names.iter().copied());
+    fields.push("status");
+    fields.push("message");
+    csv_line(fields)
+}
+
+/// Run every row (of the shard, if any) and write results in input order.
+///
+/// `rows` yields the input's rows in order (reading errors stop the sweep); `out` receives the
+/// results, `timecourses` the long-format time courses; `observe` sees every outcome in order
+/// and `progress` the number of rows finished after each chunk.
+#[allow(clippy::too_many_arguments)]
+pub fn run_rows(
+    spec: &Spec,
+    cols: &Columns,
+    names: &[&'static str],
+    rows: impl Iterator<Item = Result<Row>>,
+    out: &mut dyn Write,
+    mut timecourses: Option<&mut dyn Write>,
+    observe: &mut dyn FnMut(&Outcome),
+    progress: &dyn Fn(u64),
+) -> Result<Report> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(spec.jobs)
+        .build()
+        .context("cannot start the worker threads")?;
+    let sharded = spec.shard.is_some();
+    if let Some(s) = spec.shard {
+        out.write_all(s.comment_line(spec.input_hash.unwrap_or(0)).as_bytes())?;
+    }
+    out.write_all(results_header(cols, names, sharded).as_bytes())?;
+    if let Some(tc) = timecourses.as_deref_mut() {
+        let m = spec.model;
+        let mut fields: Vec<&str> = vec!["ID", "time"];
+        fields.extend(m.states.iter().map(|s| s.name.as_str()));
+        fields.extend(m.observables.iter().map(|s| s.name.as_str()));
+        tc.write_all(csv_line(fields).as_bytes())?;
+    }
+    let worker = Worker {
+        spec,
+        cols,
+        names,
+        timecourses: timecourses.is_some(),
+    };
+    let chunk_size = spec.chunk.max(1);
+    let mut report = Report::default();
+    let mut chunk: Vec<Row> = Vec::with_capacity(chunk_size);
+    let mut rows = rows.peekable();
+    loop {
+        chunk.clear();
+        while chunk.len() < chunk_size {
+            match rows.next() {
+                Some(r) => {
+                    let r = r?;
+                    report.input_rows = report.input_rows.max(r.index + 1);
+                    if spec.shard.is_none_or(|s| s.contains(r.index)) {
+                        chunk.push(r);
+                    }
+                }
+                None => break,
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let done: Vec<Done> = pool.install(|| chunk.par_iter().map(|r| worker.solve(r)).collect());
+        for d in &done {
+            report.rows += 1;
+            if !d.outcome.ok {
+                report.failed += 1;
+            }
+            out.write_all(outcome_line(&d.outcome, sharded).as_bytes())?;
+            if let Some(tc) = timecourses.as_deref_mut() {
+                tc.write_all(d.timecourse.as_bytes())?;
+            }
+            observe(&d.outcome);
+        }
+        progress(report.rows as u64);
+    }
+    if let Some(s) = spec.shard {
+        let _ = s;
+        out.write_all(shard::trailer_line(report.input_rows).as_bytes())?;
+    }
+    Ok(report)
+}
+
+/// Rows of a CSV input (header already consumed), numbered from 0.
+pub fn csv_rows<R: Read>(reader: csv::Reader<R>) -> impl Iterator<Item = Result<Row>> {
+    reader.into_records().enumerate().map(|(index, rec)| {
+        let rec = rec.with_context(|| format!("cannot read input row {}", index + 1))?;
+        Ok(Row {
+            index,
+            cells: rec.iter().map(String::from).collect(),
+        })
+    })
+}
+
+/// A CSV reader configured for sweep inputs (rows may have a wrong field count: reported per row).
+pub fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(r)
+}
+
+/// The header of a sweep input.
+pub fn read_header<R: Read>(reader: &mut csv::Reader<R>) -> Result<Vec<String>> {
+    let h = reader.headers().context("cannot read the header")?;
+    if h.is_empty() {
+        bail!("the input is empty (no header)");
+    }
+    Ok(h.iter().map(String::from).collect())
+}

@@ -1,0 +1,216 @@
+//! Interventions as solver events: a [`Trigger`] that scans each integrated segment for the first
+//! recognition of its grade condition (thresholds and minimum durations of the `[toxicity]`
+//! section, on the dense output), and returns the start of the effect at trigger + delay, then
+//! the end of the effect after its duration.
+//!
+//! While interventions are active, the parameters in force are the scenario's with the `set`
+//! changes of each active intervention applied in firing order (each `set` expression sees the
+//! parameters in force before it). When one ends, the others stay applied.
+
+use super::grading::Tracker;
+use super::{Fired, ParamTimeline};
+use crate::model::{Model, Quantity};
+use crate::solve::{Event, Segment, Trigger};
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Start(usize),
+    End(usize),
+}
+
+/// Fires the model's `[[interventions]]` during a solve.
+pub struct InterventionTrigger<'m> {
+    model: &'m Model,
+    base: Vec<f64>,
+    crs: Option<(Quantity, Tracker)>,
+    icans: Option<(Quantity, Tracker)>,
+    /// Trigger day of each intervention once it fired.
+    triggered: Vec<Option<f64>>,
+    /// Active interventions in firing order.
+    active: Vec<usize>,
+    /// Events decided but not yet returned to the solver: (day, what).
+    pending: Vec<(f64, Kind)>,
+    /// Parameters any intervention changes.
+    touched: Vec<usize>,
+    /// Interventions that fired (start events returned to the solver).
+    pub fired: Vec<Fired>,
+    /// Parameters in force from each day on.
+    pub timeline: ParamTimeline,
+}
+
+impl<'m> InterventionTrigger<'m> {
+    /// `params`: the scenario's parameters (in force from day 0).
+    pub fn new(model: &'m Model, params: &[f64]) -> Self {
+        let tox = model.toxicity.as_ref();
+        let tracker = |g: &Option<super::Grading>| {
+            g.as_ref()
+                .map(|g| (g.quantity, Tracker::new(&g.thresholds, &g.min_duration)))
+        };
+        let mut touched: Vec<usize> = model
+            .interventions
+            .iter()
+            .flat_map(|iv| iv.set.iter().map(|s| s.0))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        InterventionTrigger {
+            model,
+            base: params.to_vec(),
+            crs: tox.and_then(|t| tracker(&t.crs)),
+            icans: tox.and_then(|t| tracker(&t.icans)),
+            triggered: vec![None; model.interventions.len()],
+            active: Vec::new(),
+            pending: Vec::new(),
+            touched,
+            fired: Vec::new(),
+            timeline: vec![(0.0, params.to_vec())],
+        }
+    }
+
+    /// Feed `[t0, upto]` (days) of a segment to copies of the trackers.
+    fn scan(
+        &self,
+        params: &[f64],
+        seg: &dyn Segment,
+        upto: f64,
+    ) -> (Option<(Quantity, Tracker)>, Option<(Quantity, Tracker)>) {
+        let model = self.model;
+        let per_day = model.time_unit.per_day();
+        let mut v = model.slots_with_params(params);
+        let mut y = vec![0.0; model.n_states()];
+        let mut o = vec![0.0; model.observables.len()];
+        let mut out = (self.crs.clone(), self.icans.clone());
+        for tr in [&mut out.0, &mut out.1].into_iter().flatten() {
+            let q = tr.0;
+            let mut f = |day: f64| {
+                let t = (day * per_day).clamp(seg.t0(), seg.t1());
+                seg.eval(t, &mut y);
+                match q {
+                    Quantity::State(i) => y[i],
+                    Quantity::Observable(i) => {
+                        model.observe(&mut v, t, &y, &mut o);
+                        o[i]
+                    }
+                }
+            };
+            let mut prev = seg.t0() / per_day;
+            if seg.steps().is_empty() || upto <= prev {
+                tr.1.piece(prev, prev, &mut f);
+            }
+            for &s in seg.steps() {
+                let end = (s / per_day).min(upto);
+                if end > prev {
+                    tr.1.piece(prev, end, &mut f);
+                    prev = end;
+                }
+                if end >= upto {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// The parameters in force with the active interventions.
+    fn params_in_force(&self) -> Vec<f64> {
+        let mut p = self.base.clone();
+        for &i in &self.active {
+            let v = self.model.slots_with_params(&p);
+            let new: Vec<(usize, f64)> = self.model.interventions[i]
+                .set
+                .iter()
+                .map(|(idx, node, _)| (*idx, node.eval(&v)))
+                .collect();
+            for (idx, x) in new {
+                p[idx] = x;
+            }
+        }
+        p
+    }
+}
+
+impl Trigger for InterventionTrigger<'_> {
+    fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)> {
+        let per_day = model.time_unit.per_day();
+        let (a, b) = (seg.t0() / per_day, seg.t1() / per_day);
+        let full = self.scan(params, seg, b);
+        // Newly recognised trigger conditions: (event day, trigger day, intervention).
+        let mut new: Vec<(f64, f64, usize)> = Vec::new();
+        for (i, iv) in model.interventions.iter().enumerate() {
+            if self.triggered[i].is_some() {
+                continue;
+            }
+            let tc = iv
+                .trigger
+                .iter()
+                .filter_map(|term| {
+                    let tr = if term.crs { &full.0 } else { &full.1 };
+                    tr.as_ref()?.1.recognised_at_least(term.grade)
+                })
+                .reduce(f64::min);
+            if let Some(tc) = tc {
+                new.push((tc + iv.delay, tc, i));
+            }
+        }
+        let first = new
+            .iter()
+            .map(|n| n.0)
+            .chain(self.pending.iter().map(|p| p.0))
+            .reduce(f64::min);
+        let Some(cut) = first else {
+            (self.crs, self.icans) = full;
+            return None;
+        };
+        let cut = cut.max(a);
+        (self.crs, self.icans) = if cut < b {
+            self.scan(params, seg, cut)
+        } else {
+            full
+        };
+        // Triggers recognised after the cut lie on the part of the segment that is discarded.
+        for &(day, tc, i) in new.iter().filter(|n| n.1 <= cut) {
+            self.triggered[i] = Some(tc);
+            self.pending.push((day.max(a), Kind::Start(i)));
+        }
+        // Apply every pending event at the cut, in order.
+        self.pending.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let n_now = self.pending.iter().take_while(|p| p.0 <= cut).count();
+        let now: Vec<(f64, Kind)> = self.pending.drain(..n_now).collect();
+        let mut add = Vec::new();
+        for (_, kind) in now {
+            match kind {
+                Kind::Start(i) => {
+                    let iv = &model.interventions[i];
+                    let v = model.slots_with_params(&self.params_in_force());
+                    for (s, node, _) in &iv.add {
+                        add.push((*s, node.eval(&v)));
+                    }
+                    self.active.push(i);
+                    let end_day = iv.duration.map(|d| cut + d);
+                    if let Some(e) = end_day {
+                        self.pending.push((e, Kind::End(i)));
+                    }
+                    self.fired.push(Fired {
+                        name: iv.name.clone(),
+                        trigger_day: self.triggered[i].unwrap_or(cut),
+                        start_day: cut,
+                        end_day,
+                    });
+                }
+                Kind::End(i) => self.active.retain(|&x| x != i),
+            }
+        }
+        let p = self.params_in_force();
+        let set_params = self.touched.iter().map(|&i| (i, p[i])).collect();
+        self.timeline.push((cut, p));
+        let tc = if cut <= a { seg.t0() } else { cut * per_day };
+        Some((
+            tc,
+            Event {
+                day: cut,
+                add,
+                set_params,
+            },
+        ))
+    }
+}

@@ -1,0 +1,301 @@
+//! Toxicity: *modelled* CRS and ICANS risk grades over the monitoring window, and rescue
+//! interventions (tocilizumab, corticosteroids) triggered by those grades as solver events.
+//!
+//! No validated mapping from a modelled cytokine level to the ASTCT clinical grade exists
+//! (`../shared/reference/literature.md` section 3). The grades here are threshold bands on a model
+//! observable, declared with their sources in the model file: a *modelled CRS/ICANS risk grade*,
+//! never an ASTCT grade, and not clinical advice. See `docs/toxicity.md`.
+
+pub mod file;
+mod grading;
+mod interventions;
+
+pub use interventions::InterventionTrigger;
+
+use crate::expr::Node;
+use crate::model::{Model, Quantity};
+use crate::solve::Solution;
+use crate::trajectory::knots;
+use grading::Tracker;
+
+/// Label used in every output.
+pub const LABEL: &str = "modelled CRS/ICANS risk grade";
+/// The disclaimer printed with every grading block.
+pub const DISCLAIMER: &str = "Modelled CRS/ICANS risk grades: threshold bands on a model observable. No validated mapping from a modelled cytokine level to the ASTCT grade exists; not an ASTCT grade, not clinical advice.";
+
+/// Grading rules for one syndrome (CRS or ICANS).
+#[derive(Debug, Clone)]
+pub struct Grading {
+    /// Name of the graded observable or state.
+    pub name: String,
+    pub quantity: Quantity,
+    pub unit: String,
+    /// Ascending thresholds for grades 1-4.
+    pub thresholds: [f64; 4],
+    /// Days at or above each threshold before that grade counts.
+    pub min_duration: [f64; 4],
+    pub source: String,
+    /// One source per threshold.
+    pub sources: Vec<String>,
+}
+
+/// The model's `[toxicity]` section.
+#[derive(Debug, Clone)]
+pub struct Toxicity {
+    /// Default monitoring window, days.
+    pub window: Option<f64>,
+    /// Default early-alarm window, days.
+    pub alarm_window: Option<f64>,
+    pub note: String,
+    pub crs: Option<Grading>,
+    pub icans: Option<Grading>,
+}
+
+/// One term of a trigger: `crs >= grade` or `icans >= grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    pub crs: bool,
+    pub grade: u8,
+}
+
+/// A rescue therapy declared in `[[interventions]]`.
+#[derive(Debug, Clone)]
+pub struct Intervention {
+    pub name: String,
+    pub description: String,
+    pub trigger_text: String,
+    /// Fires when any term holds.
+    pub trigger: Vec<Term>,
+    /// Days from the trigger to the start of the effect.
+    pub delay: f64,
+    /// Days of effect; `None`: to the end of the simulation.
+    pub duration: Option<f64>,
+    /// (parameter index, new value as an expression of the parameters in force, text)
+    pub set: Vec<(usize, Node, String)>,
+    /// (state index, amount added at the start, text)
+    pub add: Vec<(usize, Node, String)>,
+    pub source: String,
+}
+
+/// An intervention that fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fired {
+    pub name: String,
+    /// Day the trigger condition was recognised.
+    pub trigger_day: f64,
+    /// Day the effect started (trigger + delay).
+    pub start_day: f64,
+    /// Day the effect ended (`None`: lasts to the end of the simulation).
+    pub end_day: Option<f64>,
+}
+
+/// Grading of one syndrome over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradeResult {
+    /// Name of the graded observable.
+    pub observable: String,
+    pub unit: String,
+    /// Maximum modelled risk grade (0-4) in the window.
+    pub grade: u8,
+    /// Start of the first qualifying grade >= 1 run (days); `None` when no grade.
+    pub onset: Option<f64>,
+    /// Day and value of the observable's peak in the window.
+    pub peak_day: f64,
+    pub peak: f64,
+    /// Days at grade >= 1 and >= 3 within the window.
+    pub duration: f64,
+    pub severe_duration: f64,
+    /// Observable at or above the grade-1 threshold at the window's end.
+    pub still_above_at_window_end: bool,
+    /// First time grade >= 2 was recognised (start + min duration), for the alarm.
+    pub grade2_start: Option<f64>,
+    tracker: Tracker,
+}
+
+impl GradeResult {
+    /// Modelled risk grade at `day` (None after the window).
+    pub fn grade_at(&self, day: f64, window: f64) -> Option<u8> {
+        (day <= window).then(|| self.tracker.grade_at(day))
+    }
+}
+
+/// The grading layer's result for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub window: f64,
+    pub alarm_window: f64,
+    pub crs: Option<GradeResult>,
+    pub icans: Option<GradeResult>,
+    /// Any modelled grade >= 2 (CRS or ICANS) covering a time within the alarm window.
+    pub alarm: bool,
+    pub interventions: Vec<Fired>,
+}
+
+impl Report {
+    /// The `interventions` metric: `name@start_day;...` (days to 2 decimals), empty when none.
+    pub fn interventions_text(&self) -> String {
+        self.interventions
+            .iter()
+            .map(|f| format!("{}@{:.2}", f.name, f.start_day))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
+impl PartialEq for Tracker {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Parameter values in force from each day on (the scenario's, then after each intervention
+/// event), as `(day, params)`, sorted.
+pub type ParamTimeline = Vec<(f64, Vec<f64>)>;
+
+/// Reads a graded quantity from a solution with the parameters in force.
+fn value_at(
+    model: &Model,
+    sol: &Solution,
+    q: Quantity,
+    day: f64,
+    v: &mut [f64],
+    y: &mut [f64],
+    o: &mut [f64],
+) -> f64 {
+    sol.state_at(day, y);
+    match q {
+        Quantity::State(i) => y[i],
+        Quantity::Observable(i) => {
+            model.observe(v, day * model.time_unit.per_day(), y, o);
+            o[i]
+        }
+    }
+}
+
+fn grade_one(
+    model: &Model,
+    g: &Grading,
+    sol: &Solution,
+    timeline: &ParamTimeline,
+    window: f64,
+) -> GradeResult {
+    let end = window.min(sol.end_day());
+    let k = knots(sol, end);
+    let boundaries = sol.boundaries();
+    let mut tracker = Tracker::new(&g.thresholds, &g.min_duration);
+    let mut y = vec![0.0; model.n_states()];
+    let mut o = vec![0.0; model.observables.len()];
+    let params_at = |d: f64| -> &Vec<f64> {
+        let i = timeline.partition_point(|(t, _)| *t <= d).saturating_sub(1);
+        &timeline[i].1
+    };
+    let mut peak = (0.0, f64::NEG_INFINITY);
+    for w in k.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let mut v = model.slots_with_params(params_at(a));
+        // Left limit at an event boundary: read just before it.
+        let jump = boundaries.iter().any(|&x| x == b);
+        let b_read = if jump { b - 1e-9 * b.abs().max(1.0) } else { b };
+        let mut f = |t: f64| {
+            let x = value_at(
+                model,
+                sol,
+                g.quantity,
+                t.min(b_read),
+                &mut v,
+                &mut y,
+                &mut o,
+            );
+            if x > peak.1 {
+                peak = (t.min(b_read), x);
+            }
+            x
+        };
+        tracker.piece(a, b, &mut f);
+    }
+    if k.len() == 1 {
+        let mut v = model.slots_with_params(params_at(0.0));
+        let mut f = |t: f64| value_at(model, sol, g.quantity, t, &mut v, &mut y, &mut o);
+        tracker.piece(0.0, 0.0, &mut f);
+        peak = (0.0, f(0.0));
+    }
+    // Refine the peak by golden-section search around the best sample.
+    {
+        let p = params_at(peak.0).clone();
+        let mut v = model.slots_with_params(&p);
+        let i = k.partition_point(|&x| x <= peak.0);
+        let lo = k[i.saturating_sub(2)];
+        let hi = k[i.min(k.len() - 1)];
+        let (mut a, mut b) = (lo, hi);
+        let gr = 0.5 * (5f64.sqrt() - 1.0);
+        let mut f = |t: f64| value_at(model, sol, g.quantity, t, &mut v, &mut y, &mut o);
+        for _ in 0..80 {
+            if b - a < 1e-10 {
+                break;
+            }
+            let c = b - gr * (b - a);
+            let d = a + gr * (b - a);
+            if f(c) > f(d) {
+                b = d;
+            } else {
+                a = c;
+            }
+        }
+        let m = 0.5 * (a + b);
+        if (lo..=hi).contains(&m) {
+            let xm = f(m);
+            if xm > peak.1 && params_at(m) == &p {
+                peak = (m, xm);
+            }
+        }
+    }
+    let still_above = tracker.levels[0].above_since.is_some();
+    tracker.finish(end);
+    GradeResult {
+        observable: g.name.clone(),
+        unit: g.unit.clone(),
+        grade: tracker.max_grade(),
+        onset: tracker.first_start(1),
+        peak_day: peak.0,
+        peak: peak.1,
+        duration: tracker.time_at_least(1),
+        severe_duration: tracker.time_at_least(3),
+        still_above_at_window_end: still_above,
+        grade2_start: tracker.first_start(2),
+        tracker,
+    }
+}
+
+/// Grade a solved run over `[0, window]` days. `timeline` gives the parameters in force (the
+/// scenario's from day 0, then after each intervention event); `fired` lists the interventions.
+pub fn grade(
+    model: &Model,
+    sol: &Solution,
+    timeline: &ParamTimeline,
+    window: f64,
+    alarm_window: f64,
+    fired: Vec<Fired>,
+) -> Option<Report> {
+    let tox = model.toxicity.as_ref()?;
+    let crs = tox
+        .crs
+        .as_ref()
+        .map(|g| grade_one(model, g, sol, timeline, window));
+    let icans = tox
+        .icans
+        .as_ref()
+        .map(|g| grade_one(model, g, sol, timeline, window));
+    let alarm_end = alarm_window.min(window);
+    let alarm = [&crs, &icans]
+        .iter()
+        .filter_map(|r| r.as_ref())
+        .any(|r| r.grade2_start.is_some_and(|s| s <= alarm_end));
+    Some(Report {
+        window: window.min(sol.end_day()),
+        alarm_window: alarm_end,
+        crs,
+        icans,
+        alarm,
+        interventions: fired,
+    })
+}
