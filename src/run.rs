@@ -142,7 +142,7 @@ impl Run {
                 "crs_severe_duration",
                 Metric::Number(crs.map(|g| g.severe_duration)),
             ),
-            ("il6_peak", Metric::Number(crs.map(|g| g.peak))),
+            ("il6_peak", Metric::Number(t.and_then(|t| t.il6_peak))),
             ("icans_grade", Metric::Number(icans.map(|g| g.grade as f64))),
             ("icans_onset", Metric::Number(icans.and_then(|g| g.onset))),
             ("icans_duration", Metric::Number(icans.map(|g| g.duration))),

@@ -107,7 +107,7 @@ fn shards_merge_to_the_unsharded_bytes() {
             .arg("--out")
             .arg(&out)
             .assert()
-            .code(if k == 3 { 3 } else { 0 });
+            .code(if k == 2 { 3 } else { 0 }); // the bad row (index 10) is in shard 2
         shards.push(out);
     }
     let first = fs::read_to_string(&shards[0]).unwrap();

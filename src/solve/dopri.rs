@@ -20,6 +20,9 @@ const BLOW_UP: f64 = 1e100;
 struct Rhs<'a> {
     model: &'a Model,
     slots: RefCell<Vec<f64>>,
+    /// Latest time the right-hand side is evaluated at: just inside the segment's end, so a
+    /// discontinuity placed exactly at an event or breakpoint is seen from the left.
+    t_last: f64,
     /// Set by `solout` when a state becomes non-finite or blows up: (time, message).
     failure: &'a Cell<Option<(f64, &'static str)>>,
 }
@@ -31,7 +34,8 @@ where
     #[inline]
     fn system(&self, t: f64, y: &OVector<f64, D>, dy: &mut OVector<f64, D>) {
         let mut v = self.slots.borrow_mut();
-        self.model.rhs(&mut v, t, y.as_slice(), dy.as_mut_slice());
+        self.model
+            .rhs(&mut v, t.min(self.t_last), y.as_slice(), dy.as_mut_slice());
     }
 
     fn solout(&mut self, t: f64, y: &OVector<f64, D>, _dy: &OVector<f64, D>) -> bool {
@@ -107,6 +111,7 @@ where
     let rhs = Rhs {
         model,
         slots: RefCell::new(model.slots_with_params(params)),
+        t_last: super::left_limit(t1),
         failure: &failure,
     };
     let mut stepper = Dopri5::from_param(

@@ -12,12 +12,14 @@ use std::cell::RefCell;
 struct Rhs<'a> {
     model: &'a Model,
     slots: RefCell<Vec<f64>>,
+    /// See `dopri::Rhs::t_last`.
+    t_last: f64,
 }
 
 impl<const N: usize> ODE<f64, [f64; N]> for Rhs<'_> {
     fn diff(&self, t: f64, y: &[f64; N], dydt: &mut [f64; N]) {
         let mut v = self.slots.borrow_mut();
-        self.model.rhs(&mut v, t, y, dydt);
+        self.model.rhs(&mut v, t.min(self.t_last), y, dydt);
     }
 }
 
@@ -97,6 +99,7 @@ fn run<const N: usize>(
     let rhs = Rhs {
         model,
         slots: RefCell::new(model.slots_with_params(params)),
+        t_last: super::left_limit(t1),
     };
     let method = ImplicitRungeKutta::radau5()
         .rtol(opts.rtol)
@@ -142,7 +145,7 @@ fn run<const N: usize>(
         .zip(&y)
         .map(|(&ti, yi)| {
             let mut d = vec![0.0; yi.len()];
-            model.rhs(&mut v, ti, yi, &mut d);
+            model.rhs(&mut v, ti.min(super::left_limit(t1)), yi, &mut d);
             d
         })
         .collect();

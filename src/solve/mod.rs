@@ -193,6 +193,12 @@ pub fn initial_state(sc: &Scenario) -> Vec<f64> {
     y
 }
 
+/// A time just below `t1` (relative 1e-12): the right-hand side is never evaluated at a segment's
+/// end itself, so `if(t < Tmax, ...)` with a breakpoint at Tmax integrates the left branch exactly.
+pub(crate) fn left_limit(t1: f64) -> f64 {
+    t1 - 1e-12 * t1.abs().max(1.0)
+}
+
 /// Integrate one segment from `y0` at `t0` to `t1` (model time units).
 pub(crate) fn integrate_segment(
     model: &Model,

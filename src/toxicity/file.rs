@@ -19,6 +19,8 @@ pub struct ToxicityFile {
     pub alarm_window: Option<Spanned<f64>>,
     #[serde(default)]
     pub note: String,
+    /// Observable or state read for `il6_peak` (default: the CRS observable).
+    pub il6: Option<Spanned<String>>,
     pub crs: Option<GradingFile>,
     pub icans: Option<GradingFile>,
 }
@@ -215,10 +217,27 @@ pub(crate) fn compile_into(
             None => None,
             Some(g) => Some(compile_grading(model, g, "icans", loc)?),
         };
+        let il6 = match &t.il6 {
+            None => None,
+            Some(n) => Some(
+                quantity_of(model, n.get_ref())
+                    .ok_or_else(|| {
+                        loc.at(
+                            n,
+                            format!(
+                                "toxicity.il6: `{}` is neither an observable nor a state",
+                                n.get_ref()
+                            ),
+                        )
+                    })?
+                    .0,
+            ),
+        };
         model.toxicity = Some(Toxicity {
             window,
             alarm_window,
             note: t.note.clone(),
+            il6,
             crs,
             icans,
         });

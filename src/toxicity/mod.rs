@@ -47,6 +47,8 @@ pub struct Toxicity {
     /// Default early-alarm window, days.
     pub alarm_window: Option<f64>,
     pub note: String,
+    /// Quantity read for `il6_peak` (`None`: the CRS observable).
+    pub il6: Option<Quantity>,
     pub crs: Option<Grading>,
     pub icans: Option<Grading>,
 }
@@ -129,6 +131,8 @@ pub struct Report {
     /// Any modelled grade >= 2 (CRS or ICANS) covering a time within the alarm window.
     pub alarm: bool,
     pub interventions: Vec<Fired>,
+    /// Peak of `toxicity.il6` (else of the CRS observable) in the window.
+    pub il6_peak: Option<f64>,
 }
 
 impl Report {
@@ -285,6 +289,21 @@ pub fn grade(
         .icans
         .as_ref()
         .map(|g| grade_one(model, g, sol, timeline, window));
+    let il6_peak = match tox.il6 {
+        Some(q) => {
+            let probe = Grading {
+                name: String::new(),
+                quantity: q,
+                unit: String::new(),
+                thresholds: [f64::MAX; 4],
+                min_duration: [0.0; 4],
+                source: String::new(),
+                sources: Vec::new(),
+            };
+            Some(grade_one(model, &probe, sol, timeline, window).peak)
+        }
+        None => crs.as_ref().map(|c| c.peak),
+    };
     let alarm_end = alarm_window.min(window);
     let alarm = [&crs, &icans]
         .iter()
@@ -297,5 +316,6 @@ pub fn grade(
         icans,
         alarm,
         interventions: fired,
+        il6_peak,
     })
 }

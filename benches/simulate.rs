@@ -1,0 +1,207 @@
+//! Criterion benches: single-solve latency (kimmel2021 and, when bundled, the default model
+//! `cartox`), the same kimmel2021 equations hand-written in Rust on ode_solvers (the model-file
+//! evaluator's overhead), and sweep throughput (rows/s on one core, 1000 rows).
+//!
+//! `cargo bench --bench simulate -j 1`; the SciPy peer is `benches/peers/scipy_sweep.py`.
+
+use cartox::model::Model;
+use cartox::regimen::{Inputs, Scenario};
+use cartox::run::RunOptions;
+use cartox::sweep::{self, Columns, Row, Spec};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nalgebra::SVector;
+use ode_solvers::continuous_output_model::ContinuousOutputModel;
+use ode_solvers::{Dopri5, OutputType, System};
+use std::hint::black_box;
+
+fn models() -> Vec<Model> {
+    let mut m = vec![Model::resolve("kimmel2021").expect("kimmel2021 is bundled")];
+    if let Ok(d) = Model::resolve(cartox::model::DEFAULT_MODEL) {
+        m.push(d);
+    }
+    m
+}
+
+fn single_solve(c: &mut Criterion) {
+    let opts = RunOptions::default();
+    let mut g = c.benchmark_group("solve_28d");
+    for model in models() {
+        let inputs = Inputs::default();
+        g.bench_function(format!("{}/run", model.name), |b| {
+            b.iter(|| cartox::run(black_box(&model), black_box(&inputs), &opts).unwrap())
+        });
+        let sc = Scenario::prepare(&model, &inputs).unwrap();
+        g.bench_function(format!("{}/solve_only", model.name), |b| {
+            b.iter(|| {
+                cartox::solve::solve(black_box(&model), black_box(&sc), 28.0, &opts.solver, None)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// kimmel2021 (BIOMD0000001041) written directly in Rust, same values as the model file.
+struct Kimmel {
+    k_n: f64,
+    k_c: f64,
+    r_n: f64,
+    rho_c: f64,
+    a: f64,
+    b: f64,
+    r_b: f64,
+    gamma_b: f64,
+    k_b: f64,
+}
+
+type S3 = SVector<f64, 3>;
+
+impl System<f64, S3> for Kimmel {
+    #[inline]
+    fn system(&self, _t: f64, y: &S3, dy: &mut S3) {
+        let (n, c, bb) = (y[0], y[1], y[2]);
+        let t = n + c;
+        let d = t - self.k_n;
+        let r_c = self.rho_c + self.b * d * d / (self.a * t * t + d * d);
+        dy[0] = -self.r_n * n * (t / self.k_n).ln();
+        dy[1] = -r_c * c * (t / self.k_c).ln();
+        dy[2] = self.r_b * bb - self.gamma_b * bb * (c / (self.k_b + c));
+    }
+}
+
+fn direct_kimmel(days: f64) -> ContinuousOutputModel<f64, S3> {
+    let sys = Kimmel {
+        k_n: 500.0,
+        k_c: 139.0,
+        r_n: 0.17,
+        rho_c: 0.0251,
+        a: 0.423,
+        b: 0.525,
+        r_b: 0.01,
+        gamma_b: 1.15,
+        k_b: 4.05,
+    };
+    // Same settings as cartox's Dopri5 segment (src/solve/dopri.rs).
+    let mut stepper = Dopri5::from_param(
+        sys,
+        0.0,
+        days,
+        0.0,
+        S3::new(6.0, 0.36, 94.86),
+        1e-6,
+        1e-9,
+        0.9,
+        0.04,
+        0.2,
+        10.0,
+        days,
+        0.0,
+        500_000,
+        u32::MAX,
+        OutputType::Continuous,
+    );
+    let mut dense = ContinuousOutputModel::new();
+    stepper
+        .integrate_with_continuous_output_model(&mut dense)
+        .unwrap();
+    dense
+}
+
+fn evaluator_overhead(c: &mut Criterion) {
+    let model = Model::resolve("kimmel2021").unwrap();
+    let sc = Scenario::prepare(&model, &Inputs::default()).unwrap();
+    let opts = RunOptions::default();
+    // Same answer from both (sanity check, outside the timing).
+    let dense = direct_kimmel(28.0);
+    let sol = cartox::solve::solve(&model, &sc, 28.0, &opts.solver, None).unwrap();
+    let mut y = vec![0.0; 3];
+    sol.state_at(28.0, &mut y);
+    let d = dense.evaluate(28.0 - 1e-12).unwrap();
+    assert!(
+        (d[1] - y[1]).abs() <= 1e-6 * y[1].abs().max(1e-9),
+        "{d:?} vs {y:?}"
+    );
+
+    let mut g = c.benchmark_group("kimmel2021_evaluator");
+    g.bench_function("model_file", |b| {
+        b.iter(|| cartox::solve::solve(&model, black_box(&sc), 28.0, &opts.solver, None).unwrap())
+    });
+    g.bench_function("hand_written_rust", |b| {
+        b.iter(|| direct_kimmel(black_box(28.0)))
+    });
+    g.finish();
+}
+
+/// 1000 kimmel2021 rows (or default-model rows) through the sweep engine on one thread.
+fn sweep_throughput(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sweep_1000_rows_1_thread");
+    g.sample_size(10);
+    for model in models() {
+        let (header, rows) = if model.name == "kimmel2021" {
+            let rows: Vec<Row> = (0..1000)
+                .map(|i| Row {
+                    index: i,
+                    cells: vec![
+                        format!("{}", 0.0251 * (0.5 + (i % 17) as f64 / 17.0)),
+                        format!("{}", 0.01 * (1.0 + (i % 5) as f64)),
+                    ],
+                })
+                .collect();
+            (vec!["rho_C".to_string(), "r_B".to_string()], rows)
+        } else {
+            let d = sweep::population::Design::from_model(&model, 0.2).unwrap();
+            let names = d.names(&model);
+            let rows: Vec<Row> = (0..1000)
+                .map(|i| Row {
+                    index: i,
+                    cells: d
+                        .patient(&model, 1, i as u64)
+                        .iter()
+                        .map(|x| format!("{x}"))
+                        .collect(),
+                })
+                .collect();
+            (names, rows)
+        };
+        let cols = Columns::resolve(&model, &header, false).unwrap();
+        let opts = RunOptions::default();
+        let names = sweep::probe_metric_names(&model, &Inputs::default(), &opts).unwrap();
+        let spec = Spec {
+            model: &model,
+            base: Inputs::default(),
+            opts,
+            jobs: 1,
+            chunk: sweep::CHUNK_ROWS,
+            shard: None,
+            input_hash: None,
+        };
+        g.throughput(Throughput::Elements(rows.len() as u64));
+        g.bench_function(model.name.clone(), |b| {
+            b.iter(|| {
+                let mut sink = std::io::sink();
+                let r = sweep::run_rows(
+                    &spec,
+                    &cols,
+                    &names,
+                    rows.iter().cloned().map(Ok),
+                    &mut sink,
+                    None,
+                    &mut |_| {},
+                    &|_| {},
+                )
+                .unwrap();
+                assert_eq!(r.failed, 0);
+                r
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // No plots: criterion's plotters backend needs system fonts that minimal machines lack.
+    config = Criterion::default().without_plots();
+    targets = single_solve, evaluator_overhead, sweep_throughput
+}
+criterion_main!(benches);
