@@ -10,6 +10,18 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code,
         Err(e) => {
+            // A closed pipe (`cartox simulate --out - | head`) is not an error.
+            let is_pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(is_pipe)
+                    || c.downcast_ref::<csv::Error>().is_some_and(|ce| match ce.kind() {
+                        csv::ErrorKind::Io(io) => is_pipe(io),
+                        _ => false,
+                    })
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
             // One line: the error and its causes.
             let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("error: {}", msg.join(": "));

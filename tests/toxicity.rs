@@ -710,3 +710,52 @@ set = { a = "0.1 * a" }
     assert!(text.contains("NOT an ASTCT grade"), "{text}");
     assert!(text.contains("intervention tocilizumab"), "{text}");
 }
+
+#[test]
+fn default_model_grades_and_interventions_leave_car_t_expansion_unchanged() {
+    let m = Model::default_model();
+    if m.toxicity.is_none() {
+        return; // the default model's [toxicity] section is docs/cartox-toxicity.toml
+    }
+    let on = cartox::run(&m, &Inputs::default(), &RunOptions::default()).unwrap();
+    let off_opts = RunOptions {
+        interventions: false,
+        ..RunOptions::default()
+    };
+    let off = cartox::run(&m, &Inputs::default(), &off_opts).unwrap();
+    let (t_on, t_off) = (on.toxicity.as_ref().unwrap(), off.toxicity.as_ref().unwrap());
+    assert!(t_off.interventions.is_empty());
+    assert!(t_on.interventions.iter().any(|f| f.name == "tocilizumab"));
+    // Stein 2019: no impact of tocilizumab or steroids on CAR-T expansion (compared at tight
+    // tolerances: at rtol 1e-6 the extra segment cuts alone move Cmax by ~3e-5).
+    let tight = |interventions: bool| {
+        let mut o = RunOptions {
+            interventions,
+            ..RunOptions::default()
+        };
+        o.solver.rtol = 1e-10;
+        o.solver.atol = 1e-12;
+        let r = cartox::run(&m, &Inputs::default(), &o).unwrap();
+        (r.summary.cart_cmax.unwrap(), r.toxicity.unwrap().interventions.len())
+    };
+    let ((a, n_on), (b, n_off)) = (tight(true), tight(false));
+    assert!(n_on > 0 && n_off == 0);
+    assert!((a - b).abs() <= 1e-7 * b, "{a} vs {b}");
+    // Tocilizumab blocks receptor-mediated IL-6 clearance: serum IL-6 rises (Nishimoto 2008).
+    assert!(t_on.il6_peak.unwrap() > t_off.il6_peak.unwrap());
+    // ... and shortens the modelled CRS (graded on the IL-6 signal).
+    let (c_on, c_off) = (t_on.crs.as_ref().unwrap(), t_off.crs.as_ref().unwrap());
+    assert!(c_on.duration < c_off.duration);
+    assert_eq!(c_on.onset, c_off.onset);
+    // Onset and duration do not depend on the output grid.
+    for dt in [0.05, 0.5] {
+        let o = RunOptions {
+            dt,
+            ..RunOptions::default()
+        };
+        let r = cartox::run(&m, &Inputs::default(), &o).unwrap();
+        let c = r.toxicity.as_ref().unwrap().crs.clone().unwrap();
+        assert!((c.onset.unwrap() - c_on.onset.unwrap()).abs() < 0.01);
+        assert!((c.duration - c_on.duration).abs() < 0.01);
+    }
+}
