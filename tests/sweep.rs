@@ -418,7 +418,7 @@ fn population_is_reproducible_and_a_valid_sweep_input() {
         rho.iter().all(|&x| x > 0.0 && x <= 0.03),
         "clipped to the upper bound"
     );
-    assert!(rho.iter().any(|&x| x == 0.03), "some draws clipped");
+    assert!(rho.contains(&0.03), "some draws clipped");
     // log r_B ~ N(ln 0.01, 0.09): sample sd near 0.3.
     let l: Vec<f64> = rows.iter().map(|r| r[2].ln()).collect();
     let mean = l.iter().sum::<f64>() / l.len() as f64;

@@ -723,7 +723,10 @@ fn default_model_grades_and_interventions_leave_car_t_expansion_unchanged() {
         ..RunOptions::default()
     };
     let off = cartox::run(&m, &Inputs::default(), &off_opts).unwrap();
-    let (t_on, t_off) = (on.toxicity.as_ref().unwrap(), off.toxicity.as_ref().unwrap());
+    let (t_on, t_off) = (
+        on.toxicity.as_ref().unwrap(),
+        off.toxicity.as_ref().unwrap(),
+    );
     assert!(t_off.interventions.is_empty());
     assert!(t_on.interventions.iter().any(|f| f.name == "tocilizumab"));
     // Stein 2019: no impact of tocilizumab or steroids on CAR-T expansion (compared at tight
@@ -736,7 +739,10 @@ fn default_model_grades_and_interventions_leave_car_t_expansion_unchanged() {
         o.solver.rtol = 1e-10;
         o.solver.atol = 1e-12;
         let r = cartox::run(&m, &Inputs::default(), &o).unwrap();
-        (r.summary.cart_cmax.unwrap(), r.toxicity.unwrap().interventions.len())
+        (
+            r.summary.cart_cmax.unwrap(),
+            r.toxicity.unwrap().interventions.len(),
+        )
     };
     let ((a, n_on), (b, n_off)) = (tight(true), tight(false));
     assert!(n_on > 0 && n_off == 0);

@@ -235,7 +235,7 @@ fn toxicity_json(model: &Model, run: &cartox::Run, m: &mut Map<String, Value>) {
     }
 }
 
-fn print_toxicity(model: &Model, run: &cartox::Run) {
+fn print_toxicity(model: &Model, run: &cartox::Run, opts: &RunOptions) {
     let Some(t) = &run.toxicity else { return };
     println!(
         "\nModelled CRS/ICANS risk grade (threshold bands on a model observable; NOT an ASTCT grade) over days 0-{}:",
@@ -291,7 +291,9 @@ fn print_toxicity(model: &Model, run: &cartox::Run) {
     if model.interventions.is_empty() {
         return;
     }
-    if t.interventions.is_empty() {
+    if !opts.interventions {
+        println!("  interventions: disabled (--no-interventions)");
+    } else if t.interventions.is_empty() {
         println!("  interventions: none fired");
     }
     for f in &t.interventions {
@@ -376,7 +378,7 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
         println!("  nadir            {}", g(nadir));
         println!("  at day {:<9} {}", g(window), g(end));
     }
-    print_toxicity(model, run);
+    print_toxicity(model, run, opts);
     println!("\nModelled quantities from a mathematical model; not clinical advice.");
 }
 

@@ -6,6 +6,7 @@
 
 pub mod file;
 pub(crate) mod location;
+mod preset;
 
 use crate::expr::{self, Ast, Node};
 use indexmap::IndexMap;
@@ -132,6 +133,10 @@ pub struct Model {
     pub toxicity: Option<crate::toxicity::Toxicity>,
     /// Rescue therapies triggered by the grades (`[[interventions]]`).
     pub interventions: Vec<crate::toxicity::Intervention>,
+    /// For a product preset: the base model's name.
+    pub base: Option<String>,
+    /// For a product preset: its `[validation]` table (published targets), see `cartox validate`.
+    pub validation: Option<toml::Table>,
     /// File name used in messages.
     pub source: String,
     /// Slot of each assignment, parallel to `assignments`.
@@ -192,6 +197,9 @@ impl Model {
 
     /// Parse and compile model-file text; `label` names the file in error messages.
     pub fn from_toml(text: &str, label: &str) -> Result<Model, ModelError> {
+        if preset::is_preset(text) {
+            return preset::load(text, label, 0);
+        }
         let loc = Locator::new(label, text);
         let raw: file::ModelFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
         compile(raw, &loc)
@@ -667,6 +675,8 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         summary_tumor,
         toxicity: None,
         interventions: Vec::new(),
+        base: None,
+        validation: None,
         source: loc.file.clone(),
         assignment_slots,
     };

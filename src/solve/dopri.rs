@@ -90,7 +90,7 @@ where
     }
 }
 
-fn run<D: Dim>(
+fn run<D: Dim + 'static>(
     model: &Model,
     params: &[f64],
     t0: f64,
@@ -102,7 +102,6 @@ fn run<D: Dim>(
 where
     DefaultAllocator: Allocator<D>,
     OVector<f64, D>: Send + Sync + std::ops::Mul<f64, Output = OVector<f64, D>>,
-    D: 'static,
 {
     let n = y0.len();
     let y =

@@ -97,7 +97,7 @@ pub const KEY_METRICS: &[&str] = &[
 
 fn short(cell: &str) -> String {
     match cell.parse::<f64>() {
-        Ok(x) if x == 0.0 => "0".into(),
+        Ok(0.0) => "0".into(),
         Ok(x) if (0.01..1e5).contains(&x.abs()) => {
             let s = format!("{x:.3}");
             s.trim_end_matches('0').trim_end_matches('.').to_string()

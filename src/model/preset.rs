@@ -1,0 +1,153 @@
+//! Product presets: a file that names a base model and overrides its parameter values, default
+//! dose, weight, tumor burden and lymphodepletion (e.g. `models/axi-cel.toml` over `cartox`).
+//!
+//! ```toml
+//! [preset]
+//! name = "axi-cel"
+//! base = "cartox"                      # bundled model name, or a path relative to this file
+//! title = "..."
+//! description = "..."
+//! [[references]]                       # appended to the base model's
+//! citation = "..."
+//! [parameters]                         # value overrides; an unknown name is an error
+//! rho_E = { value = 0.55, source = "fitted to ZUMA-1 Moffitt medians" }
+//! [regimen]                            # default-input overrides
+//! dose_per_kg = 2e6
+//! ld = "flu-cy"
+//! [validation]                         # free-form targets read by `cartox validate`
+//! ```
+
+use super::location::Locator;
+use super::{file::Reference, Model, ModelError};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetFile {
+    preset: Meta,
+    #[serde(default)]
+    references: Vec<Reference>,
+    #[serde(default)]
+    parameters: IndexMap<String, Spanned<Override>>,
+    regimen: Option<RegimenOverride>,
+    validation: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    name: String,
+    base: Spanned<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Override {
+    value: f64,
+    #[serde(default)]
+    source: String,
+    omega2: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegimenOverride {
+    dose: Option<f64>,
+    dose_per_kg: Option<f64>,
+    weight: Option<f64>,
+    tumor_burden: Option<Spanned<f64>>,
+    ld: Option<Spanned<String>>,
+    #[serde(default)]
+    source: String,
+}
+
+/// True when the text is a preset (has a top-level `[preset]` table).
+pub(super) fn is_preset(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .map(|t| t.contains_key("preset"))
+        .unwrap_or(false)
+}
+
+/// Load a preset: its base model with the overrides applied.
+pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, ModelError> {
+    let loc = Locator::new(label, text);
+    let raw: PresetFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
+    if depth > 4 {
+        return Err(loc.at(&raw.preset.base, "preset.base: presets nest too deeply".into()));
+    }
+    let base_name = raw.preset.base.get_ref();
+    let mut model = if super::BUNDLED.iter().any(|(n, _)| n == base_name) {
+        Model::resolve(base_name)
+    } else {
+        let dir = std::path::Path::new(label).parent().unwrap_or(std::path::Path::new("."));
+        Model::load(&dir.join(base_name))
+    }
+    .map_err(|e| loc.at(&raw.preset.base, format!("preset.base `{base_name}`: {e}")))?;
+
+    for (name, o) in &raw.parameters {
+        let Some(i) = model.parameter_index(name) else {
+            return Err(loc.at(
+                o,
+                format!("parameters.{name}: `{name}` is not a parameter of base model `{}`", model.name),
+            ));
+        };
+        let v = o.get_ref().value;
+        let p = &mut model.parameters[i];
+        if !v.is_finite()
+            || p.lower.is_some_and(|l| v < l)
+            || p.upper.is_some_and(|u| v > u)
+        {
+            return Err(loc.at(o, format!("parameters.{name}: value {v} is not finite or outside its bounds")));
+        }
+        p.value = v;
+        if !o.get_ref().source.is_empty() {
+            p.source = o.get_ref().source.clone();
+        }
+        if let Some(w) = o.get_ref().omega2 {
+            p.omega2 = Some(w);
+        }
+    }
+    if let Some(r) = &raw.regimen {
+        let lds: Vec<String> = model.lymphodepletion.iter().map(|l| l.name.clone()).collect();
+        let Some(hooks) = model.regimen.as_mut() else {
+            return Err(ModelError::plain(label, format!("regimen: base model `{base_name}` has no [regimen]")));
+        };
+        if r.dose.is_some() || r.dose_per_kg.is_some() {
+            hooks.dose = r.dose;
+            hooks.dose_per_kg = r.dose_per_kg;
+        }
+        if r.weight.is_some() {
+            hooks.weight = r.weight;
+        }
+        if let Some(tb) = &r.tumor_burden {
+            hooks.tumor_burden = Some(*tb.get_ref());
+        }
+        if let Some(ld) = &r.ld {
+            if !lds.contains(ld.get_ref()) {
+                return Err(loc.at(ld, format!("regimen.ld: `{}` is not a regimen of `{base_name}` ({})", ld.get_ref(), lds.join(", "))));
+            }
+            hooks.ld = Some(ld.get_ref().clone());
+        }
+        if !r.source.is_empty() {
+            hooks.source = r.source.clone();
+        }
+    }
+    model.base = Some(model.name.clone());
+    model.name = raw.preset.name;
+    if !raw.preset.title.is_empty() {
+        model.title = raw.preset.title;
+    }
+    if !raw.preset.description.is_empty() {
+        model.description = raw.preset.description;
+    }
+    model.references.extend(raw.references);
+    model.validation = raw.validation;
+    model.source = label.to_string();
+    Ok(model)
+}
