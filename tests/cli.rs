@@ -13,8 +13,15 @@ fn fails_with(args: &[&str], needle: &str) {
     let out = cartox().args(args).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{args:?} should exit 1");
     let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "{args:?}: error is not one line: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{args:?}: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: error is not one line: {err}"
+    );
+    assert!(
+        err.starts_with("error: ") && err.contains(needle),
+        "{args:?}: {err}"
+    );
 }
 
 #[test]
@@ -45,12 +52,22 @@ fn writes_timecourse_and_summary() {
     let header = text.lines().next().unwrap();
     assert!(header.starts_with("time,"), "{header}");
     for col in ["cart_blood", "tumor", "il6", "icans_drive"] {
-        assert!(header.split(',').any(|c| c == col), "missing {col} in {header}");
+        assert!(
+            header.split(',').any(|c| c == col),
+            "missing {col} in {header}"
+        );
     }
     assert_eq!(text.lines().count(), 1 + 57);
     assert!(text.lines().last().unwrap().starts_with("28,"));
     let s: serde_json::Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
-    for k in ["cart_cmax", "cart_tmax", "cart_auc", "cart_last", "tumor_nadir", "tumor_end"] {
+    for k in [
+        "cart_cmax",
+        "cart_tmax",
+        "cart_auc",
+        "cart_last",
+        "tumor_nadir",
+        "tumor_end",
+    ] {
         assert!(s[k].is_number(), "{k} missing in {s}");
     }
     // No temporary files are left behind.
@@ -59,8 +76,16 @@ fn writes_timecourse_and_summary() {
 
 #[test]
 fn same_inputs_same_bytes() {
-    let a = cartox().args(["simulate", "--out", "-"]).output().unwrap().stdout;
-    let b = cartox().args(["simulate", "--out", "-"]).output().unwrap().stdout;
+    let a = cartox()
+        .args(["simulate", "--out", "-"])
+        .output()
+        .unwrap()
+        .stdout;
+    let b = cartox()
+        .args(["simulate", "--out", "-"])
+        .output()
+        .unwrap()
+        .stdout;
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }
@@ -68,12 +93,20 @@ fn same_inputs_same_bytes() {
 #[test]
 fn inputs_change_the_result_in_the_expected_direction() {
     let cmax = |args: &[&str]| -> f64 {
-        let out = cartox().arg("simulate").args(args).args(["--summary", "-"]).output().unwrap();
+        let out = cartox()
+            .arg("simulate")
+            .args(args)
+            .args(["--summary", "-"])
+            .output()
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v["cart_cmax"].as_f64().unwrap()
     };
     let base = cmax(&[]);
-    assert!(cmax(&["--ld", "none"]) < base / 2.0, "lymphodepletion should raise expansion");
+    assert!(
+        cmax(&["--ld", "none"]) < base / 2.0,
+        "lymphodepletion should raise expansion"
+    );
     assert!(cmax(&["--dose", "1e9"]) > base);
     assert!(cmax(&["--dose-per-kg", "2e6", "--weight", "100"]) > base);
     assert!(cmax(&["--tumor-burden", "1e9"]) < base);
@@ -83,20 +116,35 @@ fn inputs_change_the_result_in_the_expected_direction() {
 
 #[test]
 fn bad_inputs_exit_non_zero_with_one_line() {
-    fails_with(&["simulate", "--set", "nonsense=1"], "unknown name `nonsense`");
-    fails_with(&["simulate", "--set", "rho_E=abc"], "`rho_E` = `abc` is not a number");
+    fails_with(
+        &["simulate", "--set", "nonsense=1"],
+        "unknown name `nonsense`",
+    );
+    fails_with(
+        &["simulate", "--set", "rho_E=abc"],
+        "`rho_E` = `abc` is not a number",
+    );
     fails_with(&["simulate", "--set", "rho_E"], "expected NAME=VALUE");
     fails_with(&["simulate", "--set", "rho_E=-1"], "below its lower bound");
     fails_with(&["simulate", "--set", "rho_E=NaN"], "not a finite number");
-    fails_with(&["simulate", "--days", "-5"], "--days must be a positive number");
+    fails_with(
+        &["simulate", "--days", "-5"],
+        "--days must be a positive number",
+    );
     fails_with(&["simulate", "--dt", "0"], "--dt must be a positive number");
     fails_with(&["simulate", "--dt", "x"], "--dt: `x` is not a number");
     fails_with(&["simulate", "--model", "nope"], "unknown model `nope`");
-    fails_with(&["simulate", "--ld", "chemo"], "unknown lymphodepletion regimen `chemo`");
+    fails_with(
+        &["simulate", "--ld", "chemo"],
+        "unknown lymphodepletion regimen `chemo`",
+    );
     fails_with(&["simulate", "--dose", "-3"], "must not be negative");
     fails_with(&["simulate", "--method", "euler"], "unknown method `euler`");
     fails_with(&["simulate", "--schedule", "0:0.5,1:0.4"], "sum to 0.9");
-    fails_with(&["simulate", "--model", "kimmel2021", "--dose", "1e8"], "declares no [regimen]");
+    fails_with(
+        &["simulate", "--model", "kimmel2021", "--dose", "1e8"],
+        "declares no [regimen]",
+    );
     fails_with(&["describe", "nope"], "unknown model `nope`");
 }
 
@@ -110,7 +158,10 @@ fn malformed_model_file_names_file_line_and_column() {
     )
     .unwrap();
     let p = path.to_str().unwrap();
-    fails_with(&["simulate", "--model", p], &format!("{p}:8:7: equations.x: unknown name `k`"));
+    fails_with(
+        &["simulate", "--model", p],
+        &format!("{p}:8:7: equations.x: unknown name `k`"),
+    );
 }
 
 #[test]
@@ -128,7 +179,9 @@ fn nothing_is_half_written_on_error() {
         .args(["simulate", "--out", "/nonexistent-dir/tc.csv"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("cannot write /nonexistent-dir/tc.csv"));
+        .stderr(predicate::str::contains(
+            "cannot write /nonexistent-dir/tc.csv",
+        ));
 }
 
 #[test]
@@ -152,7 +205,17 @@ fn models_and_describe() {
 #[test]
 fn hour_models_report_days() {
     let out = cartox()
-        .args(["simulate", "--model", "hanson2016", "--days", "30", "--dt", "1", "--out", "-"])
+        .args([
+            "simulate",
+            "--model",
+            "hanson2016",
+            "--days",
+            "30",
+            "--dt",
+            "1",
+            "--out",
+            "-",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();

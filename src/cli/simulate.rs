@@ -346,7 +346,7 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
     }
     let st = run.solution.stats;
     println!(
-        "solved {} days with {} (rtol {}, atol {}): {} steps, {} right-hand-side evaluations",
+        "solved {} days with {} (rtol {:e}, atol {:e}): {} steps, {} right-hand-side evaluations",
         g(opts.days),
         opts.solver.method.as_str(),
         opts.solver.rtol,

@@ -79,13 +79,18 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
     let loc = Locator::new(label, text);
     let raw: PresetFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
     if depth > 4 {
-        return Err(loc.at(&raw.preset.base, "preset.base: presets nest too deeply".into()));
+        return Err(loc.at(
+            &raw.preset.base,
+            "preset.base: presets nest too deeply".into(),
+        ));
     }
     let base_name = raw.preset.base.get_ref();
     let mut model = if super::BUNDLED.iter().any(|(n, _)| n == base_name) {
         Model::resolve(base_name)
     } else {
-        let dir = std::path::Path::new(label).parent().unwrap_or(std::path::Path::new("."));
+        let dir = std::path::Path::new(label)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
         Model::load(&dir.join(base_name))
     }
     .map_err(|e| loc.at(&raw.preset.base, format!("preset.base `{base_name}`: {e}")))?;
@@ -94,16 +99,19 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
         let Some(i) = model.parameter_index(name) else {
             return Err(loc.at(
                 o,
-                format!("parameters.{name}: `{name}` is not a parameter of base model `{}`", model.name),
+                format!(
+                    "parameters.{name}: `{name}` is not a parameter of base model `{}`",
+                    model.name
+                ),
             ));
         };
         let v = o.get_ref().value;
         let p = &mut model.parameters[i];
-        if !v.is_finite()
-            || p.lower.is_some_and(|l| v < l)
-            || p.upper.is_some_and(|u| v > u)
-        {
-            return Err(loc.at(o, format!("parameters.{name}: value {v} is not finite or outside its bounds")));
+        if !v.is_finite() || p.lower.is_some_and(|l| v < l) || p.upper.is_some_and(|u| v > u) {
+            return Err(loc.at(
+                o,
+                format!("parameters.{name}: value {v} is not finite or outside its bounds"),
+            ));
         }
         p.value = v;
         if !o.get_ref().source.is_empty() {
@@ -114,9 +122,16 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
         }
     }
     if let Some(r) = &raw.regimen {
-        let lds: Vec<String> = model.lymphodepletion.iter().map(|l| l.name.clone()).collect();
+        let lds: Vec<String> = model
+            .lymphodepletion
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
         let Some(hooks) = model.regimen.as_mut() else {
-            return Err(ModelError::plain(label, format!("regimen: base model `{base_name}` has no [regimen]")));
+            return Err(ModelError::plain(
+                label,
+                format!("regimen: base model `{base_name}` has no [regimen]"),
+            ));
         };
         if r.dose.is_some() || r.dose_per_kg.is_some() {
             hooks.dose = r.dose;
@@ -130,7 +145,14 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
         }
         if let Some(ld) = &r.ld {
             if !lds.contains(ld.get_ref()) {
-                return Err(loc.at(ld, format!("regimen.ld: `{}` is not a regimen of `{base_name}` ({})", ld.get_ref(), lds.join(", "))));
+                return Err(loc.at(
+                    ld,
+                    format!(
+                        "regimen.ld: `{}` is not a regimen of `{base_name}` ({})",
+                        ld.get_ref(),
+                        lds.join(", ")
+                    ),
+                ));
             }
             hooks.ld = Some(ld.get_ref().clone());
         }

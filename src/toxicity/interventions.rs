@@ -12,6 +12,9 @@ use super::{Fired, ParamTimeline};
 use crate::model::{Model, Quantity};
 use crate::solve::{Event, Segment, Trigger};
 
+/// A graded quantity and its threshold runs so far (`None`: not graded).
+type Tracked = Option<(Quantity, Tracker)>;
+
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Start(usize),
@@ -22,8 +25,8 @@ enum Kind {
 pub struct InterventionTrigger<'m> {
     model: &'m Model,
     base: Vec<f64>,
-    crs: Option<(Quantity, Tracker)>,
-    icans: Option<(Quantity, Tracker)>,
+    crs: Tracked,
+    icans: Tracked,
     /// Trigger day of each intervention once it fired.
     triggered: Vec<Option<f64>>,
     /// Active interventions in firing order.
@@ -68,12 +71,7 @@ impl<'m> InterventionTrigger<'m> {
     }
 
     /// Feed `[t0, upto]` (days) of a segment to copies of the trackers.
-    fn scan(
-        &self,
-        params: &[f64],
-        seg: &dyn Segment,
-        upto: f64,
-    ) -> (Option<(Quantity, Tracker)>, Option<(Quantity, Tracker)>) {
+    fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> (Tracked, Tracked) {
         let model = self.model;
         let per_day = model.time_unit.per_day();
         let mut v = model.slots_with_params(params);

@@ -198,7 +198,7 @@ fn grade_one(
         let (a, b) = (w[0], w[1]);
         let mut v = model.slots_with_params(params_at(a));
         // Left limit at an event boundary: read just before it.
-        let jump = boundaries.iter().any(|&x| x == b);
+        let jump = boundaries.contains(&b);
         let b_read = if jump { b - 1e-9 * b.abs().max(1.0) } else { b };
         let mut f = |t: f64| {
             let x = value_at(
