@@ -21,6 +21,7 @@ pub mod summary;
 pub mod sweep;
 pub mod toxicity;
 pub mod trajectory;
+pub mod validate;
 
 pub use model::Model;
 pub use regimen::{Inputs, Scenario};

@@ -38,6 +38,7 @@ impl Trajectory {
         let mut o = vec![0.0; no];
         for (r, &d) in days.iter().enumerate() {
             sol.state_at(d, &mut y);
+            set_params(model, &mut v, sol.params_at(d));
             model.observe(&mut v, d * model.time_unit.per_day(), &y, &mut o);
             states.row_mut(r).assign(&ndarray::ArrayView1::from(&y[..]));
             observables
@@ -60,6 +61,16 @@ impl Trajectory {
         }
         let i = self.observable_names.iter().position(|n| n == name)?;
         Some(self.observables.column(i).to_vec())
+    }
+}
+
+/// Write parameter values into their slots (interventions change them between segments).
+#[inline]
+fn set_params(model: &Model, v: &mut [f64], params: &[f64]) {
+    let start = model.param_slot(0);
+    let slots = &mut v[start..start + params.len()];
+    if slots != params {
+        slots.copy_from_slice(params);
     }
 }
 
@@ -92,6 +103,7 @@ impl<'a> Reader<'a> {
             Quantity::State(i) => self.y[i],
             Quantity::Observable(i) => {
                 let t = day * self.model.time_unit.per_day();
+                set_params(self.model, &mut self.v, self.sol.params_at(day));
                 self.model.observe(&mut self.v, t, &self.y, &mut self.o);
                 self.o[i]
             }

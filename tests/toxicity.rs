@@ -180,7 +180,8 @@ thresholds = [10, 100, 500, 900]
     // il6 >= c  <=>  |x - 5| <= sqrt(ln(1000 / c)).
     let half = |c: f64| (1000.0f64 / c).ln().sqrt();
     for c in &grades {
-        assert_eq!(c.grade, 3);
+        // The peak (1000 at t = 5) is above the grade-4 threshold for 2*sqrt(ln(1000/900)) days.
+        assert_eq!(c.grade, 4);
         assert!(
             close(c.onset.unwrap(), 5.0 - half(10.0), 1e-5),
             "{:?}",
@@ -752,7 +753,8 @@ fn default_model_grades_and_interventions_leave_car_t_expansion_unchanged() {
     // ... and shortens the modelled CRS (graded on the IL-6 signal).
     let (c_on, c_off) = (t_on.crs.as_ref().unwrap(), t_off.crs.as_ref().unwrap());
     assert!(c_on.duration < c_off.duration);
-    assert_eq!(c_on.onset, c_off.onset);
+    // Same onset (the runs differ only in how integration is chunked before the first trigger).
+    assert!((c_on.onset.unwrap() - c_off.onset.unwrap()).abs() < 1e-5);
     // Onset and duration do not depend on the output grid.
     for dt in [0.05, 0.5] {
         let o = RunOptions {
@@ -763,5 +765,33 @@ fn default_model_grades_and_interventions_leave_car_t_expansion_unchanged() {
         let c = r.toxicity.as_ref().unwrap().crs.clone().unwrap();
         assert!((c.onset.unwrap() - c_on.onset.unwrap()).abs() < 0.01);
         assert!((c.duration - c_on.duration).abs() < 0.01);
+    }
+}
+
+/// Overlapping interventions: dexamethasone starting while tocilizumab acts must not end the
+/// tocilizumab effect (IL-6 signal = f_IL6R x serum IL-6, f_IL6R = 0.1 under tocilizumab).
+#[test]
+fn overlapping_interventions_keep_each_effect_for_its_duration() {
+    let m = cartox::Model::default_model();
+    let opts = cartox::RunOptions::default();
+    let run = cartox::run(&m, &cartox::Inputs::default(), &opts).unwrap();
+    let tox = run.toxicity.as_ref().unwrap();
+    let text = tox.interventions_text();
+    assert!(
+        text.contains("tocilizumab@") && text.contains("dexamethasone@"),
+        "{text}"
+    );
+    let tr = cartox::trajectory::Trajectory::sample(
+        &m,
+        &run.solution,
+        &run.scenario.params,
+        &[5.0, 6.0, 7.0, 8.0, 12.0, 19.0, 20.0, 25.0],
+    );
+    let il6 = tr.column("IL6").unwrap();
+    let signal = tr.column("il6_signal").unwrap();
+    let ratio: Vec<f64> = il6.iter().zip(&signal).map(|(a, b)| b / a).collect();
+    let expected = [1.0, 0.1, 0.1, 0.1, 0.1, 0.1, 1.0, 1.0];
+    for (r, e) in ratio.iter().zip(expected) {
+        assert!((r - e).abs() < 1e-12, "ratios {ratio:?}");
     }
 }

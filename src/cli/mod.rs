@@ -4,6 +4,7 @@ mod describe;
 pub(crate) mod plot;
 mod simulate;
 mod sweep;
+mod validate;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +55,11 @@ pub enum Command {
     Scenarios(sweep::ScenariosArgs),
     /// Join the shard outputs of `sweep --shard K/N` into the unsharded output, in input order.
     Merge(sweep::MergeArgs),
+    /// Run the product presets (and their virtual populations) against published clinical
+    /// figures and print simulated vs published, with the count of misses.
+    ///
+    /// Exit status 0 even when targets are missed (it is a report).
+    Validate(validate::ValidateArgs),
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -130,5 +136,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Population(a) => sweep::run_population(a),
         Command::Scenarios(a) => sweep::run_scenarios(a),
         Command::Merge(a) => sweep::run_merge(a),
+        Command::Validate(a) => validate::run(a),
     }
 }

@@ -98,6 +98,7 @@ fn run<D: Dim + 'static>(
     y0: &[f64],
     opts: &SolverOptions,
     stats: &mut Stats,
+    h0: f64,
 ) -> Result<Box<dyn Segment>, (f64, String)>
 where
     DefaultAllocator: Allocator<D>,
@@ -126,7 +127,7 @@ where
         0.2,
         10.0,
         t1 - t0,
-        0.0,
+        h0,
         opts.max_steps,
         u32::MAX,
         OutputType::Continuous,
@@ -182,6 +183,7 @@ macro_rules! dispatch {
 }
 
 /// Integrate `[t0, t1]` with Dopri5, dispatching the state count to a const-sized vector.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn integrate(
     model: &Model,
     params: &[f64],
@@ -190,6 +192,7 @@ pub(super) fn integrate(
     y0: &[f64],
     opts: &SolverOptions,
     stats: &mut Stats,
+    h0: f64,
 ) -> Result<Box<dyn Segment>, (f64, String)> {
-    dispatch!(y0.len(), (model, params, t0, t1, y0, opts, stats); 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    dispatch!(y0.len(), (model, params, t0, t1, y0, opts, stats, h0); 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
 }

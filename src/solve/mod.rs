@@ -102,6 +102,8 @@ pub struct Solution {
     /// Model time units per day.
     pub per_day: f64,
     segments: Vec<Box<dyn Segment>>,
+    /// Parameter values in force on each segment (interventions change them).
+    seg_params: Vec<Vec<f64>>,
     pub stats: Stats,
 }
 
@@ -111,15 +113,22 @@ impl Solution {
         self.segments.last().map_or(0.0, |s| s.t1()) / self.per_day
     }
 
+    fn segment_index(&self, t: f64) -> usize {
+        self.segments
+            .partition_point(|s| s.t0() <= t)
+            .saturating_sub(1)
+    }
+
     /// State at `day` (right-continuous: at an event time, the state just after the event).
     pub fn state_at(&self, day: f64, out: &mut [f64]) {
         let t = day * self.per_day;
-        let i = self
-            .segments
-            .partition_point(|s| s.t0() <= t)
-            .saturating_sub(1);
-        let seg = &self.segments[i];
+        let seg = &self.segments[self.segment_index(t)];
         seg.eval(t.clamp(seg.t0(), seg.t1()), out);
+    }
+
+    /// Parameter values in force at `day` (right-continuous like `state_at`).
+    pub fn params_at(&self, day: f64) -> &[f64] {
+        &self.seg_params[self.segment_index(day * self.per_day)]
     }
 
     /// The solver's step times in days, from 0 to the end (segment boundaries included).
@@ -200,6 +209,8 @@ pub(crate) fn left_limit(t1: f64) -> f64 {
 }
 
 /// Integrate one segment from `y0` at `t0` to `t1` (model time units).
+/// `h0` is a first step size to try (0 = estimate one).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn integrate_segment(
     model: &Model,
     params: &[f64],
@@ -208,16 +219,25 @@ pub(crate) fn integrate_segment(
     y0: &[f64],
     opts: &SolverOptions,
     stats: &mut Stats,
+    h0: f64,
 ) -> Result<Box<dyn Segment>, (f64, String)> {
     match opts.method {
-        Method::Dopri5 => dopri::integrate(model, params, t0, t1, y0, opts, stats),
+        Method::Dopri5 => dopri::integrate(model, params, t0, t1, y0, opts, stats, h0.min(t1 - t0)),
         Method::Bdf => implicit::integrate(model, params, t0, t1, y0, opts, stats),
     }
 }
 
 /// Something that can stop a segment early: given the segment just integrated, return the time
 /// (model units) of the first event inside it and the change to apply there.
+/// Longest integration chunk while a trigger is armed, days.
+const TRIGGER_CHUNK_DAYS: f64 = 1.0;
+
 pub trait Trigger {
+    /// True while the trigger may still produce events (integration then proceeds in chunks).
+    fn armed(&self) -> bool {
+        true
+    }
+
     fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)>;
 }
 
@@ -250,12 +270,20 @@ pub fn solve(
     let t_end = end_day * per_day;
     let mut trigger = trigger;
     let mut next = 0;
+    let mut seg_params: Vec<Vec<f64>> = Vec::new();
+    // Step size to resume with after a segment boundary (continuing where the solver was).
+    let mut h_hint = 0.0;
     while t < t_end {
-        let stop = events
+        let mut stop = events
             .get(next)
             .map_or(t_end, |e| (e.day * per_day).min(t_end));
+        if trigger.as_deref().is_some_and(|tr| tr.armed()) {
+            // While an intervention may still fire, integrate in short chunks so a trigger found
+            // in a chunk discards at most one chunk of work.
+            stop = stop.min(t + TRIGGER_CHUNK_DAYS * per_day);
+        }
         if stop > t {
-            let seg = integrate_segment(model, &params, t, stop, &y, opts, &mut stats)
+            let seg = integrate_segment(model, &params, t, stop, &y, opts, &mut stats, h_hint)
                 .map_err(|(at, msg)| fail(at, msg))?;
             let mut seg = seg;
             if let Some(tr) = trigger.as_deref_mut() {
@@ -272,8 +300,9 @@ pub fn solve(
                     }
                     if tc < seg.t1() {
                         // Cut the segment at the triggered event and re-integrate up to it exactly.
-                        seg = integrate_segment(model, &params, t, tc, &y, opts, &mut stats)
-                            .map_err(|(at, msg)| fail(at, msg))?;
+                        seg =
+                            integrate_segment(model, &params, t, tc, &y, opts, &mut stats, h_hint)
+                                .map_err(|(at, msg)| fail(at, msg))?;
                     }
                     let pos = events.partition_point(|e| e.day <= ev.day);
                     events.insert(pos, ev);
@@ -281,7 +310,12 @@ pub fn solve(
             }
             seg.eval(seg.t1(), &mut y);
             t = seg.t1();
+            let steps = seg.steps();
+            if steps.len() >= 2 {
+                h_hint = steps[steps.len() - 1] - steps[steps.len() - 2];
+            }
             segments.push(seg);
+            seg_params.push(params.clone());
         }
         // Apply every event at this time.
         while let Some(e) = events.get(next) {
@@ -301,6 +335,7 @@ pub fn solve(
         n_states: model.n_states(),
         per_day,
         segments,
+        seg_params,
         stats,
     })
 }

@@ -8,7 +8,7 @@
 
 /// Sub-intervals per solver step scanned for sign changes (a dense-output step is a polynomial of
 /// degree 4 or 5, so a short excursion above a threshold inside one step is still seen).
-const SUBDIVISIONS: usize = 8;
+const SUBDIVISIONS: usize = 4;
 /// Bisection tolerance, days.
 const TOL: f64 = 1e-11;
 
@@ -83,29 +83,51 @@ impl Tracker {
 
     /// Process `[a, b]` (days), on which `f` is continuous; `f(a)` is the value just after any
     /// jump at `a`.
+    ///
+    /// The piece is sampled at `SUBDIVISIONS + 1` points; an interior maximum or minimum of the
+    /// samples is refined by golden-section search and added as a sample, so an excursion above
+    /// (or a dip below) a threshold that starts and ends inside one solver step is still seen.
+    /// Crossings between consecutive samples are then located by bisection.
     pub fn piece(&mut self, a: f64, b: f64, f: &mut dyn FnMut(f64) -> f64) {
         if b < a {
             return;
         }
         let n = if b > a { SUBDIVISIONS } else { 0 };
-        let ts: Vec<f64> = (0..=n)
+        let mut pts: Vec<(f64, f64)> = (0..=n)
             .map(|j| {
-                if j == n {
+                let t = if j == n {
                     b
                 } else {
                     a + (b - a) * j as f64 / n as f64
-                }
+                };
+                (t, f(t))
             })
             .collect();
-        let vs: Vec<f64> = ts.iter().map(|&t| f(t)).collect();
+        if n > 0 {
+            let argmax = (0..pts.len()).max_by(|&i, &j| pts[i].1.total_cmp(&pts[j].1));
+            let argmin = (0..pts.len()).min_by(|&i, &j| pts[i].1.total_cmp(&pts[j].1));
+            let mut extra = Vec::new();
+            for (j, sign) in [(argmax, 1.0), (argmin, -1.0)] {
+                let Some(j) = j else { continue };
+                if j == 0 || j == pts.len() - 1 {
+                    continue;
+                }
+                let (lo, hi) = (pts[j - 1].0, pts[j + 1].0);
+                let t = golden(lo, hi, &mut |t| sign * f(t));
+                extra.push((t, f(t)));
+            }
+            pts.extend(extra);
+            pts.sort_by(|x, y| x.0.total_cmp(&y.0));
+            pts.dedup_by(|x, y| x.0 == y.0);
+        }
         for lev in self.levels.iter_mut() {
-            lev.at_start(a, vs[0]);
-            for j in 0..n {
-                let (p0, p1) = (vs[j] >= lev.c, vs[j + 1] >= lev.c);
+            lev.at_start(a, pts[0].1);
+            for w in pts.windows(2) {
+                let (p0, p1) = (w[0].1 >= lev.c, w[1].1 >= lev.c);
                 if p0 == p1 {
                     continue;
                 }
-                let (mut lo, mut hi) = (ts[j], ts[j + 1]);
+                let (mut lo, mut hi) = (w[0].0, w[1].0);
                 for _ in 0..200 {
                     if hi - lo <= TOL {
                         break;
@@ -196,4 +218,31 @@ impl Tracker {
         }
         total
     }
+}
+
+/// Argmax of `g` on `[lo, hi]` by golden-section search (to ~1e-10 day).
+fn golden(mut lo: f64, mut hi: f64, g: &mut dyn FnMut(f64) -> f64) -> f64 {
+    let r = 0.5 * (5f64.sqrt() - 1.0);
+    let mut c = hi - r * (hi - lo);
+    let mut d = lo + r * (hi - lo);
+    let (mut gc, mut gd) = (g(c), g(d));
+    for _ in 0..60 {
+        if hi - lo <= 1e-10 {
+            break;
+        }
+        if gc > gd {
+            hi = d;
+            d = c;
+            gd = gc;
+            c = hi - r * (hi - lo);
+            gc = g(c);
+        } else {
+            lo = c;
+            c = d;
+            gc = gd;
+            d = lo + r * (hi - lo);
+            gd = g(d);
+        }
+    }
+    0.5 * (lo + hi)
 }

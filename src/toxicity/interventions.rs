@@ -128,6 +128,10 @@ impl<'m> InterventionTrigger<'m> {
 }
 
 impl Trigger for InterventionTrigger<'_> {
+    fn armed(&self) -> bool {
+        self.triggered.iter().any(Option::is_none) || !self.pending.is_empty()
+    }
+
     fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)> {
         let per_day = model.time_unit.per_day();
         let (a, b) = (seg.t0() / per_day, seg.t1() / per_day);
@@ -160,6 +164,16 @@ impl Trigger for InterventionTrigger<'_> {
             return None;
         };
         let cut = cut.max(a);
+        if cut >= b {
+            // Nothing happens inside this segment: keep the new starts pending (they apply in a
+            // later segment, with the parameters in force then) and let integration go on.
+            (self.crs, self.icans) = full;
+            for &(day, tc, i) in &new {
+                self.triggered[i] = Some(tc);
+                self.pending.push((day, Kind::Start(i)));
+            }
+            return None;
+        }
         (self.crs, self.icans) = if cut < b {
             self.scan(params, seg, cut)
         } else {

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Calibration record for the product presets models/{axi-cel,tisa-cel-all,tisa-cel-dlbcl,liso-cel,
+ide-cel,cilta-cel}.toml.
+
+The presets extend the default model (models/cartox.toml, calibrated by docs/calibrate_default.py).
+This script calibrates only the few overrides each product's published figures justify, by a grid
+search that runs the release binary itself: for each candidate it rewrites the override values in a
+temporary copy of the preset and runs `cartox validate --presets <copy> --out -`, so the calibration
+objective is exactly the validation report (same virtual population, same metrics). Objective: sum
+over the product's *calibration* targets of ((simulated - published) / half-width of the accepted
+range)^2. Targets that the knobs cannot move (units the model does not have, e.g. transgene
+copies/ug) are not fitted and stay reported as misses. Grade >= 3 CRS incidence is never fitted:
+with the default model's tocilizumab rule (trigger at modelled CRS grade 2, effect 6 h later) the
+graded IL-6 signal is blocked before it can reach grade 3 unless IL-6 jumps from 170 to 500 pg/mL
+within 6 h, so chasing it would need implausible IL-6 variability (see docs/presets.md).
+
+Usage:
+    cargo build --release
+    python3 docs/calibrate_presets.py              # fit every preset, print the best values
+    python3 docs/calibrate_presets.py liso-cel     # one preset
+    python3 docs/calibrate_presets.py --write      # also write the best values into models/*.toml
+
+Knob syntax: ("param", "value"|"omega2", [candidates]) edits the override line
+`param = { value = .., omega2 = .., source = ".." }`; ("regimen", "tumor_burden", [...]) edits the
+`tumor_burden = ..` line of [regimen].
+"""
+import csv
+import io
+import itertools
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "cartox")
+
+# product -> (knobs, calibration targets). Grids are coarse on purpose: the figures are medians of
+# small trials, several of them [M] (unverified), so finer fits would be false precision.
+CAL = {
+    "axi-cel": (
+        [("a_A", "omega2", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0])],
+        ["crs_any_incidence", "icans_any_incidence"],
+    ),
+    "tisa-cel-all": (
+        [("regimen", "tumor_burden", [1e11, 2e11, 5e11]),
+         ("a_A", "value", [3.3e-5, 1e-4, 3.3e-4]),
+         ("a_A", "omega2", [0.5, 1.0, 2.0, 3.0])],
+        ["cart_tmax", "crs_any_incidence", "icans_any_incidence"],
+    ),
+    "tisa-cel-dlbcl": (
+        [("rho_E", "value", [0.3, 0.4, 0.5]),
+         ("a_A", "value", [3.3e-5, 1e-4, 3.3e-4]),
+         ("a_A", "omega2", [1.0, 2.0, 3.0])],
+        ["cart_tmax", "crs_any_incidence", "icans_any_incidence"],
+    ),
+    "liso-cel": (
+        [("a_A", "value", [1e-5, 2e-5, 3.3e-5, 5e-5, 1e-4]),
+         ("a_A", "omega2", [1.0, 2.0, 3.0])],
+        ["crs_any_incidence", "icans_any_incidence", "crs_onset_median"],
+    ),
+    "ide-cel": (
+        [("regimen", "tumor_burden", [1e11, 3e11, 1e12]),
+         ("a_A", "value", [3.3e-5, 1e-4, 3.3e-4]),
+         ("a_A", "omega2", [1.0, 2.0, 3.0])],
+        ["cart_tmax", "crs_any_incidence", "icans_any_incidence",
+         "crs_onset_median"],
+    ),
+    "cilta-cel": (
+        [("k_act", "value", [0.05, 0.1, 0.2]),
+         ("a_A", "value", [1e-4, 3.3e-4, 1e-3, 3e-3]),
+         ("a_A", "omega2", [0.5, 1.0, 2.0])],
+        ["cart_tmax", "crs_any_incidence", "crs_onset_median",
+         "icans_any_incidence"],
+    ),
+}
+
+
+def edit(text, knob, value):
+    who, field, _ = knob
+    if who == "regimen":
+        new, n = re.subn(rf"(?m)^({field}\s*=\s*)[^\s#]+", rf"\g<1>{value!r}", text)
+    else:
+        pat = rf"(?m)^({who}\s*=\s*\{{[^\n]*?\b{field}\s*=\s*)[^,\s}}]+"
+        new, n = re.subn(pat, rf"\g<1>{value!r}", text)
+    if n != 1:
+        sys.exit(f"knob {knob[:2]} not found exactly once in the preset")
+    return new
+
+
+def validate(text):
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(text)
+        path = f.name
+    try:
+        out = subprocess.run([BIN, "validate", "--presets", path, "--out", "-"],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(path)
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def loss(rows, metrics):
+    s = 0.0
+    for r in rows:
+        if r["metric"] in metrics:
+            if r["simulated"] == "":
+                return float("inf")
+            half = max((float(r["high"]) - float(r["low"])) / 2, 1e-9)
+            s += ((float(r["simulated"]) - float(r["published"])) / half) ** 2
+    return s
+
+
+def fit(name, write=False):
+    knobs, metrics = CAL[name]
+    path = os.path.join(ROOT, "models", f"{name}.toml")
+    text = open(path).read()
+    best = None
+    for combo in itertools.product(*[k[2] for k in knobs]):
+        t = text
+        for k, v in zip(knobs, combo):
+            t = edit(t, k, v)
+        rows = validate(t)
+        l = loss(rows, metrics)
+        if best is None or l < best[0]:
+            best = (l, combo, t, rows)
+    l, combo, t, rows = best
+    print(f"== {name}: loss {l:.3g} at " +
+          ", ".join(f"{k[0]}.{k[1]}={v:g}" for k, v in zip(knobs, combo)))
+    for r in rows:
+        flag = "*" if r["metric"] in metrics else " "
+        sim = float(r["simulated"]) if r["simulated"] else float("nan")
+        print(f"  {flag} {r['metric']:<22} sim {sim:>10.4g}  published {float(r['published']):>10.4g}"
+              f"  [{r['low']}, {r['high']}]  {r['within']}")
+    if write:
+        open(path, "w").write(t)
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    for n in args or CAL:
+        fit(n, write="--write" in sys.argv)

@@ -1,0 +1,441 @@
+//! Clinical validation of the product presets (`cartox validate`): each preset's `[validation]`
+//! table lists published figures with an accepted range; this module simulates the preset (and its
+//! virtual population, when one is declared) and reports every target as within range or a miss.
+//!
+//! ```toml
+//! [[validation.targets]]
+//! metric = "cart_tmax"     # see below
+//! published = 9.0
+//! low = 7.0                # accepted range, inclusive
+//! high = 14.0
+//! unit = "day"
+//! source = "literature.md 2.1: ZUMA-1 Tmax 7-14 d [M]"
+//! tolerance = "why the range is what it is"
+//! [validation.population]  # virtual patients for the population metrics
+//! n = 200
+//! seed = 1
+//! ```
+//!
+//! Metrics:
+//! - any numeric [`Run::metrics`](crate::Run::metrics) name (`cart_tmax`, `cart_cmax`, `il6_peak`,
+//!   `crs_onset`, ...) of the typical patient (the preset's parameter values);
+//! - `cart_dayN`: the CAR-T blood level (the model's `[summary] cart` quantity) at day N;
+//! - population metrics over the virtual patients: `crs_any_incidence` (modelled CRS grade >= 1),
+//!   `crs_severe_incidence` (grade >= 3), `icans_any_incidence`, `icans_severe_incidence`
+//!   (fractions 0-1), `crs_onset_median`, `icans_onset_median` (days, among patients with the
+//!   event), and `<metric>_median` for any numeric run metric (e.g. `cart_tmax_median`).
+//!
+//! Virtual patients are drawn as in `cartox population` ([`crate::sweep::population::Design`]:
+//! patient `i` from its own random stream), run in parallel and collected in order, so the report
+//! does not depend on the thread count. Modelled grades are risk surrogates, not ASTCT grades.
+
+use crate::model::{Model, BUNDLED};
+use crate::output::fmt_num;
+use crate::run::{run, Metric, Run, RunOptions};
+use crate::sweep::population::{Design, WEIGHT_CV};
+use crate::trajectory::Reader;
+use crate::Inputs;
+use anyhow::{anyhow, bail, Context, Result};
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::io::Write;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidationFile {
+    #[serde(default)]
+    targets: Vec<Target>,
+    population: Option<Population>,
+}
+
+/// One published figure and its accepted range.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub metric: String,
+    pub published: f64,
+    pub low: f64,
+    pub high: f64,
+    #[serde(default)]
+    pub unit: String,
+    pub source: String,
+    /// Why the accepted range is what it is.
+    #[serde(default)]
+    pub tolerance: String,
+}
+
+/// The virtual population declared by a preset.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    pub n: usize,
+    pub seed: u64,
+}
+
+/// A preset's validation spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub targets: Vec<Target>,
+    pub population: Option<Population>,
+}
+
+impl Spec {
+    /// Read a model's `[validation]` table (`None` when it has none).
+    pub fn of(model: &Model) -> Result<Option<Spec>> {
+        let Some(t) = &model.validation else {
+            return Ok(None);
+        };
+        let raw: ValidationFile = toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e| anyhow!("{}: [validation]: {e}", model.source))?;
+        for (i, t) in raw.targets.iter().enumerate() {
+            if !(t.low <= t.high) || !t.published.is_finite() {
+                bail!(
+                    "{}: validation.targets[{i}] ({}): needs finite published and low <= high",
+                    model.source,
+                    t.metric
+                );
+            }
+            if t.source.trim().is_empty() {
+                bail!(
+                    "{}: validation.targets[{i}] ({}): empty source",
+                    model.source,
+                    t.metric
+                );
+            }
+            if is_population_metric(&t.metric) && raw.population.is_none() {
+                bail!(
+                    "{}: validation.targets[{i}]: `{}` is a population metric but the preset declares no [validation.population]",
+                    model.source,
+                    t.metric
+                );
+            }
+        }
+        if let Some(p) = raw.population {
+            if p.n == 0 {
+                bail!(
+                    "{}: validation.population.n must be at least 1",
+                    model.source
+                );
+            }
+        }
+        Ok(Some(Spec {
+            targets: raw.targets,
+            population: raw.population,
+        }))
+    }
+}
+
+/// One line of the validation report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub product: String,
+    pub metric: String,
+    /// `None` when the model cannot produce the metric (e.g. nobody in the population had CRS).
+    pub simulated: Option<f64>,
+    pub published: f64,
+    pub low: f64,
+    pub high: f64,
+    pub unit: String,
+    pub within: bool,
+    /// Virtual patients behind the value (1 for the typical patient).
+    pub n: usize,
+    pub source: String,
+    pub tolerance: String,
+}
+
+fn is_population_metric(m: &str) -> bool {
+    m.ends_with("_incidence") || m.ends_with("_median")
+}
+
+fn day_of(metric: &str) -> Option<f64> {
+    metric
+        .strip_prefix("cart_day")
+        .and_then(|d| d.parse::<f64>().ok())
+        .filter(|d| d.is_finite() && *d >= 0.0)
+}
+
+/// The bundled presets (bundled models with a base and a `[validation]` table), sorted by name.
+pub fn bundled_presets() -> Vec<String> {
+    let mut names: Vec<String> = BUNDLED
+        .iter()
+        .filter(|(_, text)| {
+            text.parse::<toml::Table>()
+                .map(|t| t.contains_key("preset") && t.contains_key("validation"))
+                .unwrap_or(false)
+        })
+        .map(|(n, _)| n.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Run options for validation: the model's toxicity windows, long enough for every `cart_dayN`.
+pub fn run_options(model: &Model, spec: &Spec) -> RunOptions {
+    let tox = model.toxicity.as_ref();
+    let window = tox.and_then(|t| t.window).unwrap_or(28.0);
+    let last_day = spec
+        .targets
+        .iter()
+        .filter_map(|t| day_of(&t.metric))
+        .fold(window, f64::max);
+    RunOptions {
+        days: last_day,
+        window,
+        alarm_window: tox.and_then(|t| t.alarm_window).unwrap_or(14.0),
+        ..RunOptions::default()
+    }
+}
+
+fn number(run: &Run, name: &str) -> Option<Option<f64>> {
+    run.metrics().into_iter().find_map(|(n, m)| match m {
+        Metric::Number(x) if n == name => Some(x),
+        _ => None,
+    })
+}
+
+fn cart_at(model: &Model, run: &Run, day: f64) -> Result<f64> {
+    let q = model
+        .summary_cart
+        .ok_or_else(|| anyhow!("model `{}` declares no [summary] cart quantity", model.name))?;
+    let mut r = Reader::new(model, &run.solution, &run.scenario.params, q);
+    Ok(r.at(day))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    Some(if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        0.5 * (v[k / 2 - 1] + v[k / 2])
+    })
+}
+
+/// Run the virtual population: patient `i` uses `Design::patient(model, seed, i)`.
+pub fn population_runs(model: &Model, pop: Population, opts: &RunOptions) -> Result<Vec<Run>> {
+    let design = Design::from_model(model, WEIGHT_CV)?;
+    let names = design.names(model);
+    (0..pop.n)
+        .into_par_iter()
+        .map(|i| {
+            let mut inputs = Inputs::default();
+            for (name, v) in names.iter().zip(design.patient(model, pop.seed, i as u64)) {
+                inputs
+                    .set(model, name, &fmt_num(v))
+                    .map_err(|e| anyhow!("virtual patient {}: {name}: {e}", i + 1))?;
+            }
+            run(model, &inputs, opts)
+                .map_err(|e| anyhow!("{}: virtual patient {} failed: {e}", model.name, i + 1))
+        })
+        .collect()
+}
+
+fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
+    let grade = |name: &str, r: &Run| number(r, name).flatten();
+    let incidence = |name: &str, at_least: f64| -> Option<f64> {
+        let hit = runs
+            .iter()
+            .filter(|r| grade(name, r).is_some_and(|g| g >= at_least))
+            .count();
+        Some(hit as f64 / runs.len() as f64)
+    };
+    Ok(match metric {
+        "crs_any_incidence" => incidence("crs_grade", 1.0),
+        "crs_severe_incidence" => incidence("crs_grade", 3.0),
+        "icans_any_incidence" => incidence("icans_grade", 1.0),
+        "icans_severe_incidence" => incidence("icans_grade", 3.0),
+        _ => {
+            let Some(base) = metric.strip_suffix("_median") else {
+                bail!("unknown population metric `{metric}`");
+            };
+            if runs.first().and_then(|r| number(r, base)).is_none() {
+                bail!("unknown metric `{base}` in `{metric}` (not a numeric run metric)");
+            }
+            median(runs.iter().filter_map(|r| grade(base, r)).collect())
+        }
+    })
+}
+
+/// Validate one preset: one row per declared target, in declaration order. `n` overrides the
+/// population size.
+pub fn validate_model(model: &Model, n: Option<usize>) -> Result<Vec<Row>> {
+    let Some(spec) = Spec::of(model)? else {
+        bail!("model `{}` has no [validation] table", model.name);
+    };
+    let opts = run_options(model, &spec);
+    let typical = run(model, &Inputs::default(), &opts)
+        .map_err(|e| anyhow!("{}: typical patient failed: {e}", model.name))?;
+    let pop = spec.population.map(|p| Population {
+        n: n.unwrap_or(p.n),
+        ..p
+    });
+    let needs_pop = spec.targets.iter().any(|t| is_population_metric(&t.metric));
+    let runs = match pop {
+        Some(p) if needs_pop => population_runs(model, p, &opts)?,
+        _ => Vec::new(),
+    };
+    let mut rows = Vec::with_capacity(spec.targets.len());
+    for t in &spec.targets {
+        let (simulated, count) = if let Some(day) = day_of(&t.metric) {
+            (Some(cart_at(model, &typical, day)?), 1)
+        } else if is_population_metric(&t.metric) {
+            (population_value(&t.metric, &runs)?, runs.len())
+        } else {
+            match number(&typical, &t.metric) {
+                Some(v) => (v, 1),
+                None => bail!(
+                    "{}: validation target `{}` is not a numeric run metric, `cart_dayN` or a population metric",
+                    model.name,
+                    t.metric
+                ),
+            }
+        };
+        rows.push(Row {
+            product: model.name.clone(),
+            metric: t.metric.clone(),
+            simulated,
+            published: t.published,
+            low: t.low,
+            high: t.high,
+            unit: t.unit.clone(),
+            within: simulated.is_some_and(|v| v >= t.low && v <= t.high),
+            n: count,
+            source: t.source.clone(),
+            tolerance: t.tolerance.clone(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Validate presets by bundled name or path (all bundled presets when `names` is empty).
+pub fn validate(names: &[String], n: Option<usize>) -> Result<Vec<Row>> {
+    let names = if names.is_empty() {
+        bundled_presets()
+    } else {
+        names.to_vec()
+    };
+    let mut rows = Vec::new();
+    for name in &names {
+        let model = Model::resolve(name).map_err(|e| anyhow!("{e}"))?;
+        rows.extend(validate_model(&model, n).with_context(|| format!("validating `{name}`"))?);
+    }
+    Ok(rows)
+}
+
+/// Number formatting for the report: 4 significant digits.
+pub fn fmt_value(x: f64) -> String {
+    if x == 0.0 || (1e-3..1e5).contains(&x.abs()) {
+        let s = format!(
+            "{:.*}",
+            (3 - x.abs().log10().floor().max(-3.0) as i32).max(0) as usize,
+            x
+        );
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+const HEADER: [&str; 8] = [
+    "product",
+    "metric",
+    "simulated",
+    "published",
+    "range",
+    "unit",
+    "within",
+    "source",
+];
+
+/// The report as an aligned text table, then the count of misses.
+pub fn table(rows: &[Row]) -> String {
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.product.clone(),
+                r.metric.clone(),
+                r.simulated.map_or("-".into(), fmt_value),
+                fmt_value(r.published),
+                format!("{}-{}", fmt_value(r.low), fmt_value(r.high)),
+                r.unit.clone(),
+                if r.within { "yes" } else { "no" }.into(),
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    let mut width = HEADER.map(str::len);
+    for c in &cells {
+        for (w, s) in width.iter_mut().zip(c) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let line = |c: &[String]| -> String {
+        let mut s = String::new();
+        for (k, (w, v)) in width.iter().zip(c).enumerate() {
+            if k == 7 {
+                s.push_str(v);
+            } else if (2..=4).contains(&k) {
+                s.push_str(&format!("{v:>w$}  "));
+            } else {
+                s.push_str(&format!("{v:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&HEADER.map(String::from));
+    for c in &cells {
+        out.push_str(&line(c));
+    }
+    let misses = rows.iter().filter(|r| !r.within).count();
+    out.push_str(&format!(
+        "\n{} targets, {} within range, {} misses (modelled values vs published figures; grades are modelled risk, not ASTCT grades)\n",
+        rows.len(),
+        rows.len() - misses,
+        misses
+    ));
+    out
+}
+
+/// The report as CSV.
+pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
+    let mut csv = csv::Writer::from_writer(w);
+    csv.write_record([
+        "product",
+        "metric",
+        "simulated",
+        "published",
+        "low",
+        "high",
+        "unit",
+        "within",
+        "n",
+        "source",
+        "tolerance",
+    ])?;
+    for r in rows {
+        csv.write_record([
+            r.product.clone(),
+            r.metric.clone(),
+            r.simulated.map_or(String::new(), fmt_num),
+            fmt_num(r.published),
+            fmt_num(r.low),
+            fmt_num(r.high),
+            r.unit.clone(),
+            if r.within { "yes" } else { "no" }.into(),
+            r.n.to_string(),
+            r.source.clone(),
+            r.tolerance.clone(),
+        ])?;
+    }
+    csv.flush()?;
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! Product presets and `cartox validate`: presets load and cite their sources, preset errors name
+//! the key, the report has one row per target, and the within/miss flags are pinned: a target that
+//! is missed must be REPORTED as missed (the expectation lists below say which), so a change that
+//! hides a miss or loosens a range fails here as surely as one that breaks a match.
+
+use assert_cmd::Command;
+use cartox::validate::{self, Row, Spec};
+use cartox::Model;
+use std::collections::BTreeMap;
+use std::fs;
+
+const PRESETS: &[&str] = &[
+    "axi-cel",
+    "cilta-cel",
+    "ide-cel",
+    "liso-cel",
+    "tisa-cel-all",
+    "tisa-cel-dlbcl",
+];
+
+/// Virtual patients per population in these tests (the presets declare 200; `cartox validate`
+/// uses that). Population flags below are for this size and the presets' seed.
+const N: usize = 100;
+
+fn preset_text(name: &str) -> String {
+    fs::read_to_string(format!("{}/models/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn bundled_presets_are_the_six_products() {
+    assert_eq!(validate::bundled_presets(), PRESETS);
+}
+
+#[test]
+fn every_preset_loads_names_its_base_and_cites_every_override() {
+    for name in PRESETS {
+        let m = Model::resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(m.name, *name);
+        assert_eq!(m.base.as_deref(), Some("cartox"), "{name}: base");
+        let raw: toml::Table = preset_text(name).parse().unwrap();
+        assert_eq!(raw["preset"]["base"].as_str(), Some("cartox"), "{name}");
+        if let Some(params) = raw.get("parameters").and_then(|p| p.as_table()) {
+            for (p, o) in params {
+                let src = o.get("source").and_then(|s| s.as_str()).unwrap_or("");
+                assert!(src.len() > 20, "{name}: parameters.{p} cites no source");
+                // the override took effect
+                let i = m.parameter_index(p).unwrap();
+                assert_eq!(
+                    m.parameters[i].value,
+                    o["value"]
+                        .as_float()
+                        .unwrap_or_else(|| o["value"].as_integer().unwrap() as f64)
+                );
+            }
+        }
+        let reg = raw["regimen"]
+            .as_table()
+            .expect("a preset overrides the regimen");
+        assert!(
+            reg.get("source")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s.len() > 20),
+            "{name}: regimen cites no source"
+        );
+        let spec = Spec::of(&m).unwrap().expect("a [validation] table");
+        assert!(spec.targets.len() >= 5, "{name}: too few targets");
+        for t in &spec.targets {
+            assert!(
+                t.source.contains("literature.md")
+                    && (t.source.contains("[V") || t.source.contains("[M")),
+                "{name}: {}: the source must cite literature.md and say [V] or [M]: {}",
+                t.metric,
+                t.source
+            );
+            assert!(
+                !t.tolerance.is_empty(),
+                "{name}: {}: state the tolerance",
+                t.metric
+            );
+            assert!(
+                t.low <= t.published && t.published <= t.high,
+                "{name}: {}",
+                t.metric
+            );
+        }
+    }
+}
+
+fn write_temp(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    fs::write(&p, text).unwrap();
+    (dir, p)
+}
+
+#[test]
+fn unknown_parameter_in_a_preset_is_an_error_naming_it() {
+    let (_d, p) = write_temp(
+        "[preset]\nname = \"x\"\nbase = \"cartox\"\n[parameters]\nrho_Q = { value = 1.0, source = \"s\" }\n",
+    );
+    let e = Model::load(&p).unwrap_err().to_string();
+    assert!(e.contains("rho_Q") && e.contains("not a parameter"), "{e}");
+}
+
+#[test]
+fn unknown_ld_in_a_preset_is_an_error_naming_it() {
+    let (_d, p) =
+        write_temp("[preset]\nname = \"x\"\nbase = \"cartox\"\n[regimen]\nld = \"bendamustine\"\n");
+    let e = Model::load(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("bendamustine") && e.contains("regimen.ld"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_validation_metric_is_an_error_naming_it() {
+    let (_d, p) = write_temp(
+        "[preset]\nname = \"x\"\nbase = \"cartox\"\n[[validation.targets]]\nmetric = \"cart_peak\"\npublished = 1.0\nlow = 0.0\nhigh = 2.0\nsource = \"s\"\n",
+    );
+    let m = Model::load(&p).unwrap();
+    let e = format!("{:#}", validate::validate_model(&m, None).unwrap_err());
+    assert!(e.contains("cart_peak"), "{e}");
+}
+
+fn rows_of(name: &str) -> Vec<Row> {
+    let m = Model::resolve(name).unwrap();
+    let rows = validate::validate_model(&m, Some(N)).unwrap();
+    let spec = Spec::of(&m).unwrap().unwrap();
+    assert_eq!(rows.len(), spec.targets.len(), "{name}: one row per target");
+    for (r, t) in rows.iter().zip(&spec.targets) {
+        assert_eq!(r.metric, t.metric);
+        assert_eq!(r.product, name);
+        if let Some(v) = r.simulated {
+            assert_eq!(r.within, v >= t.low && v <= t.high);
+        } else {
+            assert!(!r.within);
+        }
+    }
+    rows
+}
+
+/// (metric, expected within) for every target; `false` = a documented miss (docs/presets.md).
+fn check(name: &str, expected: &[(&str, bool)]) {
+    let rows = rows_of(name);
+    let got: BTreeMap<&str, (bool, Option<f64>)> = rows
+        .iter()
+        .map(|r| (r.metric.as_str(), (r.within, r.simulated)))
+        .collect();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{name}: targets {:?}",
+        got.keys()
+    );
+    for (metric, within) in expected {
+        let (w, v) = got
+            .get(metric)
+            .unwrap_or_else(|| panic!("{name}: no row {metric}"));
+        assert_eq!(
+            w, within,
+            "{name}: {metric} = {v:?}: expected {} (a change here must update docs/presets.md, not the range)",
+            if *within { "within range" } else { "a reported miss" }
+        );
+    }
+}
+
+#[test]
+fn axi_cel_targets_within_or_reported_as_misses() {
+    check(
+        "axi-cel",
+        &[
+            ("cart_tmax", true),             // 8.288 vs 9 [7, 14]
+            ("cart_day7", true),             // 23.76 vs 27.5 [16.5, 57.5]
+            ("cart_day14", true),            // 12.94 vs 9.1 [3.8, 31.1]
+            ("cart_day28", true),            // 1.668 vs 2.1 [0.6, 6.1]
+            ("cart_cmax", true),             // 26.17 vs 38 [19, 76]
+            ("crs_any_incidence", true),     // 0.98 vs 0.94 [0.82, 1]
+            ("crs_severe_incidence", false), // 0 vs 0.13 [0.07, 0.2]
+            ("icans_any_incidence", true),   // 0.85 vs 0.87 [0.58, 0.9]
+            ("crs_onset_median", true),      // 1.564 vs 2 [1, 3]
+            ("icans_onset_median", true),    // 3.873 vs 4 [3, 5]
+        ],
+    );
+}
+
+#[test]
+fn cilta_cel_targets_within_or_reported_as_misses() {
+    check(
+        "cilta-cel",
+        &[
+            ("cart_tmax", true),             // 14.2 vs 12.71 [10, 15]
+            ("cart_cmax", false),            // 7.103 vs 48692 [24346, 97384]
+            ("crs_any_incidence", false),    // 0.68 vs 0.95 [0.88, 0.99]
+            ("crs_severe_incidence", false), // 0 vs 0.04 [0.01, 0.1]
+            ("crs_onset_median", false),     // 3.987 vs 7 [5, 8]
+            ("icans_any_incidence", false),  // 0.3 vs 0.17 [0.1, 0.25]
+        ],
+    );
+}
+
+#[test]
+fn ide_cel_targets_within_or_reported_as_misses() {
+    check(
+        "ide-cel",
+        &[
+            ("cart_tmax", false),            // 8.737 vs 11 [9, 13]
+            ("cart_cmax", false),            // 12.52 vs 200000 [100000, 400000]
+            ("crs_any_incidence", true),     // 0.8 vs 0.84 [0.77, 0.9]
+            ("crs_severe_incidence", false), // 0 vs 0.05 [0.01, 0.1]
+            ("crs_onset_median", false),     // 2.338 vs 1 [0.5, 2]
+            ("icans_any_incidence", true),   // 0.16 vs 0.18 [0.12, 0.25]
+            ("icans_onset_median", false),   // 4.856 vs 2 [1, 3]
+        ],
+    );
+}
+
+#[test]
+fn liso_cel_targets_within_or_reported_as_misses() {
+    check(
+        "liso-cel",
+        &[
+            ("cart_tmax", false),           // 11.58 vs 9.29 [8.81, 9.7]
+            ("crs_any_incidence", true),    // 0.46 vs 0.42 [0.33, 0.51]
+            ("crs_severe_incidence", true), // 0 vs 0.02 [0, 0.05]
+            ("crs_onset_median", false),    // 3.117 vs 5 [4, 6]
+            ("icans_any_incidence", false), // 0.13 vs 0.3 [0.21, 0.39]
+            ("icans_onset_median", false),  // 4.607 vs 9 [7, 11]
+        ],
+    );
+}
+
+#[test]
+fn tisa_cel_all_targets_within_or_reported_as_misses() {
+    check(
+        "tisa-cel-all",
+        &[
+            ("cart_tmax", true),             // 8.47 vs 9.3 [8, 11]
+            ("cart_cmax", false),            // 24.44 vs 24000 [12000, 48000]
+            ("crs_any_incidence", true),     // 0.87 vs 0.79 [0.68, 0.89]
+            ("crs_severe_incidence", false), // 0 vs 0.46 [0.3, 0.6]
+            ("crs_onset_median", true),      // 2.735 vs 3 [2, 4]
+            ("icans_any_incidence", true),   // 0.41 vs 0.4 [0.21, 0.5]
+        ],
+    );
+}
+
+#[test]
+fn tisa_cel_dlbcl_targets_within_or_reported_as_misses() {
+    check(
+        "tisa-cel-dlbcl",
+        &[
+            ("cart_tmax", true),             // 9.681 vs 9 [7, 11]
+            ("cart_cmax", false),            // 4.429 vs 5500 [2750, 11000]
+            ("crs_any_incidence", true),     // 0.6 vs 0.58 [0.48, 0.68]
+            ("crs_severe_incidence", false), // 0 vs 0.22 [0.12, 0.3]
+            // at the edge of its range: 1.99 d with n = 100 (a miss), 2.06 d with the preset's n = 200
+            ("crs_onset_median", false),       // 1.99 vs 3 [2, 4]
+            ("icans_any_incidence", true),     // 0.18 vs 0.21 [0.12, 0.3]
+            ("icans_severe_incidence", false), // 0.01 vs 0.12 [0.05, 0.2]
+            ("icans_onset_median", true),      // 4.309 vs 6 [4, 8]
+        ],
+    );
+}
+
+#[test]
+fn axi_cel_deterministic_checks_are_within_their_ranges() {
+    let rows = rows_of("axi-cel");
+    for metric in ["cart_tmax", "cart_day7", "cart_day14", "cart_day28"] {
+        let r = rows.iter().find(|r| r.metric == metric).unwrap();
+        assert!(
+            r.within,
+            "axi-cel {metric} = {:?} outside [{}, {}]",
+            r.simulated, r.low, r.high
+        );
+        assert_eq!(r.n, 1);
+    }
+}
+
+#[test]
+fn population_is_deterministic_across_thread_counts() {
+    let m = Model::resolve("liso-cel").unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let a = one.install(|| validate::validate_model(&m, Some(40)).unwrap());
+    let b = validate::validate_model(&m, Some(40)).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn cli_validate_writes_the_csv_and_counts_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("table.csv");
+    let assert = Command::cargo_bin("cartox")
+        .unwrap()
+        .args([
+            "validate",
+            "--presets",
+            "axi-cel,liso-cel",
+            "--n",
+            "30",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("product") && stdout.contains("within"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("misses"), "{stdout}");
+    let text = fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "product,metric,simulated,published,low,high,unit,within,n,source,tolerance"
+    );
+    let n_targets = Spec::of(&Model::resolve("axi-cel").unwrap())
+        .unwrap()
+        .unwrap()
+        .targets
+        .len()
+        + Spec::of(&Model::resolve("liso-cel").unwrap())
+            .unwrap()
+            .unwrap()
+            .targets
+            .len();
+    assert_eq!(lines.count(), n_targets);
+}
