@@ -89,7 +89,7 @@ impl Spec {
             .try_into()
             .map_err(|e| anyhow!("{}: [validation]: {e}", model.source))?;
         for (i, t) in raw.targets.iter().enumerate() {
-            if !(t.low <= t.high) || !t.published.is_finite() {
+            if t.low.partial_cmp(&t.high).is_none_or(|o| o.is_gt()) || !t.published.is_finite() {
                 bail!(
                     "{}: validation.targets[{i}] ({}): needs finite published and low <= high",
                     model.source,

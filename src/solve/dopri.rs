@@ -90,6 +90,7 @@ where
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run<D: Dim + 'static>(
     model: &Model,
     params: &[f64],
