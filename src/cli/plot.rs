@@ -143,3 +143,43 @@ pub fn run(a: PlotArgs) -> Result<ExitCode> {
     plot::render_bands(&fig, &bands, &a.out)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Dose and intervention markers (from the first run) and the monitoring windows.
+pub fn decorate(fig: &mut Figure, model: &Model, opts: &cartox::RunOptions, runs: &[cartox::Run]) {
+    if let Some(run) = runs.first() {
+        for inf in &run.scenario.infusions {
+            fig.markers.push((inf.day, "dose".into()));
+        }
+        if runs.len() == 1 {
+            if let Some(tox) = &run.toxicity {
+                for f in &tox.interventions {
+                    fig.markers.push((f.start_day, f.name.clone()));
+                }
+            }
+        }
+    }
+    let window = opts.window.min(opts.days);
+    let alarm = model.toxicity.as_ref().map(|_| opts.alarm_window);
+    fig.windows = figure::windows(window, alarm);
+}
+
+/// One run's time course as a plot series.
+pub fn series_of(
+    model: &Model,
+    run: &cartox::Run,
+    opts: &cartox::RunOptions,
+    label: &str,
+) -> Series {
+    let tr = run.trajectory(model, opts);
+    let columns = tr
+        .state_names
+        .iter()
+        .chain(&tr.observable_names)
+        .map(|n| (n.clone(), tr.column(n).unwrap_or_default()))
+        .collect();
+    Series {
+        label: label.to_string(),
+        time: tr.time.clone(),
+        columns,
+    }
+}

@@ -382,7 +382,8 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
     println!("\nModelled quantities from a mathematical model; not clinical advice.");
 }
 
-/// Render one run as the default figure: panels, dose markers, monitoring and alarm windows.
+/// Render one run as the default figure: panels, thresholds, dose and intervention markers,
+/// monitoring and alarm windows.
 fn render(
     model: &Model,
     run: &cartox::Run,
@@ -390,23 +391,9 @@ fn render(
     args: &super::plot::FigureArgs,
     path: &std::path::Path,
 ) -> Result<()> {
-    let tr = run.trajectory(model, opts);
-    let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
-    for name in tr.state_names.iter().chain(&tr.observable_names) {
-        columns.push((name.clone(), tr.column(name).unwrap_or_default()));
-    }
-    let series = vec![cartox::plot::Series {
-        label: model.name.clone(),
-        time: tr.time.clone(),
-        columns,
-    }];
+    let series = vec![super::plot::series_of(model, run, opts, &model.name)];
     let mut fig = super::plot::build_figure(Some(model), args, &series, path)?;
-    for inf in &run.scenario.infusions {
-        fig.markers.push((inf.day, "dose".into()));
-    }
-    let window = opts.window.min(opts.days);
-    fig.windows
-        .push((0.0, window, format!("monitoring 0-{} d", g(window))));
+    super::plot::decorate(&mut fig, model, opts, std::slice::from_ref(run));
     cartox::plot::render_series(&fig, &series, path)?;
     Ok(())
 }

@@ -84,6 +84,11 @@ pub struct ScenariosArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Overlay every scenario's time course in one figure (.png or .svg).
+    #[arg(long, value_name = "FIG")]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub figure: super::plot::FigureArgs,
 }
 
 #[derive(Args, Debug)]
@@ -288,6 +293,9 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         }
         None => go(&mut std::io::sink())?,
     }
+    if let Some(path) = &a.plot {
+        plot_scenarios(&model, &spec.base, &spec.opts, &varies, &a.figure, path)?;
+    }
     if !a.out.as_deref().is_some_and(is_dash) {
         println!(
             "cartox scenarios · model `{}` · {} scenario{} over {} days",
@@ -311,4 +319,40 @@ pub fn run_merge(a: MergeArgs) -> Result<ExitCode> {
     })
     .with_context(|| format!("merge into {}", a.out.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Run every scenario again for its time course and overlay them, one colour each.
+fn plot_scenarios(
+    model: &cartox::Model,
+    base: &cartox::Inputs,
+    opts: &cartox::RunOptions,
+    varies: &[scenarios::Vary],
+    args: &super::plot::FigureArgs,
+    path: &Path,
+) -> Result<()> {
+    let n = scenarios::size(varies);
+    if n > 8 {
+        anyhow::bail!("--plot: {n} scenarios is too many to overlay (at most 8)");
+    }
+    let mut runs = Vec::new();
+    let mut series = Vec::new();
+    for index in 0..n {
+        let cells = scenarios::scenario(varies, index);
+        let mut inputs = base.clone();
+        let mut label = Vec::new();
+        for (v, cell) in varies.iter().zip(&cells) {
+            inputs
+                .set(model, &v.name, cell)
+                .map_err(|e| anyhow::anyhow!("scenario {}: {e}", index + 1))?;
+            label.push(format!("{} {}", v.name, cell));
+        }
+        let run = cartox::run(model, &inputs, opts)
+            .map_err(|e| anyhow::anyhow!("scenario {}: {e}", index + 1))?;
+        series.push(super::plot::series_of(model, &run, opts, &label.join(", ")));
+        runs.push(run);
+    }
+    let mut fig = super::plot::build_figure(Some(model), args, &series, path)?;
+    super::plot::decorate(&mut fig, model, opts, &runs);
+    cartox::plot::render_series(&fig, &series, path)?;
+    Ok(())
 }

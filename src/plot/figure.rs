@@ -46,10 +46,22 @@ pub fn default_panels(model: &Model) -> Vec<String> {
     {
         cols.push(quantity_name(model, q));
     }
-    for name in ["il6", "icans_drive"] {
-        if model.observable_index(name).is_some() {
-            cols.push(name.to_string());
+    // The graded quantities (with their thresholds), else the usual cytokine observables.
+    let graded: Vec<String> = model
+        .toxicity
+        .iter()
+        .flat_map(|t| [&t.crs, &t.icans])
+        .flatten()
+        .map(|g| quantity_name(model, g.quantity))
+        .collect();
+    if graded.is_empty() {
+        for name in ["il6", "icans_drive"] {
+            if model.observable_index(name).is_some() {
+                cols.push(name.to_string());
+            }
         }
+    } else {
+        cols.extend(graded);
     }
     if cols.is_empty() {
         cols = if model.observables.is_empty() {
@@ -88,6 +100,9 @@ pub fn figure_for(model: Option<&Model>, columns: &[String], series: &[Series]) 
             let label = model.map_or(c.clone(), |m| label_for(m, c));
             let mut p = Panel::new(c, &label);
             p.log = wants_log(series, c);
+            if let Some(m) = model {
+                p.thresholds = thresholds_for(m, c);
+            }
             p
         })
         .collect();
@@ -96,4 +111,31 @@ pub fn figure_for(model: Option<&Model>, columns: &[String], series: &[Series]) 
         caption: Some(CAPTION.to_string()),
         ..Figure::default()
     }
+}
+
+/// Grade thresholds drawn on the panel of a graded quantity ("CRS grade 2", ...).
+pub fn thresholds_for(model: &Model, column: &str) -> Vec<(f64, String)> {
+    let Some(tox) = &model.toxicity else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for (what, g) in [("CRS", &tox.crs), ("ICANS", &tox.icans)] {
+        if let Some(g) = g {
+            if quantity_name(model, g.quantity) == column {
+                for (k, c) in g.thresholds.iter().enumerate() {
+                    out.push((*c, format!("{what} grade {}", k + 1)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Monitoring and early-alarm windows (days) to shade.
+pub fn windows(window: f64, alarm_window: Option<f64>) -> Vec<(f64, f64, String)> {
+    let mut w = vec![(0.0, window, format!("monitoring 0-{window} d"))];
+    if let Some(a) = alarm_window.filter(|a| *a < window) {
+        w.push((0.0, a, format!("early alarm 0-{a} d")));
+    }
+    w
 }
