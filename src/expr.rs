@@ -148,6 +148,12 @@ pub enum Node {
     Powi(Box<Node>, i32),
     Call(Func, Box<Node>),
     If(Box<Node>, Box<Node>, Box<Node>),
+    /// `slot op slot` (a fused form of the most common leaves: `k * E`, `N + C`).
+    BinVV(BinOp, usize, usize),
+    /// `slot op constant`
+    BinVC(BinOp, usize, f64),
+    /// `constant op slot`
+    BinCV(BinOp, f64, usize),
 }
 
 #[inline]
@@ -198,22 +204,34 @@ impl Node {
                 BinOp::Or => bool_f(truth(a.eval(v)) || truth(b.eval(v))),
                 _ => apply(*op, a.eval(v), b.eval(v)),
             },
+            Node::BinVV(op, i, j) => apply(*op, v[*i], v[*j]),
+            Node::BinVC(op, i, c) => apply(*op, v[*i], *c),
+            Node::BinCV(op, c, j) => apply(*op, *c, v[*j]),
         }
     }
 
-    /// Fold constant sub-trees (a compile-time convenience; `2^n` with a parameter `n` stays).
+    /// Fold constant sub-trees (a compile-time convenience; `2^n` with a parameter `n` stays),
+    /// and fuse binary operations on two leaves into one node.
     fn fold(self) -> Node {
         let constant = |n: &Node| matches!(n, Node::Const(_));
         let all_const = match &self {
             Node::Const(_) | Node::Var(_) => false,
+            Node::BinVV(..) | Node::BinVC(..) | Node::BinCV(..) => false,
             Node::Neg(a) | Node::Not(a) | Node::Powi(a, _) | Node::Call(_, a) => constant(a),
             Node::Bin(_, a, b) => constant(a) && constant(b),
             Node::If(c, a, b) => constant(c) && constant(a) && constant(b),
         };
         if all_const {
-            Node::Const(self.eval(&[]))
-        } else {
-            self
+            return Node::Const(self.eval(&[]));
+        }
+        match self {
+            Node::Bin(op, a, b) if !matches!(op, BinOp::And | BinOp::Or) => match (*a, *b) {
+                (Node::Var(i), Node::Var(j)) => Node::BinVV(op, i, j),
+                (Node::Var(i), Node::Const(c)) => Node::BinVC(op, i, c),
+                (Node::Const(c), Node::Var(j)) => Node::BinCV(op, c, j),
+                (a, b) => Node::Bin(op, Box::new(a), Box::new(b)),
+            },
+            other => other,
         }
     }
 

@@ -81,7 +81,6 @@ pub struct Reader<'a> {
     quantity: Quantity,
     v: Vec<f64>,
     y: Vec<f64>,
-    o: Vec<f64>,
 }
 
 impl<'a> Reader<'a> {
@@ -92,7 +91,6 @@ impl<'a> Reader<'a> {
             quantity,
             v: model.slots_with_params(params),
             y: vec![0.0; model.n_states()],
-            o: vec![0.0; model.observables.len()],
         }
     }
 
@@ -104,8 +102,7 @@ impl<'a> Reader<'a> {
             Quantity::Observable(i) => {
                 let t = day * self.model.time_unit.per_day();
                 set_params(self.model, &mut self.v, self.sol.params_at(day));
-                self.model.observe(&mut self.v, t, &self.y, &mut self.o);
-                self.o[i]
+                self.model.observe_one(&mut self.v, t, &self.y, i)
             }
         }
     }

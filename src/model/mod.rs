@@ -260,6 +260,15 @@ impl Model {
         }
     }
 
+    /// One observable at one time point (`v` prepared as for `rhs`).
+    #[inline]
+    pub fn observe_one(&self, v: &mut [f64], t: f64, y: &[f64], i: usize) -> f64 {
+        v[0] = t;
+        v[1..1 + y.len()].copy_from_slice(y);
+        self.eval_assignments(v);
+        self.observables[i].expr.eval(v)
+    }
+
     /// Observables at one time point (`v` prepared as for `rhs`).
     pub fn observe(&self, v: &mut [f64], t: f64, y: &[f64], out: &mut [f64]) {
         v[0] = t;

@@ -76,7 +76,6 @@ impl<'m> InterventionTrigger<'m> {
         let per_day = model.time_unit.per_day();
         let mut v = model.slots_with_params(params);
         let mut y = vec![0.0; model.n_states()];
-        let mut o = vec![0.0; model.observables.len()];
         let mut out = (self.crs.clone(), self.icans.clone());
         for tr in [&mut out.0, &mut out.1].into_iter().flatten() {
             let q = tr.0;
@@ -85,10 +84,7 @@ impl<'m> InterventionTrigger<'m> {
                 seg.eval(t, &mut y);
                 match q {
                     Quantity::State(i) => y[i],
-                    Quantity::Observable(i) => {
-                        model.observe(&mut v, t, &y, &mut o);
-                        o[i]
-                    }
+                    Quantity::Observable(i) => model.observe_one(&mut v, t, &y, i),
                 }
             };
             let mut prev = seg.t0() / per_day;

@@ -170,8 +170,8 @@ fn value_at(
     match q {
         Quantity::State(i) => y[i],
         Quantity::Observable(i) => {
-            model.observe(v, day * model.time_unit.per_day(), y, o);
-            o[i]
+            let _ = o;
+            model.observe_one(v, day * model.time_unit.per_day(), y, i)
         }
     }
 }
@@ -194,9 +194,12 @@ fn grade_one(
         &timeline[i].1
     };
     let mut peak = (0.0, f64::NEG_INFINITY);
+    let mut v = model.slots_with_params(params_at(0.0));
+    let p0 = model.param_slot(0);
     for w in k.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let mut v = model.slots_with_params(params_at(a));
+        let p = params_at(a);
+        v[p0..p0 + p.len()].copy_from_slice(p);
         // Left limit at an event boundary: read just before it.
         let jump = boundaries.contains(&b);
         let b_read = if jump { b - 1e-9 * b.abs().max(1.0) } else { b };
