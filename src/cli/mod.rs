@@ -114,7 +114,7 @@ pub struct ModelArgs {
     /// Do not fire the model's toxicity-triggered interventions (tocilizumab, corticosteroids).
     #[arg(long)]
     pub no_interventions: bool,
-    /// Integration method: dopri5 (explicit, default) or bdf (implicit, for stiff models).
+    /// Integration method: dopri5 (explicit, default), radau5 or bdf (implicit, for stiff models).
     #[arg(long, default_value = "dopri5")]
     pub method: String,
     /// Relative tolerance.

@@ -71,7 +71,7 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
     let days = parse_num("--days", &a.days)?;
     let method = Method::parse(&a.method).ok_or_else(|| {
         anyhow!(
-            "--method: unknown method `{}` (use dopri5 or bdf)",
+            "--method: unknown method `{}` (use dopri5, radau5 or bdf)",
             a.method
         )
     })?;

@@ -28,6 +28,23 @@ pub struct ModelFile {
     pub toxicity: Option<crate::toxicity::file::ToxicityFile>,
     #[serde(default)]
     pub interventions: Vec<crate::toxicity::file::InterventionFile>,
+    /// Time-scheduled state changes (`[[events]]`).
+    #[serde(default)]
+    pub events: Vec<TimedEvent>,
+}
+
+/// `[[events]]`: at `time` (model time units), set states to new values.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedEvent {
+    pub name: Option<Spanned<String>>,
+    pub time: Spanned<toml::Value>,
+    #[serde(default)]
+    pub set: IndexMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Debug, Deserialize)]

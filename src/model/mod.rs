@@ -107,6 +107,21 @@ pub struct Lymphodepletion {
     pub changes: Vec<(usize, Node, String)>,
 }
 
+/// A time-scheduled event (`[[events]]`): at `time` (model time units, an expression of
+/// parameters) each listed state gets a new value computed from the state just before the event.
+#[derive(Debug, Clone)]
+pub struct TimedEvent {
+    pub name: String,
+    pub description: String,
+    pub source: String,
+    /// Event time, model time units (expression of parameters).
+    pub time: Node,
+    pub time_text: String,
+    /// (state index, new value: expression of t, states, parameters and assignments, evaluated
+    /// just before the event, text)
+    pub set: Vec<(usize, Node, String)>,
+}
+
 /// A compiled model, ready to simulate.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -133,6 +148,8 @@ pub struct Model {
     pub toxicity: Option<crate::toxicity::Toxicity>,
     /// Rescue therapies triggered by the grades (`[[interventions]]`).
     pub interventions: Vec<crate::toxicity::Intervention>,
+    /// Time-scheduled state changes (`[[events]]`), in file order.
+    pub events: Vec<TimedEvent>,
     /// For a product preset: the base model's name.
     pub base: Option<String>,
     /// For a product preset: its `[validation]` table (published targets), see `cartox validate`.
@@ -558,6 +575,59 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         breakpoints.push(compile_expr(b, Scope::Parameters, "model.breakpoints")?.1);
     }
 
+    // Time-scheduled events: `events.<name>` (or `events[<n>]`, 1-based, when unnamed).
+    let mut events = Vec::new();
+    let mut event_times = Vec::new();
+    for (i, e) in raw.events.iter().enumerate() {
+        let key = match &e.name {
+            Some(n) => {
+                let name = n.get_ref();
+                if name.trim().is_empty() {
+                    return Err(loc.at(n, format!("events[{}].name: empty name", i + 1)));
+                }
+                if raw.events[..i]
+                    .iter()
+                    .any(|o| o.name.as_ref().is_some_and(|o| o.get_ref() == name))
+                {
+                    return Err(loc.at(n, format!("events.{name}: duplicate event name")));
+                }
+                format!("events.{name}")
+            }
+            None => format!("events[{}]", i + 1),
+        };
+        let (time, time_text) = value_or_expr(&e.time, Scope::Parameters, &format!("{key}.time"))?;
+        if e.set.is_empty() {
+            let at = e.name.as_ref().map_or(e.time.span(), |n| n.span());
+            return Err(loc.at(
+                &Spanned::new(at, ()),
+                format!("{key}.set: the event sets no state"),
+            ));
+        }
+        let mut set = Vec::new();
+        for (state, v) in &e.set {
+            let skey = format!("{key}.set.{state}");
+            let idx = raw
+                .states
+                .iter()
+                .position(|s| s.name.get_ref() == state)
+                .ok_or_else(|| loc.at(v, format!("{skey}: `{state}` is not a state")))?;
+            let (node, text) = value_or_expr(v, Scope::Dynamic, &skey)?;
+            set.push((idx, node, text));
+        }
+        event_times.push((&e.time, key.clone()));
+        events.push(TimedEvent {
+            name: e
+                .name
+                .as_ref()
+                .map_or_else(|| format!("event {}", i + 1), |n| n.get_ref().clone()),
+            description: e.description.clone(),
+            source: e.source.clone(),
+            time,
+            time_text,
+            set,
+        });
+    }
+
     let state_of = |name: &Spanned<String>, key: &str| -> Result<usize, ModelError> {
         raw.states
             .iter()
@@ -684,6 +754,7 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         summary_tumor,
         toxicity: None,
         interventions: Vec::new(),
+        events,
         base: None,
         validation: None,
         source: loc.file.clone(),
@@ -706,6 +777,16 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
             return Err(loc.at(
                 &raw_s.initial,
                 format!("initial value of state `{}` is not finite ({x})", s.name),
+            ));
+        }
+    }
+    // Event times (default parameters) must be finite and not negative.
+    for (e, (span, key)) in model.events.iter().zip(&event_times) {
+        let x = e.time.eval(&v);
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(loc.at(
+                *span,
+                format!("{key}.time: must be a finite time >= 0, got {x}"),
             ));
         }
     }

@@ -140,17 +140,17 @@ where
         Err(IntegrationError::StepSizeUnderflow { x }) => {
             return Err((
                 x,
-                "step size underflow (the model may be stiff: try --method bdf)".into(),
+                "step size underflow (the model may be stiff: try --method radau5)".into(),
             ))
         }
         Err(IntegrationError::MaxNumStepReached { x, n_step }) => {
             return Err((
                 x,
-                format!("more than {n_step} steps (the model may be stiff: try --method bdf)"),
+                format!("more than {n_step} steps (the model may be stiff: try --method radau5)"),
             ))
         }
         Err(IntegrationError::StiffnessDetected { x }) => {
-            return Err((x, "stiffness detected (try --method bdf)".into()))
+            return Err((x, "stiffness detected (try --method radau5)".into()))
         }
     };
     stats.accepted_steps += s.accepted_steps as u64;

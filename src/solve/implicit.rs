@@ -1,8 +1,8 @@
-//! The stiff integrator: Radau IIA (order 5) from the differential-equations crate, offered as
-//! `--method bdf` ("stiff"). rust-stack.md measured that crate's BDF failing at t = 0 with a
-//! small atol, while Radau5 converged, so the implicit slot uses Radau5. The crate's dense solout
-//! gives several interpolated points per step; between those points the segment interpolates with
-//! cubic Hermite polynomials using the model's own derivatives.
+//! The implicit integrators for stiff models, from the differential-equations crate:
+//! `--method radau5` (Radau IIA, order 5; also `stiff`) and `--method bdf` (variable-order BDF).
+//! See docs/solvers.md for the measurement that made Radau5 the recommended stiff method. The
+//! crate's dense solout gives several interpolated points per step; between those points the
+//! segment interpolates with cubic Hermite polynomials using the model's own derivatives.
 
 use super::{Segment, SolverOptions, Stats};
 use crate::model::Model;
@@ -101,23 +101,35 @@ fn run<const N: usize>(
         slots: RefCell::new(model.slots_with_params(params)),
         t_last: super::left_limit(t1),
     };
-    let method = ImplicitRungeKutta::radau5()
-        .rtol(opts.rtol)
-        .atol(opts.atol)
-        .max_steps(opts.max_steps as usize);
     let mut y0a = [0.0; N];
     y0a.copy_from_slice(y0);
-    let sol = IVP::ode(&rhs, t0, t1, y0a)
-        .dense(4)
-        .method(method)
-        .solve()
-        .map_err(|e| match e {
-            Error::StepSize { t, .. } => (t, "step size underflow".to_string()),
-            Error::MaxSteps { t, .. } => (t, "too many steps".to_string()),
-            Error::Stiffness { t, .. } => (t, "stiffness".to_string()),
-            Error::LinearAlgebra { t, msg, .. } => (t, format!("linear algebra failure: {msg}")),
-            other => (t0, format!("{other:?}")),
-        })?;
+    let problem = IVP::ode(&rhs, t0, t1, y0a).dense(4);
+    let solved = match opts.method {
+        super::Method::Bdf => problem
+            .method(
+                BackwardDifferentiationFormula::adaptive()
+                    .h0(1e-4 * (t1 - t0))
+                    .rtol(opts.rtol)
+                    .atol(opts.atol)
+                    .max_steps(opts.max_steps as usize),
+            )
+            .solve(),
+        _ => problem
+            .method(
+                ImplicitRungeKutta::radau5()
+                    .rtol(opts.rtol)
+                    .atol(opts.atol)
+                    .max_steps(opts.max_steps as usize),
+            )
+            .solve(),
+    };
+    let sol = solved.map_err(|e| match e {
+        Error::StepSize { t, .. } => (t, "step size underflow".to_string()),
+        Error::MaxSteps { t, .. } => (t, "too many steps".to_string()),
+        Error::Stiffness { t, .. } => (t, "stiffness".to_string()),
+        Error::LinearAlgebra { t, msg, .. } => (t, format!("linear algebra failure: {msg}")),
+        other => (t0, format!("{other:?}")),
+    })?;
     stats.accepted_steps += sol.steps.accepted as u64;
     stats.rejected_steps += sol.steps.rejected as u64;
     stats.rhs_evaluations += sol.evals.function as u64;

@@ -2,8 +2,9 @@
 //! model breakpoints, triggered interventions), keeping the solver's continuous (dense) output so
 //! any time point — output grid or threshold crossing — is read from the solution itself.
 //!
-//! Methods: `dopri5` (ode_solvers' explicit Dormand-Prince 5(4), the default) and `bdf` (an implicit
-//! method for stiff models, from the differential-equations crate). See `docs/solvers.md`.
+//! Methods: `dopri5` (ode_solvers' explicit Dormand-Prince 5(4), the default), and for stiff
+//! models `radau5` and `bdf` (implicit, from the differential-equations crate). See
+//! `docs/solvers.md`.
 
 mod dopri;
 mod implicit;
@@ -17,6 +18,8 @@ use std::fmt;
 pub enum Method {
     /// Explicit Dormand-Prince 5(4) with 4th-order dense output (ode_solvers).
     Dopri5,
+    /// Implicit Radau IIA of order 5 for stiff models (differential-equations).
+    Radau5,
     /// Implicit variable-order BDF for stiff models (differential-equations).
     Bdf,
 }
@@ -25,13 +28,15 @@ impl Method {
     pub fn parse(s: &str) -> Option<Method> {
         match s.to_ascii_lowercase().as_str() {
             "dopri5" | "rk45" => Some(Method::Dopri5),
-            "bdf" | "stiff" => Some(Method::Bdf),
+            "radau5" | "radau" | "stiff" => Some(Method::Radau5),
+            "bdf" => Some(Method::Bdf),
             _ => None,
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Dopri5 => "dopri5",
+            Method::Radau5 => "radau5",
             Method::Bdf => "bdf",
         }
     }
@@ -160,9 +165,58 @@ pub struct Event {
     pub add: Vec<(usize, f64)>,
     /// (parameter index, new value) from this time on
     pub set_params: Vec<(usize, f64)>,
+    /// (state index, new value) computed from the state just before the event (model `[[events]]`):
+    /// an expression of t, states, parameters in force and assignments.
+    pub assign: Vec<(usize, crate::expr::Node)>,
 }
 
-/// Scheduled events of a scenario: infusions after day 0 and model breakpoints within (0, end).
+impl Event {
+    /// Apply the event at model time `t`: the assignments are evaluated from the state just
+    /// before the event (with the parameters in force), then the additions, the assignments and
+    /// the parameter changes take effect.
+    pub fn apply(&self, model: &Model, t: f64, y: &mut [f64], params: &mut [f64]) {
+        let values: Vec<f64> = if self.assign.is_empty() {
+            Vec::new()
+        } else {
+            let mut v = model.slots_with_params(params);
+            v[0] = t;
+            v[1..1 + y.len()].copy_from_slice(y);
+            model.eval_assignments(&mut v);
+            self.assign.iter().map(|(_, e)| e.eval(&v)).collect()
+        };
+        for &(i, amount) in &self.add {
+            y[i] += amount;
+        }
+        for ((i, _), x) in self.assign.iter().zip(values) {
+            y[*i] = x;
+        }
+        for &(i, value) in &self.set_params {
+            params[i] = value;
+        }
+    }
+}
+
+/// The model's `[[events]]` as solver events at their times (days) for the scenario's parameters,
+/// in file order (times that are not finite or negative are dropped).
+fn model_events(model: &Model, sc: &Scenario) -> Vec<Event> {
+    let v = model.slots_with_params(&sc.params);
+    model
+        .events
+        .iter()
+        .filter_map(|e| {
+            let day = e.time.eval(&v) / model.time_unit.per_day();
+            (day.is_finite() && day >= 0.0).then(|| Event {
+                day,
+                add: vec![],
+                set_params: vec![],
+                assign: e.set.iter().map(|(i, n, _)| (*i, n.clone())).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Scheduled events of a scenario: infusions after day 0, model breakpoints and model
+/// `[[events]]` within (0, end).
 pub fn scheduled_events(model: &Model, sc: &Scenario, end_day: f64) -> Vec<Event> {
     let mut events: Vec<Event> = Vec::new();
     if let Some(ds) = sc.dose_state {
@@ -172,6 +226,7 @@ pub fn scheduled_events(model: &Model, sc: &Scenario, end_day: f64) -> Vec<Event
                     day: inf.day,
                     add: vec![(ds, inf.cells * sc.dose_factor)],
                     set_params: vec![],
+                    assign: vec![],
                 });
             }
         }
@@ -184,20 +239,32 @@ pub fn scheduled_events(model: &Model, sc: &Scenario, end_day: f64) -> Vec<Event
                 day,
                 add: vec![],
                 set_params: vec![],
+                assign: vec![],
             });
         }
     }
+    // Model events after day 0 (those at day 0 act on the initial state); the sort is stable, so
+    // events on the same day apply in order: infusions, then model events in file order.
+    events.extend(
+        model_events(model, sc)
+            .into_iter()
+            .filter(|e| e.day > 0.0 && e.day < end_day),
+    );
     events.sort_by(|a, b| a.day.total_cmp(&b.day));
     events
 }
 
-/// State at day 0 after the day-0 infusion.
-pub fn initial_state(sc: &Scenario) -> Vec<f64> {
+/// State at day 0 after the day-0 infusion and the model events at t = 0 (in file order).
+pub fn initial_state(model: &Model, sc: &Scenario) -> Vec<f64> {
     let mut y = sc.initial.clone();
     if let Some(ds) = sc.dose_state {
         for inf in sc.infusions.iter().filter(|i| i.day == 0.0) {
             y[ds] += inf.cells * sc.dose_factor;
         }
+    }
+    let mut params = sc.params.clone();
+    for e in model_events(model, sc).iter().filter(|e| e.day == 0.0) {
+        e.apply(model, 0.0, &mut y, &mut params);
     }
     y
 }
@@ -223,7 +290,7 @@ pub(crate) fn integrate_segment(
 ) -> Result<Box<dyn Segment>, (f64, String)> {
     match opts.method {
         Method::Dopri5 => dopri::integrate(model, params, t0, t1, y0, opts, stats, h0.min(t1 - t0)),
-        Method::Bdf => implicit::integrate(model, params, t0, t1, y0, opts, stats),
+        Method::Radau5 | Method::Bdf => implicit::integrate(model, params, t0, t1, y0, opts, stats),
     }
 }
 
@@ -262,7 +329,7 @@ pub fn solve(
         ));
     }
     let mut events = scheduled_events(model, sc, end_day);
-    let mut y = initial_state(sc);
+    let mut y = initial_state(model, sc);
     let mut params = sc.params.clone();
     let mut stats = Stats::default();
     let mut segments: Vec<Box<dyn Segment>> = Vec::new();
@@ -290,12 +357,7 @@ pub fn solve(
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
                     if tc <= seg.t0() {
                         // The event falls at the segment's start: apply it and integrate again.
-                        for &(i, amount) in &ev.add {
-                            y[i] += amount;
-                        }
-                        for &(i, value) in &ev.set_params {
-                            params[i] = value;
-                        }
+                        ev.apply(model, t, &mut y, &mut params);
                         continue;
                     }
                     if tc < seg.t1() {
@@ -322,12 +384,7 @@ pub fn solve(
             if e.day * per_day > t {
                 break;
             }
-            for &(i, amount) in &e.add {
-                y[i] += amount;
-            }
-            for &(i, value) in &e.set_params {
-                params[i] = value;
-            }
+            e.apply(model, t, &mut y, &mut params);
             next += 1;
         }
     }

@@ -218,6 +218,7 @@ impl Trigger for InterventionTrigger<'_> {
                 day: cut,
                 add,
                 set_params,
+                assign: vec![],
             },
         ))
     }
