@@ -17,9 +17,17 @@
 //!   `<reactionId>_<parameterId>`.
 //! * **Initial assignments** give a state an `initial` expression; for a parameter the expression
 //!   is evaluated here (it may use only constants and other parameters).
-//! * Events, algebraic rules, delays, fast reactions, variable compartments, conversion factors,
-//!   required L3 packages and MathML outside the supported subset are *not* dropped: every one is
-//!   collected and reported together in one [`SbmlError`].
+//! * **Events** whose trigger is time crossing a constant (`time >= T`, `time > T`, `time == T`
+//!   or the mirrored forms, `T` an expression of parameters), without a delay (or with a zero
+//!   delay), become `[[events]]` at time `T` setting states (species or rate-rule variables, in
+//!   the units the translator gives them: concentration unless `hasOnlySubstanceUnits`). A trigger
+//!   already true at t = 0 fires at t = 0 if `initialValue="false"` and never otherwise (L2:
+//!   never). `persistent` and `useValuesFromTriggerTime` do not matter for such events.
+//! * State-dependent triggers, non-zero delays, priorities (with more than one event), event
+//!   assignments to parameters or compartments, algebraic rules, delay functions, fast reactions,
+//!   variable compartments, conversion factors, required L3 packages and MathML outside the
+//!   supported subset are *not* dropped: every one is collected and reported together in one
+//!   [`SbmlError`].
 //!
 //! Expressions are printed fully parenthesised in the cartox expression language.
 
@@ -718,6 +726,20 @@ enum Role {
     Assignment,
 }
 
+/// An SBML `<event>` as parsed, before translation.
+struct SbmlEvent {
+    id: Option<String>,
+    name: Option<String>,
+    /// `'id'` or `#n`, for messages.
+    label: String,
+    trigger: Expr,
+    /// The trigger's `initialValue` (L2: true).
+    initial_value: bool,
+    delay: Option<Expr>,
+    priority: bool,
+    assignments: Vec<(String, Expr)>,
+}
+
 struct SpeciesInfo<'a, 'i> {
     node: Node<'a, 'i>,
     id: String,
@@ -838,14 +860,45 @@ impl<'s> Translator<'s> {
         }
 
         // --- Events, constraints, conversion factors ---------------------------------------
+        // Parsed here, translated once the role of every symbol is known (see `events_out`).
+        let mut sbml_events: Vec<SbmlEvent> = Vec::new();
         for (i, ev) in list(model, "listOfEvents", "event").into_iter().enumerate() {
-            let id = ev
+            let label = ev
                 .attribute("id")
                 .map(|s| format!("'{s}'"))
                 .unwrap_or(format!("#{}", i + 1));
-            self.problems.push(format!(
-                "event {id}: SBML events are not supported by the engine yet"
-            ));
+            let ctx = format!("the trigger of event {label}");
+            let trigger = match child(ev, "trigger") {
+                Some(tn) => math_of(self, tn, &ctx).map(|e| (e, tn)),
+                None => {
+                    self.malformed(format!("event {label} has no <trigger>"));
+                    None
+                }
+            };
+            let delay = child(ev, "delay")
+                .and_then(|d| math_of(self, d, &format!("the delay of event {label}")));
+            let mut assignments = Vec::new();
+            for ea in list(ev, "listOfEventAssignments", "eventAssignment") {
+                let var = ea.attribute("variable").unwrap_or("").to_string();
+                let ctx = format!("the assignment to '{var}' of event {label}");
+                if let Some(e) = math_of(self, ea, &ctx) {
+                    assignments.push((var, e));
+                }
+            }
+            let Some((trigger, tn)) = trigger else {
+                continue;
+            };
+            sbml_events.push(SbmlEvent {
+                id: ev.attribute("id").map(str::to_string),
+                name: ev.attribute("name").map(str::to_string),
+                label,
+                trigger,
+                // L2 triggers behave as initialValue="true" (no firing at t0).
+                initial_value: tn.attribute("initialValue") != Some("false"),
+                delay,
+                priority: child(ev, "priority").is_some(),
+                assignments,
+            });
         }
         if !list(model, "listOfConstraints", "constraint").is_empty() {
             notes.push(
@@ -1379,6 +1432,126 @@ impl<'s> Translator<'s> {
                 None
             });
         }
+
+        // Events: only triggers that are a pure function of time crossing a constant.
+        let mut events_out = Vec::new();
+        let n_events = sbml_events.len();
+        for ev in &sbml_events {
+            let label = &ev.label;
+            let before = self.problems.len();
+            let const_expr = |e: &Expr| {
+                let mut syms = Vec::new();
+                e.symbols(&mut syms);
+                !e.uses_time() && syms.iter().all(|s| param_names.contains(s))
+            };
+            let value_of = |e: &Expr| eval(e, &|s| values.get(s).copied());
+            // time >= T, time > T, time == T (and the mirrored forms), T constant.
+            let crossing = match &ev.trigger {
+                Expr::Apply(op, a) if a.len() == 2 => match (op.as_str(), &a[0], &a[1]) {
+                    ("geq" | "gt" | "eq", Expr::Time, o) if const_expr(o) => Some((op.as_str(), o)),
+                    ("leq", o, Expr::Time) if const_expr(o) => Some(("geq", o)),
+                    ("lt", o, Expr::Time) if const_expr(o) => Some(("gt", o)),
+                    ("eq", o, Expr::Time) if const_expr(o) => Some(("eq", o)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some((op, at)) = crossing else {
+                self.problems.push(format!(
+                    "event {label}: trigger {} is not time crossing a constant (state-dependent \
+                     triggers are not supported)",
+                    print(&ev.trigger, &names)
+                ));
+                continue;
+            };
+            if let Some(d) = &ev.delay {
+                if !(const_expr(d) && value_of(d) == Ok(0.0)) {
+                    self.problems.push(format!(
+                        "event {label}: <delay> {} (only a zero delay is supported)",
+                        print(d, &names)
+                    ));
+                }
+            }
+            if ev.priority && n_events > 1 {
+                self.problems.push(format!(
+                    "event {label}: <priority> (the order of simultaneous events is not translated)"
+                ));
+            }
+            let mut set = toml::Table::new();
+            for (var, e) in &ev.assignments {
+                let ctx = format!("the assignment to '{var}' of event {label}");
+                match roles.get(var) {
+                    None => self.malformed(format!("{ctx}: unknown symbol '{var}'")),
+                    Some(Role::State) => {
+                        check_symbols(&mut self.problems, e, &roles, &ctx);
+                        set.insert(names[var].clone(), print(e, &names).into());
+                    }
+                    Some(r) => {
+                        let what = if comp_size.contains_key(var) {
+                            "a compartment".to_string()
+                        } else {
+                            format!("{r:?}").to_lowercase() + " of the translated model"
+                        };
+                        self.problems.push(format!(
+                            "event {label}: assignment to '{var}' ({what}; events may only set \
+                             species or rate-rule variables)"
+                        ));
+                    }
+                }
+            }
+            if self.problems.len() > before {
+                continue;
+            }
+            let t_value = match value_of(at) {
+                Ok(v) if v.is_finite() => v,
+                _ => {
+                    self.problems.push(format!(
+                        "event {label}: trigger time {} has no finite value",
+                        print(at, &names)
+                    ));
+                    continue;
+                }
+            };
+            let true_at_t0 = match op {
+                "geq" => t_value <= 0.0,
+                "gt" => t_value < 0.0,
+                _ => t_value == 0.0,
+            };
+            if op == "eq" && t_value < 0.0 {
+                notes.push(format!(
+                    "Event {label} was not translated: its trigger time is before t = 0, so it \
+                     never fires."
+                ));
+                continue;
+            }
+            let time = if true_at_t0 && ev.initial_value {
+                notes.push(format!(
+                    "Event {label} was not translated: its trigger is already true at t = 0 and \
+                     initialValue is true, so it never fires."
+                ));
+                continue;
+            } else if true_at_t0 || t_value <= 0.0 {
+                "0".to_string()
+            } else {
+                print(at, &names)
+            };
+            if set.is_empty() {
+                continue;
+            }
+            let mut t = toml::Table::new();
+            if let Some(id) = &ev.id {
+                t.insert("name".into(), id.clone().into());
+            }
+            t.insert("time".into(), time.into());
+            t.insert("set".into(), toml::Value::Table(set));
+            let trig = print(&ev.trigger, &names);
+            let mut description = format!("SBML event, trigger {trig}");
+            if let Some(n) = ev.name.as_ref().filter(|n| Some(*n) != ev.id.as_ref()) {
+                description = format!("{n}: {description}");
+            }
+            t.insert("description".into(), description.into());
+            events_out.push(toml::Value::Table(t));
+        }
         if !self.problems.is_empty() {
             return None;
         }
@@ -1455,6 +1628,9 @@ impl<'s> Translator<'s> {
             doc.insert("assignments".into(), toml::Value::Array(assigns_out));
         }
         doc.insert("equations".into(), toml::Value::Table(equations));
+        if !events_out.is_empty() {
+            doc.insert("events".into(), toml::Value::Array(events_out));
+        }
         match toml::to_string(&doc) {
             Ok(s) => Some(s),
             Err(e) => {

@@ -107,6 +107,8 @@ pub struct Solution {
     /// Model time units per day.
     pub per_day: f64,
     segments: Vec<Box<dyn Segment>>,
+    /// Start time of each segment (model units), for lookups.
+    starts: Vec<f64>,
     /// Parameter values in force on each segment (interventions change them).
     seg_params: Vec<Vec<f64>>,
     pub stats: Stats,
@@ -119,9 +121,7 @@ impl Solution {
     }
 
     fn segment_index(&self, t: f64) -> usize {
-        self.segments
-            .partition_point(|s| s.t0() <= t)
-            .saturating_sub(1)
+        self.starts.partition_point(|&s| s <= t).saturating_sub(1)
     }
 
     /// State at `day` (right-continuous: at an event time, the state just after the event).
@@ -391,6 +391,7 @@ pub fn solve(
     Ok(Solution {
         n_states: model.n_states(),
         per_day,
+        starts: segments.iter().map(|s| s.t0()).collect(),
         segments,
         seg_params,
         stats,

@@ -8,7 +8,7 @@
 
 /// Sub-intervals per solver step scanned for sign changes (a dense-output step is a polynomial of
 /// degree 4 or 5, so a short excursion above a threshold inside one step is still seen).
-const SUBDIVISIONS: usize = 4;
+const SUBDIVISIONS: usize = 2;
 /// Bisection tolerance, days.
 const TOL: f64 = 1e-11;
 

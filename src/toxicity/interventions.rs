@@ -131,7 +131,12 @@ impl Trigger for InterventionTrigger<'_> {
     fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)> {
         let per_day = model.time_unit.per_day();
         let (a, b) = (seg.t0() / per_day, seg.t1() / per_day);
-        let full = self.scan(params, seg, b);
+        // Scanning is only needed while some intervention has not been triggered yet.
+        let full = if self.triggered.iter().any(Option::is_none) {
+            self.scan(params, seg, b)
+        } else {
+            (self.crs.clone(), self.icans.clone())
+        };
         // Newly recognised trigger conditions: (event day, trigger day, intervention).
         let mut new: Vec<(f64, f64, usize)> = Vec::new();
         for (i, iv) in model.interventions.iter().enumerate() {

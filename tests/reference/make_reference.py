@@ -74,6 +74,27 @@ MODELS = [
          breaks=[9.3],
          span="0-200 d (no SED-ML here); integration restarted at T_max = 9.3 d where the rate "
               "rules switch"),
+    # CARTmath: the CAR-T dose and the tumour rechallenge are SBML events (time >= T), which
+    # roadrunner applies itself; at an event time both roadrunner and cartox report the state
+    # just after the event.
+    dict(stem="cartmath_hdlm2", sbml="sbml-more/BIOMD0000001019.xml", end=300.0, unit="day",
+         states=["Cm", "Ct", "T"], breaks=[],
+         span="0-300 d (no SED-ML here): CAR-T dose (Ct := 2e6) at day 45 and tumour rechallenge "
+              "(T := 1e6) at day 250 are SBML events"),
+    dict(stem="cartmath_raji", sbml="sbml-more/BIOMD0000001020.xml", end=16.0, unit="day",
+         states=["Cm", "Ct", "T"], breaks=[],
+         span="0-16 d (no SED-ML here): CAR-T dose (Ct := 1e7) at day 7 is an SBML event. The span "
+              "stops when the CAR-T cells are down to ~1 cell while the tumour (beta = 0: "
+              "unbounded exponential growth) passes 5e8 cells; beyond it Cm and Ct are < 1e-6 "
+              "cells (CARTmath's own RK4 code sets populations below 1e-6 to 0) and theta*T "
+              "> 1e5 /d makes the CAR-T equations stiff, so the columns would only compare "
+              "round-off around zero"),
+    # Dwivedi 2014 IL-6 model (not CAR-T; tests the SBML import only): four antibody doses as
+    # time-triggered events (t >= 0.1, 672, 1344, 2016 h) with a zero delay.
+    dict(stem="dwivedi2014", sbml="sbml-more/BIOMD0000000534.xml", end=2688.0, unit="hour",
+         states=None, breaks=[],
+         span="0-2688 h (16 weeks, no SED-ML here): doses at 0.1, 672, 1344 and 2016 h are SBML "
+              "events; all floating species, by SBML id"),
 ]
 
 # Stein 2019 typical-patient parameters (Table 1; nlmixr2lib Stein_2019_Tisagenlecleucel)
@@ -100,6 +121,8 @@ def configure(rr):
 def simulate(roadrunner, sbml_path, spec):
     rr = roadrunner.RoadRunner(str(sbml_path))
     configure(rr)
+    if spec["states"] is None:
+        spec["states"] = list(rr.model.getFloatingSpeciesIds())
     sel = ["[%s]" % s for s in spec["states"]]
     rr.timeCourseSelections = ["time"] + sel
     t0 = 0.0
@@ -207,10 +230,12 @@ def main():
         lines.append("- %s: %s" % (spec["stem"], ", ".join("d%s = %r" % (k, float(v)) for k, v in rates.items())))
     lines += [
         "",
-        "Models not covered: CARTmath BIOMD0000001019/1020 (dosing and rechallenge are SBML events, and",
-        "a parameter is named `pi`), Chaudhury MODEL2109110005 (CVODE fails near t = 8.6 d: the tumour",
-        "is driven to ~0 where ln(U) diverges; BioModels marks it as having a simulation error),",
-        "BIOMD0000000534 (IL-6 model, not CAR-T) and MODEL2009230001 (Hardiansyah 2019; not transcribed).",
+        "dwivedi2014.csv (BIOMD0000000534, an IL-6 model, not CAR-T) has no model file: it checks the",
+        "SBML import of time-triggered events (`cartox --model BIOMD0000000534.xml`).",
+        "",
+        "Models not covered: Chaudhury MODEL2109110005 (CVODE fails near t = 8.6 d: the tumour",
+        "is driven to ~0 where ln(U) diverges; BioModels marks it as having a simulation error)",
+        "and MODEL2009230001 (Hardiansyah 2019; not transcribed).",
         "",
     ]
     (out_dir / "README.md").write_text("\n".join(lines))
