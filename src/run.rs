@@ -193,14 +193,7 @@ pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, Run
         .filter(|f| f.start_day <= opts.days)
         .cloned()
         .collect();
-    let toxicity = toxicity::grade(
-        model,
-        &solution,
-        &trigger.timeline,
-        opts.window,
-        opts.alarm_window,
-        fired,
-    );
+    let toxicity = toxicity::grade(model, &solution, opts.window, opts.alarm_window, fired);
     Ok(Run {
         scenario,
         solution,

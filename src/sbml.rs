@@ -1488,9 +1488,11 @@ impl<'s> Translator<'s> {
                     }
                     Some(r) => {
                         let what = if comp_size.contains_key(var) {
-                            "a compartment".to_string()
+                            "a compartment"
+                        } else if *r == Role::Assignment {
+                            "set by an assignment rule"
                         } else {
-                            format!("{r:?}").to_lowercase() + " of the translated model"
+                            "a parameter in the translated model"
                         };
                         self.problems.push(format!(
                             "event {label}: assignment to '{var}' ({what}; events may only set \

@@ -67,6 +67,17 @@ pub fn describe(name: &str) -> Result<ExitCode> {
             );
         }
     }
+    if !m.events.is_empty() {
+        println!("\nEvents (time in {}s):", m.time_unit.as_str());
+        for e in &m.events {
+            let set: Vec<String> = e
+                .set
+                .iter()
+                .map(|(i, _, text)| format!("{} := {text}", m.states[*i].name))
+                .collect();
+            println!("  {:<14} t = {}: {}", e.name, e.time_text, set.join(", "));
+        }
+    }
     match &m.regimen {
         Some(r) => {
             println!("\nRegimen:");

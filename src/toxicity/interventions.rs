@@ -8,7 +8,7 @@
 //! parameters in force before it). When one ends, the others stay applied.
 
 use super::grading::Tracker;
-use super::{Fired, ParamTimeline};
+use super::Fired;
 use crate::model::{Model, Quantity};
 use crate::solve::{Event, Segment, Trigger};
 
@@ -37,8 +37,6 @@ pub struct InterventionTrigger<'m> {
     touched: Vec<usize>,
     /// Interventions that fired (start events returned to the solver).
     pub fired: Vec<Fired>,
-    /// Parameters in force from each day on.
-    pub timeline: ParamTimeline,
 }
 
 impl<'m> InterventionTrigger<'m> {
@@ -66,7 +64,6 @@ impl<'m> InterventionTrigger<'m> {
             pending: Vec::new(),
             touched,
             fired: Vec::new(),
-            timeline: vec![(0.0, params.to_vec())],
         }
     }
 
@@ -215,7 +212,6 @@ impl Trigger for InterventionTrigger<'_> {
         }
         let p = self.params_in_force();
         let set_params = self.touched.iter().map(|&i| (i, p[i])).collect();
-        self.timeline.push((cut, p));
         let tc = if cut <= a { seg.t0() } else { cut * per_day };
         Some((
             tc,

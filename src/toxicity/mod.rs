@@ -15,7 +15,7 @@ pub use interventions::InterventionTrigger;
 use crate::expr::Node;
 use crate::model::{Model, Quantity};
 use crate::solve::Solution;
-use crate::trajectory::knots;
+use crate::trajectory::{knots, Reader};
 use grading::Tracker;
 
 /// Label used in every output.
@@ -152,67 +152,21 @@ impl PartialEq for Tracker {
     }
 }
 
-/// Parameter values in force from each day on (the scenario's, then after each intervention
-/// event), as `(day, params)`, sorted.
-pub type ParamTimeline = Vec<(f64, Vec<f64>)>;
-
-/// Reads a graded quantity from a solution with the parameters in force.
-fn value_at(
-    model: &Model,
-    sol: &Solution,
-    q: Quantity,
-    day: f64,
-    v: &mut [f64],
-    y: &mut [f64],
-    o: &mut [f64],
-) -> f64 {
-    sol.state_at(day, y);
-    match q {
-        Quantity::State(i) => y[i],
-        Quantity::Observable(i) => {
-            let _ = o;
-            model.observe_one(v, day * model.time_unit.per_day(), y, i)
-        }
-    }
-}
-
-fn grade_one(
-    model: &Model,
-    g: &Grading,
-    sol: &Solution,
-    timeline: &ParamTimeline,
-    window: f64,
-) -> GradeResult {
+fn grade_one(model: &Model, g: &Grading, sol: &Solution, window: f64) -> GradeResult {
     let end = window.min(sol.end_day());
     let k = knots(sol, end);
     let boundaries = sol.boundaries();
     let mut tracker = Tracker::new(&g.thresholds, &g.min_duration);
-    let mut y = vec![0.0; model.n_states()];
-    let mut o = vec![0.0; model.observables.len()];
-    let params_at = |d: f64| -> &Vec<f64> {
-        let i = timeline.partition_point(|(t, _)| *t <= d).saturating_sub(1);
-        &timeline[i].1
-    };
+    // The reader applies the parameters in force on each segment (interventions change them).
+    let mut r = Reader::new(model, sol, sol.params_at(0.0), g.quantity);
     let mut peak = (0.0, f64::NEG_INFINITY);
-    let mut v = model.slots_with_params(params_at(0.0));
-    let p0 = model.param_slot(0);
     for w in k.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let p = params_at(a);
-        v[p0..p0 + p.len()].copy_from_slice(p);
         // Left limit at an event boundary: read just before it.
         let jump = boundaries.contains(&b);
         let b_read = if jump { b - 1e-9 * b.abs().max(1.0) } else { b };
         let mut f = |t: f64| {
-            let x = value_at(
-                model,
-                sol,
-                g.quantity,
-                t.min(b_read),
-                &mut v,
-                &mut y,
-                &mut o,
-            );
+            let x = r.at(t.min(b_read));
             if x > peak.1 {
                 peak = (t.min(b_read), x);
             }
@@ -221,28 +175,24 @@ fn grade_one(
         tracker.piece(a, b, &mut f);
     }
     if k.len() == 1 {
-        let mut v = model.slots_with_params(params_at(0.0));
-        let mut f = |t: f64| value_at(model, sol, g.quantity, t, &mut v, &mut y, &mut o);
+        let mut f = |t: f64| r.at(t);
         tracker.piece(0.0, 0.0, &mut f);
-        peak = (0.0, f(0.0));
+        peak = (0.0, r.at(0.0));
     }
-    // Refine the peak by golden-section search around the best sample.
+    // Refine the peak by golden-section search around the best sample, within one segment.
     {
-        let p = params_at(peak.0).clone();
-        let mut v = model.slots_with_params(&p);
         let i = k.partition_point(|&x| x <= peak.0);
         let lo = k[i.saturating_sub(2)];
         let hi = k[i.min(k.len() - 1)];
         let (mut a, mut b) = (lo, hi);
         let gr = 0.5 * (5f64.sqrt() - 1.0);
-        let mut f = |t: f64| value_at(model, sol, g.quantity, t, &mut v, &mut y, &mut o);
         for _ in 0..80 {
             if b - a < 1e-10 {
                 break;
             }
             let c = b - gr * (b - a);
             let d = a + gr * (b - a);
-            if f(c) > f(d) {
+            if r.at(c) > r.at(d) {
                 b = d;
             } else {
                 a = c;
@@ -250,8 +200,8 @@ fn grade_one(
         }
         let m = 0.5 * (a + b);
         if (lo..=hi).contains(&m) {
-            let xm = f(m);
-            if xm > peak.1 && params_at(m) == &p {
+            let xm = r.at(m);
+            if xm > peak.1 && sol.params_at(m) == sol.params_at(peak.0) {
                 peak = (m, xm);
             }
         }
@@ -273,25 +223,18 @@ fn grade_one(
     }
 }
 
-/// Grade a solved run over `[0, window]` days. `timeline` gives the parameters in force (the
-/// scenario's from day 0, then after each intervention event); `fired` lists the interventions.
+/// Grade a solved run over `[0, window]` days (the solution knows the parameters in force on each
+/// segment); `fired` lists the interventions.
 pub fn grade(
     model: &Model,
     sol: &Solution,
-    timeline: &ParamTimeline,
     window: f64,
     alarm_window: f64,
     fired: Vec<Fired>,
 ) -> Option<Report> {
     let tox = model.toxicity.as_ref()?;
-    let crs = tox
-        .crs
-        .as_ref()
-        .map(|g| grade_one(model, g, sol, timeline, window));
-    let icans = tox
-        .icans
-        .as_ref()
-        .map(|g| grade_one(model, g, sol, timeline, window));
+    let crs = tox.crs.as_ref().map(|g| grade_one(model, g, sol, window));
+    let icans = tox.icans.as_ref().map(|g| grade_one(model, g, sol, window));
     let il6_peak = match tox.il6 {
         Some(q) => {
             let probe = Grading {
@@ -303,7 +246,7 @@ pub fn grade(
                 source: String::new(),
                 sources: Vec::new(),
             };
-            Some(grade_one(model, &probe, sol, timeline, window).peak)
+            Some(grade_one(model, &probe, sol, window).peak)
         }
         None => crs.as_ref().map(|c| c.peak),
     };
