@@ -360,7 +360,7 @@ fn event_algebraic_rule_and_mathml_are_all_reported() {
     let extra = r#"
   <listOfRules><algebraicRule><math xmlns="http://www.w3.org/1998/Math/MathML"><ci>k</ci></math></algebraicRule></listOfRules>
   <listOfEvents><event id="dose" useValuesFromTriggerTime="true"><trigger initialValue="false" persistent="true">
-   <math xmlns="http://www.w3.org/1998/Math/MathML"><apply><gt/><csymbol definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol><cn>1</cn></apply></math></trigger></event></listOfEvents>"#;
+   <math xmlns="http://www.w3.org/1998/Math/MathML"><apply><gt/><ci>A</ci><cn>1</cn></apply></math></trigger></event></listOfEvents>"#;
     let rate = "<apply><times/><apply><sin/><ci>k</ci></apply><apply><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/delay\">delay</csymbol><ci>A</ci><cn>1</cn></apply></apply>";
     let err = sbml_to_toml(&doc(extra, rate), "bad.xml").unwrap_err();
     let e = err.to_string();
@@ -525,4 +525,180 @@ fn damaged_documents_never_panic() {
             .to_string()
             .starts_with("half.xml: malformed SBML: not well-formed XML"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/// `<listOfEvents>` with one event: `trigger` MathML, `attrs` on <trigger>, `body` inside <event>.
+fn event(id: &str, trigger: &str, attrs: &str, body: &str) -> String {
+    format!(
+        r#"<event id="{id}" useValuesFromTriggerTime="false"><trigger {attrs}><math xmlns="http://www.w3.org/1998/Math/MathML">{trigger}</math></trigger>{body}</event>"#
+    )
+}
+
+const TIME: &str = r#"<csymbol definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol>"#;
+
+fn set_a(math: &str) -> String {
+    format!(
+        r#"<listOfEventAssignments><eventAssignment variable="A"><math xmlns="http://www.w3.org/1998/Math/MathML">{math}</math></eventAssignment></listOfEventAssignments>"#
+    )
+}
+
+/// A(t) in the tiny model (dA/dt = -6 A per hour, A in concentration) sampled at `days`.
+fn run_tiny(events: &str, days: &[f64]) -> Vec<f64> {
+    let xml = doc(&format!("<listOfEvents>{events}</listOfEvents>"), RATE);
+    let text = sbml_to_toml(&xml, "tiny.xml").unwrap_or_else(|e| panic!("{e}"));
+    let m = cartox::model::Model::from_toml(&text, "tiny.toml").unwrap();
+    let end = *days.last().unwrap();
+    let opts = cartox::RunOptions {
+        days: end,
+        dt: end,
+        window: end,
+        solver: cartox::solve::SolverOptions {
+            rtol: 1e-10,
+            atol: 1e-12,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let run = cartox::run(&m, &cartox::regimen::Inputs::default(), &opts).unwrap();
+    cartox::trajectory::Trajectory::sample(&m, &run.solution, &run.scenario.params, days)
+        .column("A")
+        .unwrap()
+}
+
+#[test]
+fn time_triggered_event_translates_and_runs() {
+    // time >= k (k = 0.5 h): A := A + 5 (concentration, like the species symbol), zero delay.
+    let ev = event(
+        "bolus",
+        &format!("<apply><geq/>{TIME}<ci>k</ci></apply>"),
+        r#"initialValue="true" persistent="false""#,
+        &format!(
+            r#"<delay><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>0</cn></math></delay>{}"#,
+            set_a("<apply><plus/><ci>A</ci><cn>5</cn></apply>")
+        ),
+    );
+    let xml = doc(&format!("<listOfEvents>{ev}</listOfEvents>"), RATE);
+    let m: toml::Table = sbml_to_toml(&xml, "tiny.xml").unwrap().parse().unwrap();
+    let e = &m["events"][0];
+    assert_eq!(e["name"].as_str(), Some("bolus"));
+    assert_eq!(e["time"].as_str(), Some("k"));
+    assert_eq!(e["set"]["A"].as_str(), Some("(A + 5)"));
+    // Closed form, hours: A = 2 exp(-6 t) before 0.5 h, (2 exp(-3) + 5) exp(-6 (t - 0.5)) after.
+    let hours = [0.25, 0.5, 0.75, 1.0];
+    let days: Vec<f64> = hours.iter().map(|h| h / 24.0).collect();
+    let a = run_tiny(&ev, &days);
+    for (h, got) in hours.iter().zip(&a) {
+        let want = if *h < 0.5 {
+            2.0 * (-6.0 * h).exp()
+        } else {
+            (2.0 * (-3.0f64).exp() + 5.0) * (-6.0 * (h - 0.5)).exp()
+        };
+        assert!(
+            (got - want).abs() <= 1e-8 * want,
+            "A({h} h) = {got}, want {want}"
+        );
+    }
+    // The mirrored form `k < time` means the same crossing.
+    let ev2 = ev.replace(
+        &format!("<apply><geq/>{TIME}<ci>k</ci></apply>"),
+        &format!("<apply><lt/><ci>k</ci>{TIME}</apply>"),
+    );
+    assert_eq!(run_tiny(&ev2, &days), a);
+}
+
+#[test]
+fn trigger_true_at_t0_fires_only_with_initial_value_false() {
+    let trig = format!("<apply><geq/>{TIME}<cn>0</cn></apply>");
+    let body = set_a("<cn>10</cn>");
+    let fires = event(
+        "now",
+        &trig,
+        r#"initialValue="false" persistent="true""#,
+        &body,
+    );
+    let a = run_tiny(&fires, &[0.0, 0.5 / 24.0]);
+    assert_eq!(a[0], 10.0);
+    let never = event(
+        "never",
+        &trig,
+        r#"initialValue="true" persistent="true""#,
+        &body,
+    );
+    let xml = doc(&format!("<listOfEvents>{never}</listOfEvents>"), RATE);
+    let m: toml::Table = sbml_to_toml(&xml, "tiny.xml").unwrap().parse().unwrap();
+    assert!(m.get("events").is_none());
+    assert!(m["model"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Event 'never' was not translated"));
+    assert_eq!(run_tiny(&never, &[0.0, 0.1])[0], 2.0);
+}
+
+#[test]
+fn unsupported_events_are_all_listed() {
+    let ta = format!("<apply><geq/>{TIME}<cn>1</cn></apply>");
+    let events = [
+        // state-dependent trigger
+        event(
+            "by_state",
+            "<apply><lt/><ci>A</ci><cn>1</cn></apply>",
+            r#"initialValue="true" persistent="true""#,
+            &set_a("<cn>1</cn>"),
+        ),
+        // non-zero delay
+        event(
+            "delayed",
+            &ta,
+            r#"initialValue="true" persistent="true""#,
+            &format!(
+                r#"<delay><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>2</cn></math></delay>{}"#,
+                set_a("<cn>1</cn>")
+            ),
+        ),
+        // a parameter target
+        event(
+            "on_param",
+            &ta,
+            r#"initialValue="true" persistent="true""#,
+            r#"<listOfEventAssignments><eventAssignment variable="k"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></eventAssignment></listOfEventAssignments>"#,
+        ),
+        // a priority among several events
+        event(
+            "ranked",
+            &ta,
+            r#"initialValue="true" persistent="true""#,
+            &format!(
+                r#"<priority><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></priority>{}"#,
+                set_a("<cn>1</cn>")
+            ),
+        ),
+        // time crossing a state-dependent threshold
+        event(
+            "moving",
+            &format!("<apply><gt/>{TIME}<ci>A</ci></apply>"),
+            r#"initialValue="true" persistent="true""#,
+            &set_a("<cn>1</cn>"),
+        ),
+    ];
+    let xml = doc(
+        &format!("<listOfEvents>{}</listOfEvents>", events.concat()),
+        RATE,
+    );
+    let err = sbml_to_toml(&xml, "bad.xml").unwrap_err();
+    let e = err.to_string();
+    assert!(e.starts_with("bad.xml: unsupported SBML: "), "{e}");
+    for needle in [
+        "event 'by_state': trigger (A < 1) is not time crossing a constant",
+        "event 'delayed': <delay> 2",
+        "event 'on_param': assignment to 'k' (a parameter",
+        "event 'ranked': <priority>",
+        "event 'moving': trigger",
+    ] {
+        assert!(e.contains(needle), "`{needle}` missing from: {e}");
+    }
+    assert_eq!(err.problems.len(), 5, "{e}");
 }

@@ -18,8 +18,12 @@ struct Rhs<'a> {
 
 impl<const N: usize> ODE<f64, [f64; N]> for Rhs<'_> {
     fn diff(&self, t: f64, y: &[f64; N], dydt: &mut [f64; N]) {
+        // States beyond the model's own (padding up to the const size) stay at 0.
+        let n = self.model.n_states();
         let mut v = self.slots.borrow_mut();
-        self.model.rhs(&mut v, t.min(self.t_last), y, dydt);
+        self.model
+            .rhs(&mut v, t.min(self.t_last), &y[..n], &mut dydt[..n]);
+        dydt[n..].fill(0.0);
     }
 }
 
@@ -66,7 +70,7 @@ impl Segment for HermiteSegment {
     }
 }
 
-/// Integrate `[t0, t1]` with Radau5 (states as `[f64; N]`, N <= 24).
+/// Integrate `[t0, t1]` implicitly (states as `[f64; N]`; up to 64 states).
 pub(super) fn integrate(
     model: &Model,
     params: &[f64],
@@ -80,7 +84,11 @@ pub(super) fn integrate(
         ($($k:literal)*) => {
             match y0.len() {
                 $( $k => run::<$k>(model, params, t0, t1, y0, opts, stats), )*
-                n => Err((t0, format!("the implicit method supports up to 24 states, the model has {n}"))),
+                // Larger models are padded with inert zero states up to the next const size.
+                25..=32 => run::<32>(model, params, t0, t1, y0, opts, stats),
+                33..=48 => run::<48>(model, params, t0, t1, y0, opts, stats),
+                49..=64 => run::<64>(model, params, t0, t1, y0, opts, stats),
+                n => Err((t0, format!("the implicit methods support up to 64 states, the model has {n}"))),
             }
         };
     }
@@ -102,8 +110,8 @@ fn run<const N: usize>(
         t_last: super::left_limit(t1),
     };
     let mut y0a = [0.0; N];
-    y0a.copy_from_slice(y0);
-    let problem = IVP::ode(&rhs, t0, t1, y0a).dense(4);
+    y0a[..y0.len()].copy_from_slice(y0);
+    let problem = IVP::ode(&rhs, t0, t1, y0a).dense(8);
     let solved = match opts.method {
         super::Method::Bdf => problem
             .method(
@@ -117,6 +125,9 @@ fn run<const N: usize>(
         _ => problem
             .method(
                 ImplicitRungeKutta::radau5()
+                    // 0 selects Hairer's Newton tolerance max(10 uround / rtol, min(0.03,
+                    // sqrt(rtol))); the crate's fixed default (3.2e-3) caps accuracy near 1e-3.
+                    .newton_tol(0.0)
                     .rtol(opts.rtol)
                     .atol(opts.atol)
                     .max_steps(opts.max_steps as usize),
@@ -143,7 +154,7 @@ fn run<const N: usize>(
             continue;
         }
         t.push(*ti);
-        y.push(yi.to_vec());
+        y.push(yi[..y0.len()].to_vec());
     }
     if t.len() < 2 || (t.last().unwrap() - t1).abs() > 1e-9 * t1.abs().max(1.0) {
         return Err((
