@@ -235,6 +235,25 @@ impl Node {
         }
     }
 
+    /// Every slot the expression reads.
+    pub fn slots(&self, out: &mut Vec<usize>) {
+        match self {
+            Node::Const(_) => {}
+            Node::Var(i) | Node::BinVC(_, i, _) | Node::BinCV(_, _, i) => out.push(*i),
+            Node::BinVV(_, i, j) => out.extend([*i, *j]),
+            Node::Neg(a) | Node::Not(a) | Node::Powi(a, _) | Node::Call(_, a) => a.slots(out),
+            Node::Bin(_, a, b) => {
+                a.slots(out);
+                b.slots(out);
+            }
+            Node::If(c, a, b) => {
+                c.slots(out);
+                a.slots(out);
+                b.slots(out);
+            }
+        }
+    }
+
     /// True when the expression is a plain number.
     pub fn as_const(&self) -> Option<f64> {
         match self {
@@ -262,6 +281,204 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
         BinOp::Ne => bool_f(x != y),
         BinOp::And => bool_f(truth(x) && truth(y)),
         BinOp::Or => bool_f(truth(x) || truth(y)),
+    }
+}
+
+/// One instruction of a [`Program`]: `v[dst] = op(v[a], v[b], v[c])`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Instr {
+    code: Code,
+    dst: u32,
+    a: u32,
+    b: u32,
+    c: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Code {
+    Bin(BinOp),
+    Neg,
+    Not,
+    Powi(i32),
+    Call(Func),
+    /// `v[a] != 0 ? v[b] : v[c]` (both branches are computed: expressions have no side effects)
+    Select,
+    Copy,
+}
+
+/// Straight-line code for many expressions at once (a model's whole right-hand side): every
+/// intermediate result gets its own slot after the model's named slots, constants live in slots
+/// too, so evaluation is one loop over instructions with no recursion, allocation or lookup.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Program {
+    code: Vec<Instr>,
+    /// One past the largest slot any instruction touches.
+    len: usize,
+}
+
+/// Builds [`Program`]s that share one slot space: named slots `0..base`, then scratch slots.
+#[derive(Debug, Clone)]
+pub struct ProgramBuilder {
+    next: usize,
+    /// (slot, value) of every constant.
+    pub consts: Vec<(usize, f64)>,
+}
+
+impl ProgramBuilder {
+    /// Scratch slots start at `base`.
+    pub fn new(base: usize) -> Self {
+        ProgramBuilder {
+            next: base,
+            consts: Vec::new(),
+        }
+    }
+
+    /// Reserve one slot (e.g. for a result that code outside the program reads).
+    pub fn reserve(&mut self) -> usize {
+        self.next += 1;
+        self.next - 1
+    }
+
+    /// Total slots needed by every program built so far.
+    pub fn len(&self) -> usize {
+        self.next
+    }
+
+    /// True when no slot was reserved beyond the base (never, once something was compiled).
+    pub fn is_empty(&self) -> bool {
+        self.next == 0
+    }
+
+    /// Append code computing `node` into `dst` to `prog`.
+    pub fn emit_into(&mut self, prog: &mut Program, node: &Node, dst: usize) {
+        let r = self.emit(prog, node);
+        if r != dst {
+            prog.push(Code::Copy, dst, r, 0, 0);
+        }
+    }
+
+    fn constant(&mut self, value: f64) -> usize {
+        if let Some(&(slot, _)) = self
+            .consts
+            .iter()
+            .find(|(_, v)| v.to_bits() == value.to_bits())
+        {
+            return slot;
+        }
+        let slot = self.reserve();
+        self.consts.push((slot, value));
+        slot
+    }
+
+    /// Code for `node`; returns the slot that holds its value.
+    fn emit(&mut self, prog: &mut Program, node: &Node) -> usize {
+        match node {
+            Node::Const(c) => self.constant(*c),
+            Node::Var(i) => *i,
+            Node::Neg(a) => self.unary(prog, Code::Neg, a),
+            Node::Not(a) => self.unary(prog, Code::Not, a),
+            Node::Powi(a, k) => self.unary(prog, Code::Powi(*k), a),
+            Node::Call(f, a) => self.unary(prog, Code::Call(*f), a),
+            Node::Bin(op, a, b) => {
+                let (x, y) = (self.emit(prog, a), self.emit(prog, b));
+                let d = self.reserve();
+                prog.push(Code::Bin(*op), d, x, y, 0);
+                d
+            }
+            Node::BinVV(op, i, j) => {
+                let d = self.reserve();
+                prog.push(Code::Bin(*op), d, *i, *j, 0);
+                d
+            }
+            Node::BinVC(op, i, c) => {
+                let y = self.constant(*c);
+                let d = self.reserve();
+                prog.push(Code::Bin(*op), d, *i, y, 0);
+                d
+            }
+            Node::BinCV(op, c, j) => {
+                let x = self.constant(*c);
+                let d = self.reserve();
+                prog.push(Code::Bin(*op), d, x, *j, 0);
+                d
+            }
+            Node::If(c, a, b) => {
+                let (x, y, z) = (self.emit(prog, c), self.emit(prog, a), self.emit(prog, b));
+                let d = self.reserve();
+                prog.push(Code::Select, d, x, y, z);
+                d
+            }
+        }
+    }
+
+    fn unary(&mut self, prog: &mut Program, code: Code, a: &Node) -> usize {
+        let x = self.emit(prog, a);
+        let d = self.reserve();
+        prog.push(code, d, x, 0, 0);
+        d
+    }
+}
+
+impl Program {
+    fn push(&mut self, code: Code, dst: usize, a: usize, b: usize, c: usize) {
+        let n = |x: usize| u32::try_from(x).expect("slot index fits u32");
+        self.len = self.len.max(dst.max(a).max(b).max(c) + 1);
+        self.code.push(Instr {
+            code,
+            dst: n(dst),
+            a: n(a),
+            b: n(b),
+            c: n(c),
+        });
+    }
+
+    /// Number of instructions.
+    pub fn len(&self) -> usize {
+        self.code.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.code.is_empty()
+    }
+
+    /// Run the program over the value vector (which must hold the builder's `len()` slots).
+    #[inline]
+    pub fn run(&self, v: &mut [f64]) {
+        assert!(
+            v.len() >= self.len,
+            "value vector shorter than the program's slots"
+        );
+        // SAFETY: every slot index of every instruction is < self.len <= v.len() (checked above;
+        // `len` is maintained by `push`, the only way instructions are added).
+        let get = |v: &[f64], i: u32| unsafe { *v.get_unchecked(i as usize) };
+        for ins in &self.code {
+            let x = get(v, ins.a);
+            let r = match ins.code {
+                Code::Bin(op) => apply(op, x, get(v, ins.b)),
+                Code::Neg => -x,
+                Code::Not => bool_f(!truth(x)),
+                Code::Powi(k) => x.powi(k),
+                Code::Call(f) => match f {
+                    Func::Abs => x.abs(),
+                    Func::Exp => x.exp(),
+                    Func::Ln => x.ln(),
+                    Func::Log10 => x.log10(),
+                    Func::Sqrt => x.sqrt(),
+                    Func::Floor => x.floor(),
+                    Func::Ceil => x.ceil(),
+                },
+                Code::Select => {
+                    if truth(x) {
+                        get(v, ins.b)
+                    } else {
+                        get(v, ins.c)
+                    }
+                }
+                Code::Copy => x,
+            };
+            // SAFETY: as above.
+            unsafe { *v.get_unchecked_mut(ins.dst as usize) = r };
+        }
     }
 }
 
@@ -662,6 +879,44 @@ mod tests {
         let ast = parse("a + f_2 * if(b, a, 3)").unwrap();
         let names: Vec<&str> = ast.names().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, vec!["a", "f_2", "b", "a"]);
+    }
+
+    #[test]
+    fn programs_agree_with_trees() {
+        let names = ["x", "y", "k"];
+        let vals = [3.0, -2.0, 0.5];
+        let texts = [
+            "max(0, 1 - x / 6) * k + y^2 - 2^k",
+            "if(x > 2 && !(y < 0), ln(x), exp(y) + abs(y))",
+            "min(x, y, 0) + pow(x, 0.5) + sqrt(4) + floor(2.7) + log10(100)",
+            "x == 3 || y != -2",
+            "-x + 2.5",
+            "x",
+            "7",
+        ];
+        let mut b = ProgramBuilder::new(names.len());
+        let mut prog = Program::default();
+        let mut outs = Vec::new();
+        let mut nodes = Vec::new();
+        for t in texts {
+            let node = parse(t)
+                .unwrap()
+                .compile(&|n| names.iter().position(|x| *x == n))
+                .unwrap();
+            let out = b.reserve();
+            b.emit_into(&mut prog, &node, out);
+            outs.push(out);
+            nodes.push(node);
+        }
+        let mut v = vec![0.0; b.len()];
+        v[..3].copy_from_slice(&vals);
+        for &(slot, c) in &b.consts {
+            v[slot] = c;
+        }
+        prog.run(&mut v);
+        for (node, out) in nodes.iter().zip(outs) {
+            assert_eq!(v[out].to_bits(), node.eval(&vals).to_bits(), "{node:?}");
+        }
     }
 
     #[test]

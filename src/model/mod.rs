@@ -8,7 +8,7 @@ pub mod file;
 pub(crate) mod location;
 mod preset;
 
-use crate::expr::{self, Ast, Node};
+use crate::expr::{self, Ast, Node, Program, ProgramBuilder};
 use indexmap::IndexMap;
 use location::Locator;
 pub use location::ModelError;
@@ -158,6 +158,17 @@ pub struct Model {
     pub source: String,
     /// Slot of each assignment, parallel to `assignments`.
     assignment_slots: Vec<usize>,
+    /// For each observable, the assignments (positions in evaluation order) it needs.
+    observable_needs: Vec<Vec<usize>>,
+    /// Straight-line code of the right-hand side: the assignments, then one slot per derivative.
+    rhs_program: Program,
+    deriv_slots: Vec<usize>,
+    /// Per observable: the assignments it needs, then its value into `obs_slots[i]`.
+    obs_programs: Vec<Program>,
+    obs_slots: Vec<usize>,
+    /// Constant slots of the programs, and the length of a value vector.
+    consts: Vec<(usize, f64)>,
+    slot_len: usize,
 }
 
 impl Model {
@@ -253,9 +264,49 @@ impl Model {
 
     /// A fresh value vector holding the given parameter values (time, states and assignments 0).
     pub fn slots_with_params(&self, params: &[f64]) -> Vec<f64> {
-        let mut v = vec![0.0; self.n_slots()];
+        let mut v = vec![0.0; self.slot_len.max(self.n_slots())];
         v[1 + self.states.len()..1 + self.states.len() + params.len()].copy_from_slice(params);
+        for &(slot, c) in &self.consts {
+            v[slot] = c;
+        }
         v
+    }
+
+    /// Compile the right-hand side and the observables into straight-line programs.
+    fn build_programs(&mut self) {
+        let mut b = ProgramBuilder::new(self.n_slots());
+        let mut rhs = Program::default();
+        for (a, &slot) in self.assignments.iter().zip(&self.assignment_slots) {
+            b.emit_into(&mut rhs, &a.expr, slot);
+        }
+        let mut deriv_slots = Vec::with_capacity(self.equations.len());
+        for eq in &self.equations {
+            let d = b.reserve();
+            b.emit_into(&mut rhs, eq, d);
+            deriv_slots.push(d);
+        }
+        let mut obs_programs = Vec::with_capacity(self.observables.len());
+        let mut obs_slots = Vec::with_capacity(self.observables.len());
+        for (o, needs) in self.observables.iter().zip(&self.observable_needs) {
+            let mut prog = Program::default();
+            for &k in needs {
+                b.emit_into(
+                    &mut prog,
+                    &self.assignments[k].expr,
+                    self.assignment_slots[k],
+                );
+            }
+            let d = b.reserve();
+            b.emit_into(&mut prog, &o.expr, d);
+            obs_programs.push(prog);
+            obs_slots.push(d);
+        }
+        self.rhs_program = rhs;
+        self.deriv_slots = deriv_slots;
+        self.obs_programs = obs_programs;
+        self.obs_slots = obs_slots;
+        self.slot_len = b.len();
+        self.consts = b.consts;
     }
 
     /// Evaluate the assignments in dependency order (time and states already in `v`).
@@ -271,19 +322,37 @@ impl Model {
     pub fn rhs(&self, v: &mut [f64], t: f64, y: &[f64], dy: &mut [f64]) {
         v[0] = t;
         v[1..1 + y.len()].copy_from_slice(y);
-        self.eval_assignments(v);
-        for (d, eq) in dy.iter_mut().zip(&self.equations) {
-            *d = eq.eval(v);
+        self.rhs_program.run(v);
+        for (d, &slot) in dy.iter_mut().zip(&self.deriv_slots) {
+            *d = v[slot];
         }
     }
 
-    /// One observable at one time point (`v` prepared as for `rhs`).
+    /// One observable at one time point (`v` prepared as for `rhs`); only the assignments it
+    /// depends on are evaluated.
     #[inline]
     pub fn observe_one(&self, v: &mut [f64], t: f64, y: &[f64], i: usize) -> f64 {
         v[0] = t;
         v[1..1 + y.len()].copy_from_slice(y);
-        self.eval_assignments(v);
-        self.observables[i].expr.eval(v)
+        self.obs_programs[i].run(v);
+        v[self.obs_slots[i]]
+    }
+
+    /// The assignments (positions in evaluation order) an expression needs, directly or through
+    /// other assignments, in evaluation order.
+    fn assignments_needed_by(&self, expr: &Node) -> Vec<usize> {
+        let mut need = vec![false; self.assignments.len()];
+        let mut stack = Vec::new();
+        expr.slots(&mut stack);
+        while let Some(slot) = stack.pop() {
+            if let Some(k) = self.assignment_slots.iter().position(|&s| s == slot) {
+                if !need[k] {
+                    need[k] = true;
+                    self.assignments[k].expr.slots(&mut stack);
+                }
+            }
+        }
+        (0..need.len()).filter(|&k| need[k]).collect()
     }
 
     /// Observables at one time point (`v` prepared as for `rhs`).
@@ -759,7 +828,20 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         validation: None,
         source: loc.file.clone(),
         assignment_slots,
+        observable_needs: Vec::new(),
+        rhs_program: Program::default(),
+        deriv_slots: Vec::new(),
+        obs_programs: Vec::new(),
+        obs_slots: Vec::new(),
+        consts: Vec::new(),
+        slot_len: 0,
     };
+    model.observable_needs = model
+        .observables
+        .iter()
+        .map(|o| model.assignments_needed_by(&o.expr))
+        .collect();
+    model.build_programs();
 
     crate::toxicity::file::compile_into(
         &mut model,
