@@ -13,17 +13,17 @@ $cartox simulate --plot plots/default-patient.png --title "Default patient: 2e6 
 
 # 2. Dose scenarios.
 $cartox scenarios --vary dose=1e7,1e8,1e9 --plot plots/dose-scenarios.png \
-    --panels cart_blood,tumor,il6_signal,icans_drive --title "Dose scenarios (cells)" >/dev/null
+    --panels cart_blood,tumor,crs_drive,icans_drive --title "Dose scenarios (cells)" >/dev/null
 
 # 3. Lymphodepletion vs none.
 $cartox scenarios --vary ld=none,flu-cy-low,flu-cy --plot plots/lymphodepletion.png \
-    --panels cart_blood,normal_t_blood,il6_signal --title "Lymphodepletion opens room for expansion" >/dev/null
+    --panels cart_blood,normal_t_blood,crs_drive --title "Lymphodepletion opens room for expansion" >/dev/null
 
 # 4. A 500-patient virtual population: median and 5-95% band.
 $cartox population --n 500 --seed 2026 --out "$tmp/pop.csv"
 $cartox sweep --params "$tmp/pop.csv" --out "$tmp/results.csv" --timecourses "$tmp/population.csv" --dt 0.25 --quiet
 $cartox plot "$tmp/population.csv" --out plots/population-500.png \
-    --panels cart_blood,tumor,il6_signal,icans_drive --title "500 virtual patients (default model)"
+    --panels cart_blood,tumor,crs_drive,icans_drive --title "500 virtual patients (default model)"
 
 # 5. A published model from the library: Kimmel 2021 (BIOMD0000001041), 90 days.
 $cartox simulate --model kimmel2021 --days 90 --plot plots/kimmel2021.png \
