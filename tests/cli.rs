@@ -222,3 +222,32 @@ fn hour_models_report_days() {
     assert_eq!(text.lines().count(), 32);
     assert!(text.lines().last().unwrap().starts_with("30,"));
 }
+
+/// Writing to a device must not replace it with a regular file (temporary file + rename is only
+/// for regular files).
+#[cfg(unix)]
+#[test]
+fn writing_to_dev_null_keeps_it_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let is_device = || {
+        fs::metadata("/dev/null")
+            .map(|m| m.file_type().is_char_device())
+            .unwrap_or(false)
+    };
+    if !is_device() {
+        return; // nothing to protect on this machine
+    }
+    cartox()
+        .args([
+            "simulate",
+            "--dt",
+            "1",
+            "--out",
+            "/dev/null",
+            "--summary",
+            "/dev/null",
+        ])
+        .assert()
+        .success();
+    assert!(is_device(), "/dev/null was replaced by a regular file");
+}
