@@ -65,6 +65,21 @@ pub enum Func {
     Ceil,
 }
 
+impl Func {
+    #[inline]
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            Func::Abs => x.abs(),
+            Func::Exp => x.exp(),
+            Func::Ln => x.ln(),
+            Func::Log10 => x.log10(),
+            Func::Sqrt => x.sqrt(),
+            Func::Floor => x.floor(),
+            Func::Ceil => x.ceil(),
+        }
+    }
+}
+
 /// The parsed expression, names still as text (with their byte offsets for error messages).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ast {
@@ -180,18 +195,7 @@ impl Node {
             Node::Neg(a) => -a.eval(v),
             Node::Not(a) => bool_f(!truth(a.eval(v))),
             Node::Powi(a, n) => a.eval(v).powi(*n),
-            Node::Call(f, a) => {
-                let x = a.eval(v);
-                match f {
-                    Func::Abs => x.abs(),
-                    Func::Exp => x.exp(),
-                    Func::Ln => x.ln(),
-                    Func::Log10 => x.log10(),
-                    Func::Sqrt => x.sqrt(),
-                    Func::Floor => x.floor(),
-                    Func::Ceil => x.ceil(),
-                }
-            }
+            Node::Call(f, a) => f.apply(a.eval(v)),
             Node::If(c, a, b) => {
                 if truth(c.eval(v)) {
                     a.eval(v)
@@ -458,15 +462,7 @@ impl Program {
                 Code::Neg => -x,
                 Code::Not => bool_f(!truth(x)),
                 Code::Powi(k) => x.powi(k),
-                Code::Call(f) => match f {
-                    Func::Abs => x.abs(),
-                    Func::Exp => x.exp(),
-                    Func::Ln => x.ln(),
-                    Func::Log10 => x.log10(),
-                    Func::Sqrt => x.sqrt(),
-                    Func::Floor => x.floor(),
-                    Func::Ceil => x.ceil(),
-                },
+                Code::Call(f) => f.apply(x),
                 Code::Select => {
                     if truth(x) {
                         get(v, ins.b)
