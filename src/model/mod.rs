@@ -158,8 +158,6 @@ pub struct Model {
     pub source: String,
     /// Slot of each assignment, parallel to `assignments`.
     assignment_slots: Vec<usize>,
-    /// For each observable, the assignments (positions in evaluation order) it needs.
-    observable_needs: Vec<Vec<usize>>,
     /// Straight-line code of the right-hand side: the assignments, then one slot per derivative.
     rhs_program: Program,
     deriv_slots: Vec<usize>,
@@ -287,9 +285,9 @@ impl Model {
         }
         let mut obs_programs = Vec::with_capacity(self.observables.len());
         let mut obs_slots = Vec::with_capacity(self.observables.len());
-        for (o, needs) in self.observables.iter().zip(&self.observable_needs) {
+        for o in &self.observables {
             let mut prog = Program::default();
-            for &k in needs {
+            for k in self.assignments_needed_by(&o.expr) {
                 b.emit_into(
                     &mut prog,
                     &self.assignments[k].expr,
@@ -357,11 +355,8 @@ impl Model {
 
     /// Observables at one time point (`v` prepared as for `rhs`).
     pub fn observe(&self, v: &mut [f64], t: f64, y: &[f64], out: &mut [f64]) {
-        v[0] = t;
-        v[1..1 + y.len()].copy_from_slice(y);
-        self.eval_assignments(v);
-        for (o, obs) in out.iter_mut().zip(&self.observables) {
-            *o = obs.expr.eval(v);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.observe_one(v, t, y, i);
         }
     }
 }
@@ -828,7 +823,6 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         validation: None,
         source: loc.file.clone(),
         assignment_slots,
-        observable_needs: Vec::new(),
         rhs_program: Program::default(),
         deriv_slots: Vec::new(),
         obs_programs: Vec::new(),
@@ -836,11 +830,6 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         consts: Vec::new(),
         slot_len: 0,
     };
-    model.observable_needs = model
-        .observables
-        .iter()
-        .map(|o| model.assignments_needed_by(&o.expr))
-        .collect();
     model.build_programs();
 
     crate::toxicity::file::compile_into(

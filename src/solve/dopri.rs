@@ -6,7 +6,7 @@
 //!   read from the continuous output model, which is exact at step ends, including the last;
 //! - states are `SVector<f64, N>` for N <= 16 (6-7x faster than `DVector`), `DVector` above.
 
-use super::{Segment, SolverOptions, Stats};
+use super::{Segment, Span, Stats};
 use crate::model::Model;
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
 use ode_solvers::continuous_output_model::ContinuousOutputModel;
@@ -90,21 +90,21 @@ where
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run<D: Dim + 'static>(
-    model: &Model,
-    params: &[f64],
-    t0: f64,
-    t1: f64,
-    y0: &[f64],
-    opts: &SolverOptions,
-    stats: &mut Stats,
-    h0: f64,
-) -> Result<Box<dyn Segment>, (f64, String)>
+fn run<D: Dim + 'static>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)>
 where
     DefaultAllocator: Allocator<D>,
     OVector<f64, D>: Send + Sync + std::ops::Mul<f64, Output = OVector<f64, D>>,
 {
+    let Span {
+        model,
+        params,
+        t0,
+        t1,
+        y0,
+        opts,
+        h0,
+    } = span;
+    let h0 = h0.min(t1 - t0);
     let n = y0.len();
     let y =
         OVector::<f64, D>::from_iterator_generic(D::from_usize(n), Const::<1>, y0.iter().copied());
@@ -183,17 +183,7 @@ macro_rules! dispatch {
     };
 }
 
-/// Integrate `[t0, t1]` with Dopri5, dispatching the state count to a const-sized vector.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn integrate(
-    model: &Model,
-    params: &[f64],
-    t0: f64,
-    t1: f64,
-    y0: &[f64],
-    opts: &SolverOptions,
-    stats: &mut Stats,
-    h0: f64,
-) -> Result<Box<dyn Segment>, (f64, String)> {
-    dispatch!(y0.len(), (model, params, t0, t1, y0, opts, stats, h0); 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+/// Integrate a span with Dopri5, dispatching the state count to a const-sized vector.
+pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+    dispatch!(span.y0.len(), (span, stats); 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
 }

@@ -4,7 +4,7 @@
 //! crate's dense solout gives several interpolated points per step; between those points the
 //! segment interpolates with cubic Hermite polynomials using the model's own derivatives.
 
-use super::{Segment, SolverOptions, Stats};
+use super::{Segment, Span, Stats};
 use crate::model::Model;
 use differential_equations::prelude::*;
 use std::cell::RefCell;
@@ -71,39 +71,32 @@ impl Segment for HermiteSegment {
 }
 
 /// Integrate `[t0, t1]` implicitly (states as `[f64; N]`; up to 64 states).
-pub(super) fn integrate(
-    model: &Model,
-    params: &[f64],
-    t0: f64,
-    t1: f64,
-    y0: &[f64],
-    opts: &SolverOptions,
-    stats: &mut Stats,
-) -> Result<Box<dyn Segment>, (f64, String)> {
+pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
     macro_rules! dispatch {
         ($($k:literal)*) => {
-            match y0.len() {
-                $( $k => run::<$k>(model, params, t0, t1, y0, opts, stats), )*
+            match span.y0.len() {
+                $( $k => run::<$k>(span, stats), )*
                 // Larger models are padded with inert zero states up to the next const size.
-                25..=32 => run::<32>(model, params, t0, t1, y0, opts, stats),
-                33..=48 => run::<48>(model, params, t0, t1, y0, opts, stats),
-                49..=64 => run::<64>(model, params, t0, t1, y0, opts, stats),
-                n => Err((t0, format!("the implicit methods support up to 64 states, the model has {n}"))),
+                25..=32 => run::<32>(span, stats),
+                33..=48 => run::<48>(span, stats),
+                49..=64 => run::<64>(span, stats),
+                n => Err((span.t0, format!("the implicit methods support up to 64 states, the model has {n}"))),
             }
         };
     }
     dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
 }
 
-fn run<const N: usize>(
-    model: &Model,
-    params: &[f64],
-    t0: f64,
-    t1: f64,
-    y0: &[f64],
-    opts: &SolverOptions,
-    stats: &mut Stats,
-) -> Result<Box<dyn Segment>, (f64, String)> {
+fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+    let Span {
+        model,
+        params,
+        t0,
+        t1,
+        y0,
+        opts,
+        ..
+    } = span;
     let rhs = Rhs {
         model,
         slots: RefCell::new(model.slots_with_params(params)),

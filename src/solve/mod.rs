@@ -275,22 +275,27 @@ pub(crate) fn left_limit(t1: f64) -> f64 {
     t1 - 1e-12 * t1.abs().max(1.0)
 }
 
-/// Integrate one segment from `y0` at `t0` to `t1` (model time units).
-/// `h0` is a first step size to try (0 = estimate one).
-#[allow(clippy::too_many_arguments)]
+/// One integration request: the model with fixed parameter values, from `y0` at `t0` to `t1`
+/// (model time units); `h0` is a first step size to try (0 = let the method estimate one).
+#[derive(Clone, Copy)]
+pub(crate) struct Span<'a> {
+    pub model: &'a Model,
+    pub params: &'a [f64],
+    pub t0: f64,
+    pub t1: f64,
+    pub y0: &'a [f64],
+    pub opts: &'a SolverOptions,
+    pub h0: f64,
+}
+
+/// Integrate one segment with the method the options name.
 pub(crate) fn integrate_segment(
-    model: &Model,
-    params: &[f64],
-    t0: f64,
-    t1: f64,
-    y0: &[f64],
-    opts: &SolverOptions,
+    span: Span,
     stats: &mut Stats,
-    h0: f64,
 ) -> Result<Box<dyn Segment>, (f64, String)> {
-    match opts.method {
-        Method::Dopri5 => dopri::integrate(model, params, t0, t1, y0, opts, stats, h0.min(t1 - t0)),
-        Method::Radau5 | Method::Bdf => implicit::integrate(model, params, t0, t1, y0, opts, stats),
+    match span.opts.method {
+        Method::Dopri5 => dopri::integrate(span, stats),
+        Method::Radau5 | Method::Bdf => implicit::integrate(span, stats),
     }
 }
 
@@ -350,8 +355,16 @@ pub fn solve(
             stop = stop.min(t + TRIGGER_CHUNK_DAYS * per_day);
         }
         if stop > t {
-            let seg = integrate_segment(model, &params, t, stop, &y, opts, &mut stats, h_hint)
-                .map_err(|(at, msg)| fail(at, msg))?;
+            let span = Span {
+                model,
+                params: &params,
+                t0: t,
+                t1: stop,
+                y0: &y,
+                opts,
+                h0: h_hint,
+            };
+            let seg = integrate_segment(span, &mut stats).map_err(|(at, msg)| fail(at, msg))?;
             let mut seg = seg;
             if let Some(tr) = trigger.as_deref_mut() {
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
@@ -362,9 +375,8 @@ pub fn solve(
                     }
                     if tc < seg.t1() {
                         // Cut the segment at the triggered event and re-integrate up to it exactly.
-                        seg =
-                            integrate_segment(model, &params, t, tc, &y, opts, &mut stats, h_hint)
-                                .map_err(|(at, msg)| fail(at, msg))?;
+                        seg = integrate_segment(Span { t1: tc, ..span }, &mut stats)
+                            .map_err(|(at, msg)| fail(at, msg))?;
                     }
                     let pos = events.partition_point(|e| e.day <= ev.day);
                     events.insert(pos, ev);
