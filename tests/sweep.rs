@@ -213,7 +213,11 @@ fn bad_rows_fail_alone_with_exit_3() {
         .clone();
     assert_eq!(
         String::from_utf8_lossy(&a.stderr).trim(),
-        "5 of 7 rows failed"
+        format!(
+            "5 of 7 rows of {} failed (see `status`/`message` in {})",
+            input.display(),
+            out.display()
+        )
     );
     let mut r = csv::Reader::from_path(&out).unwrap();
     let recs: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();

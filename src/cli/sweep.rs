@@ -145,7 +145,7 @@ fn count_rows(path: &Path) -> Option<u64> {
 
 fn finish(report: Report, what: &str) -> ExitCode {
     if report.failed > 0 {
-        eprintln!("{} of {} {what} failed", report.failed, report.rows);
+        eprintln!("{} of {} {what}", report.failed, report.rows);
         ExitCode::from(EXIT_ROWS_FAILED)
     } else {
         ExitCode::SUCCESS
@@ -239,7 +239,12 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
     })
     .with_context(|| format!("--out {}", a.out.display()))?;
     bar.finish_and_clear();
-    Ok(finish(report, "rows"))
+    let what = format!(
+        "rows of {} failed (see `status`/`message` in {})",
+        a.params.display(),
+        a.out.display()
+    );
+    Ok(finish(report, &what))
 }
 
 /// `cartox population`.
@@ -307,7 +312,7 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         print!("{}", scenarios::table(&varies, &names, &outcomes));
         println!("Modelled quantities from a mathematical model; not clinical advice.");
     }
-    Ok(finish(report, "scenarios"))
+    Ok(finish(report, "scenarios failed"))
 }
 
 /// `cartox merge`.
