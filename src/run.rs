@@ -5,7 +5,7 @@ use crate::regimen::{InputError, Inputs, Scenario};
 use crate::solve::{self, Solution, SolveError, SolverOptions};
 use crate::summary::{self, CkSummary};
 use crate::toxicity;
-use crate::trajectory::{output_grid, Trajectory};
+use crate::trajectory::{output_grid, Samples, Trajectory};
 use std::fmt;
 
 /// Settings shared by every run of a command.
@@ -186,14 +186,16 @@ pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, Run
         },
     )
     .map_err(RunError::Solve)?;
-    let summary = summary::summarize(model, &scenario, &solution, opts.window);
+    let samples = Samples::new(model, &solution, opts.window.min(solution.end_day()));
+    let summary = summary::summarize(model, &scenario, &samples);
     let fired = trigger
         .fired
         .iter()
         .filter(|f| f.start_day <= opts.days)
         .cloned()
         .collect();
-    let toxicity = toxicity::grade(model, &solution, opts.window, opts.alarm_window, fired);
+    let toxicity = toxicity::grade(model, &samples, opts.window, opts.alarm_window, fired);
+    drop(samples);
     Ok(Run {
         scenario,
         solution,

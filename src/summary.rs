@@ -4,8 +4,7 @@
 
 use crate::model::Model;
 use crate::regimen::Scenario;
-use crate::solve::Solution;
-use crate::trajectory::{knots, Reader};
+use crate::trajectory::{Reader, Samples};
 use serde::Serialize;
 
 /// Cellular-kinetic and tumor metrics. `None` when the model declares no such quantity.
@@ -26,84 +25,35 @@ pub struct CkSummary {
     pub tumor_end: Option<f64>,
 }
 
-/// Maximum of a reader over `[0, end]`: scan the solver's steps, then refine inside the best
-/// step by golden-section search on the dense output.
-pub fn peak(reader: &mut Reader, knots: &[f64]) -> (f64, f64) {
-    let mut best = (knots[0], reader.at(knots[0]));
-    let mut best_i = 0;
-    for (i, &d) in knots.iter().enumerate() {
-        let x = reader.at(d);
-        if x > best.1 {
-            best = (d, x);
-            best_i = i;
-        }
-    }
-    // Refine within the neighbouring steps.
-    let lo = knots[best_i.saturating_sub(1)];
-    let hi = knots[(best_i + 1).min(knots.len() - 1)];
-    let (mut a, mut b) = (lo, hi);
-    let g = 0.5 * (5f64.sqrt() - 1.0);
-    for _ in 0..60 {
-        if b - a < 1e-10 {
-            break;
-        }
-        let c = b - g * (b - a);
-        let d = a + g * (b - a);
-        if reader.at(c) > reader.at(d) {
-            b = d;
-        } else {
-            a = c;
-        }
-    }
-    let m = 0.5 * (a + b);
-    let xm = reader.at(m);
-    if xm > best.1 {
-        (m, xm)
-    } else {
-        best
-    }
-}
-
-/// Minimum over `[0, end]` (scan of the solver's steps and their midpoints).
-pub fn nadir(reader: &mut Reader, knots: &[f64]) -> f64 {
-    let mut best = f64::INFINITY;
-    for w in knots.windows(2) {
-        best = best
-            .min(reader.at(w[0]))
-            .min(reader.at(0.5 * (w[0] + w[1])));
-    }
-    best.min(reader.at(*knots.last().unwrap()))
-}
-
-/// Integral over the knots by Simpson's rule on each solver step (4th order, like the dense output).
-pub fn auc(reader: &mut Reader, knots: &[f64]) -> f64 {
-    knots
-        .windows(2)
-        .map(|w| {
-            let (a, b) = (w[0], w[1]);
-            (b - a) / 6.0 * (reader.at(a) + 4.0 * reader.at(0.5 * (a + b)) + reader.before(b))
-        })
+/// Integral of the sampled values over `[0, end]` by Simpson's rule on each knot interval (4th
+/// order, like the dense output).
+pub fn auc(samples: &Samples, vals: &[f64]) -> f64 {
+    samples
+        .pieces
+        .iter()
+        .map(|p| (p.b - p.a) / 6.0 * (vals[p.ia] + 4.0 * vals[p.im] + vals[p.ib]))
         .sum()
 }
 
-/// Compute the CK summary over the window `[0, window]` days.
-pub fn summarize(model: &Model, sc: &Scenario, sol: &Solution, window: f64) -> CkSummary {
-    let end = window.min(sol.end_day());
-    let k = knots(sol, end);
+/// Compute the CK summary over the samples' window `[0, end]` days.
+pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
+    let end = samples.end;
     let mut s = CkSummary::default();
+    let sol = samples.sol;
     if let Some(q) = model.summary_cart {
-        let mut r = Reader::new(model, sol, &sc.params, q);
-        let (tmax, cmax) = peak(&mut r, &k);
+        let vals = samples.values(q);
+        let (tmax, cmax) = samples.peak(q, &vals);
         s.cart_cmax = Some(cmax);
         s.cart_tmax = Some(tmax);
-        s.cart_auc = Some(auc(&mut r, &k));
-        s.cart_last = Some(r.at(end));
+        s.cart_auc = Some(auc(samples, &vals));
+        s.cart_last = Some(Reader::new(model, sol, &sc.params, q).at(end));
     }
     if let (Some(q), Some(base)) = (model.summary_tumor, sc.tumor_baseline_state) {
         if base > 0.0 {
-            let mut r = Reader::new(model, sol, &sc.params, q);
-            s.tumor_nadir = Some(nadir(&mut r, &k) / base);
-            s.tumor_end = Some(r.at(end) / base);
+            // Lowest sample: knots and the middle of each knot interval.
+            let nadir = samples.values(q).into_iter().fold(f64::INFINITY, f64::min);
+            s.tumor_nadir = Some(nadir / base);
+            s.tumor_end = Some(Reader::new(model, sol, &sc.params, q).at(end) / base);
         }
     }
     s

@@ -122,3 +122,219 @@ pub fn knots(sol: &Solution, end: f64) -> Vec<f64> {
     k.dedup();
     k
 }
+
+/// Reads quantities on one segment of a solution (model time clamped to the segment), loading
+/// the segment's parameters only when the segment changes.
+pub struct Probe<'a> {
+    model: &'a Model,
+    sol: &'a Solution,
+    v: Vec<f64>,
+    y: Vec<f64>,
+    loaded: Option<usize>,
+}
+
+impl<'a> Probe<'a> {
+    pub fn new(model: &'a Model, sol: &'a Solution) -> Self {
+        Probe {
+            model,
+            sol,
+            v: model.slots_with_params(sol.segment(0).1),
+            y: vec![0.0; model.n_states()],
+            loaded: Some(0),
+        }
+    }
+
+    /// The state at `day` read on segment `seg` (its left limit at the segment's end).
+    fn state(&mut self, seg: usize, day: f64) -> &[f64] {
+        let (s, _) = self.sol.segment(seg);
+        let t = (day * self.sol.per_day).clamp(s.t0(), s.t1());
+        s.eval(t, &mut self.y);
+        &self.y
+    }
+
+    /// Quantity `q` with state `y` at `day` on segment `seg`.
+    fn quantity(&mut self, seg: usize, day: f64, q: Quantity, y: &[f64]) -> f64 {
+        match q {
+            Quantity::State(i) => y[i],
+            Quantity::Observable(i) => {
+                if self.loaded != Some(seg) {
+                    set_params(self.model, &mut self.v, self.sol.segment(seg).1);
+                    self.loaded = Some(seg);
+                }
+                let t = day * self.model.time_unit.per_day();
+                self.model.observe_one(&mut self.v, t, y, i)
+            }
+        }
+    }
+
+    /// Quantity `q` at `day`, read on segment `seg`.
+    pub fn at(&mut self, seg: usize, day: f64, q: Quantity) -> f64 {
+        self.state(seg, day);
+        let y = std::mem::take(&mut self.y);
+        let x = self.quantity(seg, day, q, &y);
+        self.y = y;
+        x
+    }
+}
+
+/// One knot interval `[a, b]` of a solution: the segment it lies on and the indices of its
+/// start, middle and end among the sample points.
+#[derive(Debug, Clone, Copy)]
+pub struct Piece {
+    pub a: f64,
+    pub b: f64,
+    pub seg: usize,
+    pub ia: usize,
+    pub im: usize,
+    pub ib: usize,
+}
+
+/// A solution's states sampled once at every knot of `[0, end]` and the middle of every knot
+/// interval: the points the summary and grading scans start from. Each interval lies on one
+/// segment, so its start is the value after any event there and its end the value just before
+/// the next event; both are read exactly from that segment's dense output.
+pub struct Samples<'a> {
+    pub model: &'a Model,
+    pub sol: &'a Solution,
+    pub end: f64,
+    pub pieces: Vec<Piece>,
+    /// (day, segment) of every sample point.
+    points: Vec<(f64, usize)>,
+    /// States at the sample points, `n_states` per point.
+    states: Vec<f64>,
+}
+
+impl<'a> Samples<'a> {
+    /// Sample `sol` over `[0, end]` days.
+    pub fn new(model: &'a Model, sol: &'a Solution, end: f64) -> Self {
+        let k = knots(sol, end);
+        let n = model.n_states();
+        let mut probe = Probe::new(model, sol);
+        let mut points: Vec<(f64, usize)> = Vec::with_capacity(2 * k.len() + 1);
+        let mut states: Vec<f64> = Vec::with_capacity(n * (2 * k.len() + 1));
+        let mut push = |day: f64, seg: usize, probe: &mut Probe| {
+            points.push((day, seg));
+            states.extend_from_slice(probe.state(seg, day));
+            points.len() - 1
+        };
+        let mut pieces = Vec::with_capacity(k.len());
+        if k.len() == 1 {
+            let i = push(k[0], 0, &mut probe);
+            pieces.push(Piece {
+                a: k[0],
+                b: k[0],
+                seg: 0,
+                ia: i,
+                im: i,
+                ib: i,
+            });
+        }
+        let mut last: Option<Piece> = None;
+        for w in k.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let m = 0.5 * (a + b);
+            let seg = sol.segment_index(m * sol.per_day);
+            let ia = match last {
+                Some(p) if p.seg == seg => p.ib,
+                _ => push(a, seg, &mut probe),
+            };
+            let im = push(m, seg, &mut probe);
+            let ib = push(b, seg, &mut probe);
+            let p = Piece {
+                a,
+                b,
+                seg,
+                ia,
+                im,
+                ib,
+            };
+            pieces.push(p);
+            last = Some(p);
+        }
+        Samples {
+            model,
+            sol,
+            end,
+            pieces,
+            points,
+            states,
+        }
+    }
+
+    /// Quantity `q` at every sample point (index as in [`Piece`]).
+    pub fn values(&self, q: Quantity) -> Vec<f64> {
+        let n = self.model.n_states();
+        let mut probe = Probe::new(self.model, self.sol);
+        self.points
+            .iter()
+            .enumerate()
+            .map(|(i, &(day, seg))| probe.quantity(seg, day, q, &self.states[i * n..(i + 1) * n]))
+            .collect()
+    }
+
+    /// A reader for refinements between sample points.
+    pub fn probe(&self) -> Probe<'a> {
+        Probe::new(self.model, self.sol)
+    }
+}
+
+impl Samples<'_> {
+    /// Maximum of quantity `q` over `[0, end]`: the best sample point (`vals` from
+    /// [`Samples::values`]), refined by golden-section search inside the pieces that touch it.
+    /// Returns (day, value).
+    pub fn peak(&self, q: Quantity, vals: &[f64]) -> (f64, f64) {
+        let mut best = (0.0, f64::NEG_INFINITY);
+        let mut near: (usize, usize) = (0, 0);
+        for (i, p) in self.pieces.iter().enumerate() {
+            for (idx, day, lo, hi) in [
+                (p.ia, p.a, i.saturating_sub(1), i),
+                (p.im, 0.5 * (p.a + p.b), i, i),
+                (p.ib, p.b, i, (i + 1).min(self.pieces.len() - 1)),
+            ] {
+                if vals[idx] > best.1 {
+                    best = (day, vals[idx]);
+                    near = (lo, hi);
+                }
+            }
+        }
+        let mut probe = self.probe();
+        for p in &self.pieces[near.0..=near.1] {
+            if p.b <= p.a {
+                continue;
+            }
+            let day = golden(p.a, p.b, &mut |t| probe.at(p.seg, t, q));
+            let x = probe.at(p.seg, day, q);
+            if x > best.1 {
+                best = (day, x);
+            }
+        }
+        best
+    }
+}
+
+/// Argmax of `g` on `[lo, hi]` by golden-section search (to ~1e-10 day).
+pub(crate) fn golden(mut lo: f64, mut hi: f64, g: &mut dyn FnMut(f64) -> f64) -> f64 {
+    let r = 0.5 * (5f64.sqrt() - 1.0);
+    let mut c = hi - r * (hi - lo);
+    let mut d = lo + r * (hi - lo);
+    let (mut gc, mut gd) = (g(c), g(d));
+    for _ in 0..80 {
+        if hi - lo <= 1e-10 {
+            break;
+        }
+        if gc > gd {
+            hi = d;
+            d = c;
+            gd = gc;
+            c = hi - r * (hi - lo);
+            gc = g(c);
+        } else {
+            lo = c;
+            c = d;
+            gc = gd;
+            d = lo + r * (hi - lo);
+            gd = g(d);
+        }
+    }
+    0.5 * (lo + hi)
+}

@@ -120,8 +120,14 @@ impl Solution {
         self.segments.last().map_or(0.0, |s| s.t1()) / self.per_day
     }
 
-    fn segment_index(&self, t: f64) -> usize {
+    /// Index of the segment holding model time `t` (the later one at a boundary).
+    pub(crate) fn segment_index(&self, t: f64) -> usize {
         self.starts.partition_point(|&s| s <= t).saturating_sub(1)
+    }
+
+    /// Segment `i` and the parameter values in force on it.
+    pub(crate) fn segment(&self, i: usize) -> (&dyn Segment, &[f64]) {
+        (self.segments[i].as_ref(), &self.seg_params[i])
     }
 
     /// State at `day` (right-continuous: at an event time, the state just after the event).

@@ -1,15 +1,14 @@
 //! Threshold runs on the continuous solution: every crossing of every threshold is located inside
-//! the solver's steps by bisection on the dense output (to ~1e-11 day), never on the output grid.
+//! the solver's steps by regula falsi on the dense output (to 1e-11 day), never on the output grid.
 //!
 //! A *run* of threshold `k` is a maximal interval where the observable is at or above `c_k`. A run
 //! *qualifies* for grade `k` when it lasts at least `min_duration[k]`; a qualifying run counts at
 //! grade >= k over its whole length (retroactively from its start), and is *recognised* (what a
 //! real-time observer, and so a trigger, can know) at `start + min_duration[k]`.
 
-/// Sub-intervals per solver step scanned for sign changes (a dense-output step is a polynomial of
-/// degree 4 or 5, so a short excursion above a threshold inside one step is still seen).
-const SUBDIVISIONS: usize = 2;
-/// Bisection tolerance, days.
+use crate::trajectory::golden;
+
+/// Crossing-time tolerance, days.
 const TOL: f64 = 1e-11;
 
 /// Runs of one threshold.
@@ -81,44 +80,52 @@ impl Tracker {
         }
     }
 
-    /// Process `[a, b]` (days), on which `f` is continuous; `f(a)` is the value just after any
-    /// jump at `a`.
+    /// Process `[a, b]` (days), on which `f` is continuous, from its values at `a` (just after
+    /// any jump there), at the middle and at `b`.
     ///
-    /// The piece is sampled at `SUBDIVISIONS + 1` points; an interior maximum or minimum of the
-    /// samples is refined by golden-section search and added as a sample, so an excursion above
-    /// (or a dip below) a threshold that starts and ends inside one solver step is still seen.
-    /// Crossings between consecutive samples are then located by bisection.
-    pub fn piece(&mut self, a: f64, b: f64, f: &mut dyn FnMut(f64) -> f64) {
+    /// An interior maximum (or minimum) of the three samples is refined by golden-section search
+    /// and added as a sample when a threshold lies just above it (below it), within four times
+    /// the rise from the lower end: so an excursion above (or a dip below) a threshold that
+    /// starts and ends inside one solver step is still seen. Crossings between consecutive
+    /// samples are then located to `TOL` on the dense output.
+    pub fn piece(
+        &mut self,
+        a: f64,
+        b: f64,
+        fa: f64,
+        fm: f64,
+        fb: f64,
+        f: &mut dyn FnMut(f64) -> f64,
+    ) {
         if b < a {
             return;
         }
-        let n = if b > a { SUBDIVISIONS } else { 0 };
-        let mut pts: Vec<(f64, f64)> = (0..=n)
-            .map(|j| {
-                let t = if j == n {
-                    b
-                } else {
-                    a + (b - a) * j as f64 / n as f64
-                };
-                (t, f(t))
-            })
-            .collect();
-        if n > 0 {
-            let argmax = (0..pts.len()).max_by(|&i, &j| pts[i].1.total_cmp(&pts[j].1));
-            let argmin = (0..pts.len()).min_by(|&i, &j| pts[i].1.total_cmp(&pts[j].1));
-            let mut extra = Vec::new();
-            for (j, sign) in [(argmax, 1.0), (argmin, -1.0)] {
-                let Some(j) = j else { continue };
-                if j == 0 || j == pts.len() - 1 {
-                    continue;
+        let mut pts: Vec<(f64, f64)> = if b > a {
+            vec![(a, fa), (0.5 * (a + b), fm), (b, fb)]
+        } else {
+            vec![(a, fa)]
+        };
+        if b > a {
+            let (lo, hi) = (fa.min(fb), fa.max(fb));
+            let mut extra = None;
+            if fm > hi {
+                let reach = fm + 4.0 * (fm - lo);
+                if self.levels.iter().any(|l| l.c > fm && l.c <= reach) {
+                    let t = golden(a, b, f);
+                    extra = Some((t, f(t)));
                 }
-                let (lo, hi) = (pts[j - 1].0, pts[j + 1].0);
-                let t = golden(lo, hi, &mut |t| sign * f(t));
-                extra.push((t, f(t)));
+            } else if fm < lo {
+                let reach = fm - 4.0 * (hi - fm);
+                if self.levels.iter().any(|l| l.c <= fm && l.c > reach) {
+                    let t = golden(a, b, &mut |t| -f(t));
+                    extra = Some((t, f(t)));
+                }
             }
-            pts.extend(extra);
-            pts.sort_by(|x, y| x.0.total_cmp(&y.0));
-            pts.dedup_by(|x, y| x.0 == y.0);
+            if let Some(e) = extra {
+                pts.push(e);
+                pts.sort_by(|x, y| x.0.total_cmp(&y.0));
+                pts.dedup_by(|x, y| x.0 == y.0);
+            }
         }
         for lev in self.levels.iter_mut() {
             lev.at_start(a, pts[0].1);
@@ -127,22 +134,11 @@ impl Tracker {
                 if p0 == p1 {
                     continue;
                 }
-                let (mut lo, mut hi) = (w[0].0, w[1].0);
-                for _ in 0..200 {
-                    if hi - lo <= TOL {
-                        break;
-                    }
-                    let mid = 0.5 * (lo + hi);
-                    if (f(mid) >= lev.c) == p0 {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
-                }
+                let t = crossing(w[0], w[1], lev.c, f);
                 if p1 {
-                    lev.above_since = Some(hi);
+                    lev.above_since = Some(t);
                 } else if let Some(s) = lev.above_since {
-                    lev.close(s, hi);
+                    lev.close(s, t);
                 }
             }
             lev.at_end(b);
@@ -220,29 +216,42 @@ impl Tracker {
     }
 }
 
-/// Argmax of `g` on `[lo, hi]` by golden-section search (to ~1e-10 day).
-fn golden(mut lo: f64, mut hi: f64, g: &mut dyn FnMut(f64) -> f64) -> f64 {
-    let r = 0.5 * (5f64.sqrt() - 1.0);
-    let mut c = hi - r * (hi - lo);
-    let mut d = lo + r * (hi - lo);
-    let (mut gc, mut gd) = (g(c), g(d));
-    for _ in 0..60 {
-        if hi - lo <= 1e-10 {
+/// Where `f` crosses `c` between two samples on opposite sides of it: a time within `TOL` days
+/// after the crossing, on the side of the second sample. Regula falsi with the Illinois
+/// modification (superlinear on the smooth dense output), keeping the bracket.
+fn crossing(lo: (f64, f64), hi: (f64, f64), c: f64, f: &mut dyn FnMut(f64) -> f64) -> f64 {
+    let ((mut a, ga), (mut b, gb)) = (lo, hi);
+    let (mut ga, mut gb) = (ga - c, gb - c);
+    let first = ga >= 0.0;
+    let mut kept = 0i8;
+    for _ in 0..200 {
+        let w = b - a;
+        if w <= TOL {
             break;
         }
-        if gc > gd {
-            hi = d;
-            d = c;
-            gd = gc;
-            c = hi - r * (hi - lo);
-            gc = g(c);
+        // Probe at least TOL/4 inside the bracket so it always shrinks to TOL.
+        let guard = 0.25 * TOL;
+        let mut x = a - ga * w / (gb - ga);
+        if !x.is_finite() {
+            x = 0.5 * (a + b);
+        }
+        let x = x.clamp(a + guard, b - guard);
+        let gx = f(x) - c;
+        if (gx >= 0.0) == first {
+            a = x;
+            ga = gx;
+            if kept == -1 {
+                gb *= 0.5;
+            }
+            kept = -1;
         } else {
-            lo = c;
-            c = d;
-            gc = gd;
-            d = lo + r * (hi - lo);
-            gd = g(d);
+            b = x;
+            gb = gx;
+            if kept == 1 {
+                ga *= 0.5;
+            }
+            kept = 1;
         }
     }
-    0.5 * (lo + hi)
+    b
 }

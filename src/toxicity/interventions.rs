@@ -85,14 +85,16 @@ impl<'m> InterventionTrigger<'m> {
                 }
             };
             let mut prev = seg.t0() / per_day;
+            let mut f_prev = f(prev);
             if seg.steps().is_empty() || upto <= prev {
-                tr.1.piece(prev, prev, &mut f);
+                tr.1.piece(prev, prev, f_prev, f_prev, f_prev, &mut f);
             }
             for &s in seg.steps() {
                 let end = (s / per_day).min(upto);
                 if end > prev {
-                    tr.1.piece(prev, end, &mut f);
-                    prev = end;
+                    let (f_mid, f_end) = (f(0.5 * (prev + end)), f(end));
+                    tr.1.piece(prev, end, f_prev, f_mid, f_end, &mut f);
+                    (prev, f_prev) = (end, f_end);
                 }
                 if end >= upto {
                     break;

@@ -14,8 +14,7 @@ pub use interventions::InterventionTrigger;
 
 use crate::expr::Node;
 use crate::model::{Model, Quantity};
-use crate::solve::Solution;
-use crate::trajectory::{knots, Reader};
+use crate::trajectory::Samples;
 use grading::Tracker;
 
 /// Label used in every output.
@@ -152,60 +151,18 @@ impl PartialEq for Tracker {
     }
 }
 
-fn grade_one(model: &Model, g: &Grading, sol: &Solution, window: f64) -> GradeResult {
-    let end = window.min(sol.end_day());
-    let k = knots(sol, end);
-    let boundaries = sol.boundaries();
+fn grade_one(g: &Grading, samples: &Samples) -> GradeResult {
+    let end = samples.end;
+    let vals = samples.values(g.quantity);
     let mut tracker = Tracker::new(&g.thresholds, &g.min_duration);
-    // The reader applies the parameters in force on each segment (interventions change them).
-    let mut r = Reader::new(model, sol, sol.params_at(0.0), g.quantity);
-    let mut peak = (0.0, f64::NEG_INFINITY);
-    for w in k.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        // Left limit at an event boundary: read just before it.
-        let jump = boundaries.contains(&b);
-        let b_read = if jump { b - 1e-9 * b.abs().max(1.0) } else { b };
-        let mut f = |t: f64| {
-            let x = r.at(t.min(b_read));
-            if x > peak.1 {
-                peak = (t.min(b_read), x);
-            }
-            x
-        };
-        tracker.piece(a, b, &mut f);
+    // The probe reads each piece on its own segment, with the parameters in force there
+    // (interventions change them).
+    let mut probe = samples.probe();
+    for p in &samples.pieces {
+        let mut f = |t: f64| probe.at(p.seg, t, g.quantity);
+        tracker.piece(p.a, p.b, vals[p.ia], vals[p.im], vals[p.ib], &mut f);
     }
-    if k.len() == 1 {
-        let mut f = |t: f64| r.at(t);
-        tracker.piece(0.0, 0.0, &mut f);
-        peak = (0.0, r.at(0.0));
-    }
-    // Refine the peak by golden-section search around the best sample, within one segment.
-    {
-        let i = k.partition_point(|&x| x <= peak.0);
-        let lo = k[i.saturating_sub(2)];
-        let hi = k[i.min(k.len() - 1)];
-        let (mut a, mut b) = (lo, hi);
-        let gr = 0.5 * (5f64.sqrt() - 1.0);
-        for _ in 0..80 {
-            if b - a < 1e-10 {
-                break;
-            }
-            let c = b - gr * (b - a);
-            let d = a + gr * (b - a);
-            if r.at(c) > r.at(d) {
-                b = d;
-            } else {
-                a = c;
-            }
-        }
-        let m = 0.5 * (a + b);
-        if (lo..=hi).contains(&m) {
-            let xm = r.at(m);
-            if xm > peak.1 && sol.params_at(m) == sol.params_at(peak.0) {
-                peak = (m, xm);
-            }
-        }
-    }
+    let peak = samples.peak(g.quantity, &vals);
     let still_above = tracker.levels[0].above_since.is_some();
     tracker.finish(end);
     GradeResult {
@@ -227,27 +184,16 @@ fn grade_one(model: &Model, g: &Grading, sol: &Solution, window: f64) -> GradeRe
 /// segment); `fired` lists the interventions.
 pub fn grade(
     model: &Model,
-    sol: &Solution,
+    samples: &Samples,
     window: f64,
     alarm_window: f64,
     fired: Vec<Fired>,
 ) -> Option<Report> {
     let tox = model.toxicity.as_ref()?;
-    let crs = tox.crs.as_ref().map(|g| grade_one(model, g, sol, window));
-    let icans = tox.icans.as_ref().map(|g| grade_one(model, g, sol, window));
+    let crs = tox.crs.as_ref().map(|g| grade_one(g, samples));
+    let icans = tox.icans.as_ref().map(|g| grade_one(g, samples));
     let il6_peak = match tox.il6 {
-        Some(q) => {
-            let probe = Grading {
-                name: String::new(),
-                quantity: q,
-                unit: String::new(),
-                thresholds: [f64::MAX; 4],
-                min_duration: [0.0; 4],
-                source: String::new(),
-                sources: Vec::new(),
-            };
-            Some(grade_one(model, &probe, sol, window).peak)
-        }
+        Some(q) => Some(samples.peak(q, &samples.values(q)).1),
         None => crs.as_ref().map(|c| c.peak),
     };
     let alarm_end = alarm_window.min(window);
@@ -256,7 +202,7 @@ pub fn grade(
         .filter_map(|r| r.as_ref())
         .any(|r| r.grade2_start.is_some_and(|s| s <= alarm_end));
     Some(Report {
-        window: window.min(sol.end_day()),
+        window: samples.end,
         alarm_window: alarm_end,
         crs,
         icans,
