@@ -9,7 +9,7 @@
 mod dopri;
 mod implicit;
 
-use crate::model::Model;
+use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
 use std::fmt;
 
@@ -292,6 +292,9 @@ pub(crate) struct Span<'a> {
     pub y0: &'a [f64],
     pub opts: &'a SolverOptions,
     pub h0: f64,
+    /// Quantities and levels to watch: an explicit method may end the span early, at the end of
+    /// the first step where one of them has risen from below its level to at or above it.
+    pub watch: &'a [(Quantity, f64)],
 }
 
 /// Integrate one segment with the method the options name.
@@ -305,15 +308,29 @@ pub(crate) fn integrate_segment(
     }
 }
 
-/// Something that can stop a segment early: given the segment just integrated, return the time
-/// (model units) of the first event inside it and the change to apply there.
-/// Longest integration chunk while a trigger is armed, days.
+/// Longest integration chunk while a trigger is armed, days, for the implicit methods (which
+/// do not end a span early on a watched level).
 const TRIGGER_CHUNK_DAYS: f64 = 1.0;
 
+/// Something that can stop a segment early: given the segment just integrated, return the time
+/// (model units) of the first event inside it, or at its end, and the change to apply there.
 pub trait Trigger {
-    /// True while the trigger may still produce events (integration then proceeds in chunks).
+    /// True while the trigger may still produce events.
     fn armed(&self) -> bool {
         true
+    }
+
+    /// Levels whose up-crossing may start an event: integration stops at the end of the step
+    /// where one is crossed, so the event is found without integrating past it.
+    fn watch(&self) -> Vec<(Quantity, f64)> {
+        Vec::new()
+    }
+
+    /// The next day at which the trigger already knows something happens (a decided event, or
+    /// a condition that will be met then unless the solution changes course): integration stops
+    /// there.
+    fn next_due(&self) -> Option<f64> {
+        None
     }
 
     fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)>;
@@ -355,10 +372,18 @@ pub fn solve(
         let mut stop = events
             .get(next)
             .map_or(t_end, |e| (e.day * per_day).min(t_end));
-        if trigger.as_deref().is_some_and(|tr| tr.armed()) {
-            // While an intervention may still fire, integrate in short chunks so a trigger found
-            // in a chunk discards at most one chunk of work.
-            stop = stop.min(t + TRIGGER_CHUNK_DAYS * per_day);
+        let mut watch = Vec::new();
+        if let Some(tr) = trigger.as_deref().filter(|tr| tr.armed()) {
+            if let Some(due) = tr.next_due().map(|d| d * per_day).filter(|&d| d > t) {
+                stop = stop.min(due);
+            }
+            if opts.method == Method::Dopri5 {
+                watch = tr.watch();
+            } else {
+                // The implicit methods integrate in short chunks instead, so a trigger found in
+                // a chunk discards at most one chunk of work.
+                stop = stop.min(t + TRIGGER_CHUNK_DAYS * per_day);
+            }
         }
         if stop > t {
             let span = Span {
@@ -369,6 +394,7 @@ pub fn solve(
                 y0: &y,
                 opts,
                 h0: h_hint,
+                watch: &watch,
             };
             let seg = integrate_segment(span, &mut stats).map_err(|(at, msg)| fail(at, msg))?;
             let mut seg = seg;
@@ -380,8 +406,14 @@ pub fn solve(
                         continue;
                     }
                     if tc < seg.t1() {
-                        // Cut the segment at the triggered event and re-integrate up to it exactly.
-                        seg = integrate_segment(Span { t1: tc, ..span }, &mut stats)
+                        // Cut the segment at the triggered event and re-integrate up to it exactly
+                        // (to the end: the trigger has already seen this part).
+                        let exact = Span {
+                            t1: tc,
+                            watch: &[],
+                            ..span
+                        };
+                        seg = integrate_segment(exact, &mut stats)
                             .map_err(|(at, msg)| fail(at, msg))?;
                     }
                     let pos = events.partition_point(|e| e.day <= ev.day);

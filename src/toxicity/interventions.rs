@@ -122,9 +122,48 @@ impl<'m> InterventionTrigger<'m> {
     }
 }
 
+impl InterventionTrigger<'_> {
+    /// The threshold levels (graded quantity, level index) that can still trigger an
+    /// intervention: grade >= g of a term is recognised on level g or any higher one.
+    fn open_levels(&self) -> impl Iterator<Item = (Quantity, &super::grading::Level)> {
+        self.model
+            .interventions
+            .iter()
+            .zip(&self.triggered)
+            .filter(|(_, t)| t.is_none())
+            .flat_map(|(iv, _)| iv.trigger.iter())
+            .filter_map(|term| {
+                let tr = if term.crs { &self.crs } else { &self.icans };
+                let (q, tracker) = tr.as_ref()?;
+                Some((*q, &tracker.levels[(term.grade as usize - 1)..]))
+            })
+            .flat_map(|(q, levels)| levels.iter().map(move |l| (q, l)))
+            .filter(|(_, l)| l.recognised.is_none())
+    }
+}
+
 impl Trigger for InterventionTrigger<'_> {
     fn armed(&self) -> bool {
         self.triggered.iter().any(Option::is_none) || !self.pending.is_empty()
+    }
+
+    /// Levels not yet reached: their up-crossing may start a run that triggers.
+    fn watch(&self) -> Vec<(Quantity, f64)> {
+        let mut w: Vec<(Quantity, f64)> = self
+            .open_levels()
+            .filter(|(_, l)| l.above_since.is_none())
+            .map(|(q, l)| (q, l.c))
+            .collect();
+        w.dedup();
+        w
+    }
+
+    /// The first pending event, or the time a run in progress lasts its minimum duration.
+    fn next_due(&self) -> Option<f64> {
+        self.open_levels()
+            .filter_map(|(_, l)| l.above_since.map(|s| s + l.m))
+            .chain(self.pending.iter().map(|p| p.0))
+            .reduce(f64::min)
     }
 
     fn check(&mut self, model: &Model, params: &[f64], seg: &dyn Segment) -> Option<(f64, Event)> {
@@ -164,7 +203,7 @@ impl Trigger for InterventionTrigger<'_> {
             return None;
         };
         let cut = cut.max(a);
-        if cut >= b {
+        if cut > b {
             // Nothing happens inside this segment: keep the new starts pending (they apply in a
             // later segment, with the parameters in force then) and let integration go on.
             (self.crs, self.icans) = full;
