@@ -6,7 +6,7 @@
 //! grade >= k over its whole length (retroactively from its start), and is *recognised* (what a
 //! real-time observer, and so a trigger, can know) at `start + min_duration[k]`.
 
-use crate::trajectory::golden;
+use crate::trajectory::argmax;
 
 /// Crossing-time tolerance, days.
 const TOL: f64 = 1e-11;
@@ -83,7 +83,7 @@ impl Tracker {
     /// Process `[a, b]` (days), on which `f` is continuous, from its values at `a` (just after
     /// any jump there), at the middle and at `b`.
     ///
-    /// An interior maximum (or minimum) of the three samples is refined by golden-section search
+    /// An interior maximum (or minimum) of the three samples is refined by Brent's method
     /// and added as a sample when a threshold lies just above it (below it), within four times
     /// the rise from the lower end: so an excursion above (or a dip below) a threshold that
     /// starts and ends inside one solver step is still seen. Crossings between consecutive
@@ -111,13 +111,13 @@ impl Tracker {
             if fm > hi {
                 let reach = fm + 4.0 * (fm - lo);
                 if self.levels.iter().any(|l| l.c > fm && l.c <= reach) {
-                    let t = golden(a, b, f);
+                    let t = argmax(a, b, f);
                     extra = Some((t, f(t)));
                 }
             } else if fm < lo {
                 let reach = fm - 4.0 * (hi - fm);
                 if self.levels.iter().any(|l| l.c <= fm && l.c > reach) {
-                    let t = golden(a, b, &mut |t| -f(t));
+                    let t = argmax(a, b, &mut |t| -f(t));
                     extra = Some((t, f(t)));
                 }
             }
@@ -254,4 +254,29 @@ fn crossing(lo: (f64, f64), hi: (f64, f64), c: f64, f: &mut dyn FnMut(f64) -> f6
         }
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{crossing, TOL};
+
+    #[test]
+    fn crossing_is_within_tol_after_the_root_in_few_evaluations() {
+        // exp(t) = 2 at ln 2 (up-crossing); 3 - t^3 = 1 at 2^(1/3) (down-crossing).
+        let mut n = 0;
+        let mut f = |t: f64| {
+            n += 1;
+            t.exp()
+        };
+        let (a, b) = (0.0, 1.0);
+        let t = crossing((a, f(a)), (b, f(b)), 2.0, &mut f);
+        let root = 2f64.ln();
+        assert!(t >= root && t - root <= TOL, "{t} vs {root}");
+        assert!(n < 20, "{n} evaluations");
+        let mut g = |t: f64| 3.0 - t * t * t;
+        let t = crossing((0.0, 3.0), (2.0, -5.0), 1.0, &mut g);
+        let root = 2f64.cbrt();
+        assert!(t >= root && t - root <= TOL, "{t} vs {root}");
+        assert!(g(t) < 1.0);
+    }
 }

@@ -67,38 +67,48 @@ impl<'m> InterventionTrigger<'m> {
         }
     }
 
-    /// Feed `[t0, upto]` (days) of a segment to copies of the trackers.
+    /// Feed `[t0, upto]` (days) of a segment to copies of the trackers: both graded quantities
+    /// from one state read at each step's middle and end.
     fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> (Tracked, Tracked) {
         let model = self.model;
         let per_day = model.time_unit.per_day();
         let mut v = model.slots_with_params(params);
         let mut y = vec![0.0; model.n_states()];
         let mut out = (self.crs.clone(), self.icans.clone());
-        for tr in [&mut out.0, &mut out.1].into_iter().flatten() {
-            let q = tr.0;
-            let mut f = |day: f64| {
-                let t = (day * per_day).clamp(seg.t0(), seg.t1());
-                seg.eval(t, &mut y);
-                match q {
-                    Quantity::State(i) => y[i],
-                    Quantity::Observable(i) => model.observe_one(&mut v, t, &y, i),
+        let quantities = [out.0.as_ref().map(|tr| tr.0), out.1.as_ref().map(|tr| tr.0)];
+        let mut read = |day: f64| -> [f64; 2] {
+            let t = (day * per_day).clamp(seg.t0(), seg.t1());
+            seg.eval(t, &mut y);
+            quantities.map(|q| match q {
+                Some(Quantity::State(i)) => y[i],
+                Some(Quantity::Observable(i)) => model.observe_one(&mut v, t, &y, i),
+                None => f64::NAN,
+            })
+        };
+        let feed = |out: &mut (Tracked, Tracked),
+                    read: &mut dyn FnMut(f64) -> [f64; 2],
+                    (a, b): (f64, f64),
+                    [fa, fm, fb]: [[f64; 2]; 3]| {
+            for (k, tr) in [&mut out.0, &mut out.1].into_iter().enumerate() {
+                if let Some(tr) = tr {
+                    tr.1.piece(a, b, fa[k], fm[k], fb[k], &mut |t| read(t)[k]);
                 }
-            };
-            let mut prev = seg.t0() / per_day;
-            let mut f_prev = f(prev);
-            if seg.steps().is_empty() || upto <= prev {
-                tr.1.piece(prev, prev, f_prev, f_prev, f_prev, &mut f);
             }
-            for &s in seg.steps() {
-                let end = (s / per_day).min(upto);
-                if end > prev {
-                    let (f_mid, f_end) = (f(0.5 * (prev + end)), f(end));
-                    tr.1.piece(prev, end, f_prev, f_mid, f_end, &mut f);
-                    (prev, f_prev) = (end, f_end);
-                }
-                if end >= upto {
-                    break;
-                }
+        };
+        let mut prev = seg.t0() / per_day;
+        let mut f_prev = read(prev);
+        if seg.steps().is_empty() || upto <= prev {
+            feed(&mut out, &mut read, (prev, prev), [f_prev; 3]);
+        }
+        for &s in seg.steps() {
+            let end = (s / per_day).min(upto);
+            if end > prev {
+                let (f_mid, f_end) = (read(0.5 * (prev + end)), read(end));
+                feed(&mut out, &mut read, (prev, end), [f_prev, f_mid, f_end]);
+                (prev, f_prev) = (end, f_end);
+            }
+            if end >= upto {
+                break;
             }
         }
         out
