@@ -1,4 +1,5 @@
-//! Criterion benches: single-solve latency (kimmel2021 and, when bundled, the default model
+//! Criterion benches: one right-hand-side evaluation of the default model (the compiled
+//! expression programs), single-solve latency (kimmel2021 and, when bundled, the default model
 //! `cartox`), the same kimmel2021 equations hand-written in Rust on ode_solvers (the model-file
 //! evaluator's overhead), and sweep throughput (rows/s on one core, 1000 rows).
 //!
@@ -35,6 +36,24 @@ fn single_solve(c: &mut Criterion) {
             b.iter(|| {
                 cartox::solve::solve(black_box(&model), black_box(&sc), 28.0, &opts.solver, None)
                     .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// One evaluation of each model's right-hand side at its initial state (day 1).
+fn rhs_eval(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rhs");
+    for model in models() {
+        let sc = Scenario::prepare(&model, &Inputs::default()).unwrap();
+        let mut v = model.slots_with_params(&sc.params);
+        let y = cartox::solve::initial_state(&model, &sc);
+        let mut dy = vec![0.0; y.len()];
+        g.bench_function(model.name.clone(), |b| {
+            b.iter(|| {
+                model.rhs(&mut v, black_box(1.0), black_box(&y), &mut dy);
+                black_box(dy[0])
             })
         });
     }
@@ -202,6 +221,6 @@ criterion_group! {
     name = benches;
     // No plots: criterion's plotters backend needs system fonts that minimal machines lack.
     config = Criterion::default().without_plots();
-    targets = single_solve, evaluator_overhead, sweep_throughput
+    targets = rhs_eval, single_solve, evaluator_overhead, sweep_throughput
 }
 criterion_main!(benches);
