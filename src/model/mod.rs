@@ -324,6 +324,12 @@ impl Model {
     /// depends on are evaluated.
     #[inline]
     pub fn observe_one(&self, v: &mut [f64], t: f64, y: &[f64], i: usize) -> f64 {
+        // An observable that is a state (the default model's `crs_drive = S`) is read directly.
+        if let Node::Var(slot) = self.observables[i].expr {
+            if (1..=y.len()).contains(&slot) {
+                return y[slot - 1];
+            }
+        }
         set_time_and_state(v, t, y);
         self.obs_programs[i].run(v);
         v[self.obs_slots[i]]
