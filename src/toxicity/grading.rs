@@ -100,11 +100,9 @@ impl Tracker {
         if b < a {
             return;
         }
-        let mut pts: Vec<(f64, f64)> = if b > a {
-            vec![(a, fa), (0.5 * (a + b), fm), (b, fb)]
-        } else {
-            vec![(a, fa)]
-        };
+        // Samples in time order (at most four: the ends, the middle and a refined extremum).
+        let mut buf = [(a, fa), (0.5 * (a + b), fm), (b, fb), (0.0, 0.0)];
+        let mut n = if b > a { 3 } else { 1 };
         if b > a {
             let (lo, hi) = (fa.min(fb), fa.max(fb));
             let mut extra = None;
@@ -121,12 +119,15 @@ impl Tracker {
                     extra = Some((t, f(t)));
                 }
             }
-            if let Some(e) = extra {
-                pts.push(e);
-                pts.sort_by(|x, y| x.0.total_cmp(&y.0));
-                pts.dedup_by(|x, y| x.0 == y.0);
+            if let Some(e) = extra.filter(|e| e.0 > a && e.0 < b && e.0 != buf[1].0) {
+                buf[3] = e;
+                // Move it before the middle or before the end.
+                let at = if e.0 < buf[1].0 { 1 } else { 2 };
+                buf[at..4].rotate_right(1);
+                n = 4;
             }
         }
+        let pts = &buf[..n];
         for lev in self.levels.iter_mut() {
             lev.at_start(a, pts[0].1);
             for w in pts.windows(2) {
