@@ -1,8 +1,13 @@
-//! The implicit integrators for stiff models, from the differential-equations crate:
-//! `--method radau5` (Radau IIA, order 5; also `stiff`) and `--method bdf` (variable-order BDF).
-//! See docs/solvers.md for the measurement that made Radau5 the recommended stiff method. The
-//! crate's dense solout gives several interpolated points per step; between those points the
-//! segment interpolates with cubic Hermite polynomials using the model's own derivatives.
+//! `--method bdf`: the variable-order BDF of the differential-equations crate (0.7.0), for stiff
+//! models. `--method radau5` is cartox's own Radau IIA (radau.rs; `integrate` hands it over).
+//!
+//! Continuous output: the cubic through the four step ends around the requested time. The crate's
+//! own BDF interpolant is not used: when the step size changes after a step, it rescales its
+//! backward differences to the new size before the output is read but evaluates them with the
+//! old size (bdf/adaptive.rs: `apply_step_factor` at the end of `step`, `h_prev` in
+//! `interpolate`). Cubic Hermite between 8 of its interpolated points per step was up to 8e-3
+//! off (column-scaled) on Dwivedi 2014 at rtol 1e-6 and 3.6e-4 at 1e-12; the step-end cubic is
+//! 4.6e-6 off at both (docs/solvers.md).
 
 use super::{Segment, Span, Stats};
 use crate::model::Model;
@@ -27,14 +32,14 @@ impl<const N: usize> ODE<f64, [f64; N]> for Rhs<'_> {
     }
 }
 
-struct HermiteSegment {
+/// The solution at the solver's step ends, read between them from the cubic through the four
+/// nearest step ends (fewer when the segment has fewer).
+struct StepEndSegment {
     t: Vec<f64>,
     y: Vec<Vec<f64>>,
-    dy: Vec<Vec<f64>>,
-    steps: Vec<f64>,
 }
 
-impl Segment for HermiteSegment {
+impl Segment for StepEndSegment {
     fn t0(&self) -> f64 {
         self.t[0]
     }
@@ -42,36 +47,33 @@ impl Segment for HermiteSegment {
         *self.t.last().unwrap()
     }
     fn eval(&self, t: f64, out: &mut [f64]) {
-        let i = self
-            .t
-            .partition_point(|&x| x <= t)
-            .clamp(1, self.t.len() - 1)
-            - 1;
-        let (ta, tb) = (self.t[i], self.t[i + 1]);
-        let h = tb - ta;
-        if h <= 0.0 {
-            out.copy_from_slice(&self.y[i + 1]);
-            return;
-        }
-        let s = ((t - ta) / h).clamp(0.0, 1.0);
-        let h00 = (1.0 + 2.0 * s) * (1.0 - s) * (1.0 - s);
-        let h10 = s * (1.0 - s) * (1.0 - s);
-        let h01 = s * s * (3.0 - 2.0 * s);
-        let h11 = s * s * (s - 1.0);
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = h00 * self.y[i][k]
-                + h10 * h * self.dy[i][k]
-                + h01 * self.y[i + 1][k]
-                + h11 * h * self.dy[i + 1][k];
+        // t lies in (t[i - 1], t[i]]; the stencil is t[i - 2..=i + 1], shifted into range.
+        let last = self.t.len() - 1;
+        let i = self.t.partition_point(|&x| x < t).clamp(1, last);
+        let hi = (i + 1).min(last);
+        let lo = hi.saturating_sub(3);
+        let hi = (lo + 3).min(last);
+        out.fill(0.0);
+        for a in lo..=hi {
+            let l: f64 = (lo..=hi)
+                .filter(|&b| b != a)
+                .map(|b| (t - self.t[b]) / (self.t[a] - self.t[b]))
+                .product();
+            for (o, y) in out.iter_mut().zip(&self.y[a]) {
+                *o += l * y;
+            }
         }
     }
     fn steps(&self) -> &[f64] {
-        &self.steps
+        &self.t[1..]
     }
 }
 
-/// Integrate `[t0, t1]` implicitly (states as `[f64; N]`; up to 64 states).
+/// Integrate `[t0, t1]` with `opts.method` (BDF here: states as `[f64; N]`, up to 64 states).
 pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+    if span.opts.method == super::Method::Radau5 {
+        return super::radau::integrate(span, stats);
+    }
     macro_rules! dispatch {
         ($($k:literal)*) => {
             match span.y0.len() {
@@ -80,7 +82,7 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
                 25..=32 => run::<32>(span, stats),
                 33..=48 => run::<48>(span, stats),
                 49..=64 => run::<64>(span, stats),
-                n => Err((span.t0, format!("the implicit methods support up to 64 states, the model has {n}"))),
+                n => Err((span.t0, format!("--method bdf supports up to 64 states, the model has {n}"))),
             }
         };
     }
@@ -104,29 +106,15 @@ fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>
     };
     let mut y0a = [0.0; N];
     y0a[..y0.len()].copy_from_slice(y0);
-    let problem = IVP::ode(&rhs, t0, t1, y0a).dense(8);
-    let solved = match opts.method {
-        super::Method::Bdf => problem
-            .method(
-                BackwardDifferentiationFormula::adaptive()
-                    .h0(1e-4 * (t1 - t0))
-                    .rtol(opts.rtol)
-                    .atol(opts.atol)
-                    .max_steps(opts.max_steps as usize),
-            )
-            .solve(),
-        _ => problem
-            .method(
-                ImplicitRungeKutta::radau5()
-                    // 0 selects Hairer's Newton tolerance max(10 uround / rtol, min(0.03,
-                    // sqrt(rtol))); the crate's fixed default (3.2e-3) caps accuracy near 1e-3.
-                    .newton_tol(0.0)
-                    .rtol(opts.rtol)
-                    .atol(opts.atol)
-                    .max_steps(opts.max_steps as usize),
-            )
-            .solve(),
-    };
+    let solved = IVP::ode(&rhs, t0, t1, y0a)
+        .method(
+            BackwardDifferentiationFormula::adaptive()
+                .h0(1e-4 * (t1 - t0))
+                .rtol(opts.rtol)
+                .atol(opts.atol)
+                .max_steps(opts.max_steps as usize),
+        )
+        .solve();
     let sol = solved.map_err(|e| match e {
         Error::StepSize { t, .. } => (t, "step size underflow".to_string()),
         Error::MaxSteps { t, .. } => (t, "too many steps".to_string()),
@@ -155,16 +143,5 @@ fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>
             "the implicit solver stopped early".into(),
         ));
     }
-    let mut v = model.slots_with_params(params);
-    let dy = t
-        .iter()
-        .zip(&y)
-        .map(|(&ti, yi)| {
-            let mut d = vec![0.0; yi.len()];
-            model.rhs(&mut v, ti.min(super::left_limit(t1)), yi, &mut d);
-            d
-        })
-        .collect();
-    let steps = t[1..].to_vec();
-    Ok(Box::new(HermiteSegment { t, y, dy, steps }))
+    Ok(Box::new(StepEndSegment { t, y }))
 }

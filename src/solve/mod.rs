@@ -3,11 +3,13 @@
 //! any time point — output grid or threshold crossing — is read from the solution itself.
 //!
 //! Methods: `dopri5` (ode_solvers' explicit Dormand-Prince 5(4), the default), and for stiff
-//! models `radau5` and `bdf` (implicit, from the differential-equations crate). See
-//! `docs/solvers.md`.
+//! models `radau5` (Radau IIA after Hairer & Wanner's RADAU5, `radau.rs`: the
+//! differential-equations crate's Radau5 measurably fails, see there) and `bdf` (the
+//! differential-equations crate's variable-order BDF). See `docs/solvers.md`.
 
 mod dopri;
 mod implicit;
+mod radau;
 
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
@@ -18,7 +20,7 @@ use std::fmt;
 pub enum Method {
     /// Explicit Dormand-Prince 5(4) with 4th-order dense output (ode_solvers).
     Dopri5,
-    /// Implicit Radau IIA of order 5 for stiff models (differential-equations).
+    /// Implicit Radau IIA of order 5 for stiff models (`radau.rs`).
     Radau5,
     /// Implicit variable-order BDF for stiff models (differential-equations).
     Bdf,

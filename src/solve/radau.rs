@@ -1,0 +1,429 @@
+//! `--method radau5` (also `stiff`): the Radau IIA method of order 5 (3-stage collocation at
+//! c = (4 - sqrt 6)/10, (4 + sqrt 6)/10, 1), after Hairer & Wanner's RADAU5 (Solving Ordinary
+//! Differential Equations II, section IV.8, and their radau5.f):
+//! - the stage equations are transformed so that each simplified Newton iteration solves with
+//!   one real LU of (u1/h I - J) and one complex LU of ((alpha + i beta)/h I - J), factorised
+//!   once per step size;
+//! - Jacobian by forward differences (increment sqrt(1e-16 max(1e-5, |y_j|))), kept while the
+//!   Newton iteration contracts fast;
+//! - error estimate (u1/h I - J)^-1 (f(y0) + (e1 Z1 + e2 Z2 + e3 Z3)/h), measured against
+//!   rtol' = 0.1 rtol^(2/3), atol' = rtol' atol/rtol (so that the global error is ~ rtol), and
+//!   Gustafsson's predictive step-size controller;
+//! - continuous output: each step's collocation polynomial (cubic).
+//!
+//! Why not the Radau5 of the differential-equations crate (0.7.0), which cartox used before:
+//! measured on Dwivedi 2014 (BIOMD0000000534, 39 states, 0-48 h, against libRoadRunner):
+//! - a scalar rtol/atol is transformed to rtol' once per state instead of once (its `Tolerance`
+//!   index gives the same scalar for every state), so rtol' tends to 1e-3 whatever `--rtol`
+//!   says and atol' grows as rtol shrinks: worst error 8e-2 at rtol 1e-6, 66 at rtol 1e-12;
+//! - given per-state tolerance vectors instead, it converged (7.5e-7 at rtol 1e-8) but stopped
+//!   with "step size underflow" at rtol 1e-10 and 1e-12: after a rejected step it keeps the LU
+//!   factors of the previous step size (and the old Jacobian), so the Newton iteration diverges
+//!   at every smaller step size it tries.
+//!
+//! Neither can be worked around through its options. See docs/solvers.md.
+
+use super::{Segment, Span, Stats};
+use crate::model::Model;
+use nalgebra::{Complex, DMatrix, DVector, LU};
+
+// Method coefficients (radau5.f).
+const C: [f64; 3] = [0.1550510257216822, 0.6449489742783178, 1.0];
+const C1M1: f64 = C[0] - 1.0;
+const C2M1: f64 = C[1] - 1.0;
+const C1MC2: f64 = C[0] - C[1];
+const DD: [f64; 3] = [-10.048809399827416, 1.382142733160749, -1.0 / 3.0];
+const U1: f64 = 3.637834252744496;
+const ALPH: f64 = 2.6810828736277523;
+const BETA: f64 = 3.0504301992474105;
+/// The transformation to the real and complex stage systems, and its inverse.
+#[rustfmt::skip]
+const T: [[f64; 3]; 3] = [
+    [0.09123239487089295, -0.1412552950209542, -0.030029194105147424],
+    [0.241717932707107, 0.20412935229379994, 0.3829421127572619],
+    [0.966048182615093, 1.0, 0.0],
+];
+#[rustfmt::skip]
+const TI: [[f64; 3]; 3] = [
+    [4.325579890063155, 0.33919925181580984, 0.5417705399358749],
+    [-4.178718591551905, -0.32768282076106237, 0.47662355450055044],
+    [-0.5028726349457868, 2.571926949855605, -0.5960392048282249],
+];
+// Controller settings (radau5.f defaults).
+/// Most Newton iterations per step.
+const NIT: usize = 7;
+const SAFE: f64 = 0.9;
+/// Keep the Jacobian when the Newton iteration contracted faster than this.
+const THET: f64 = 0.001;
+/// Per step, h shrinks at most FACL = 5x and grows at most 1/FACR = 8x.
+const FACL: f64 = 5.0;
+const FACR: f64 = 0.125;
+const UROUND: f64 = 1e-16;
+
+/// The model's right-hand side with an evaluation counter.
+struct Rhs<'a> {
+    model: &'a Model,
+    slots: Vec<f64>,
+    /// See `dopri::Rhs::t_last`.
+    t_last: f64,
+    evals: u64,
+}
+
+impl Rhs<'_> {
+    fn f(&mut self, t: f64, y: &[f64], dy: &mut [f64]) {
+        self.evals += 1;
+        self.model.rhs(&mut self.slots, t.min(self.t_last), y, dy);
+    }
+}
+
+/// Root mean square of `v / scal`.
+fn rms(v: &[f64], scal: &[f64]) -> f64 {
+    let s: f64 = v.iter().zip(scal).map(|(x, s)| (x / s) * (x / s)).sum();
+    (s / v.len() as f64).sqrt()
+}
+
+/// The LU factors of the real and the complex iteration matrix for one step size.
+struct Factors {
+    real: LU<f64, nalgebra::Dyn, nalgebra::Dyn>,
+    complex: LU<Complex<f64>, nalgebra::Dyn, nalgebra::Dyn>,
+}
+
+fn factorise(jac: &DMatrix<f64>, h: f64) -> Option<Factors> {
+    let n = jac.nrows();
+    let real = DMatrix::from_fn(n, n, |i, j| f64::from(i == j) * U1 / h - jac[(i, j)]).lu();
+    let shift = Complex::new(ALPH / h, BETA / h);
+    let complex = DMatrix::from_fn(n, n, |i, j| {
+        let d = if i == j {
+            shift
+        } else {
+            Complex::new(0.0, 0.0)
+        };
+        d - Complex::new(jac[(i, j)], 0.0)
+    })
+    .lu();
+    (real.is_invertible() && complex.is_invertible()).then_some(Factors { real, complex })
+}
+
+/// The solution on one segment: per accepted step its end time, size and collocation polynomial
+/// y(s) = a0 + s (a1 + (s - c2 + 1) (a2 + (s - c1 + 1) a3)), s = (t - end)/h in [-1, 0], stored
+/// as [a0, a1, a2, a3] (4n values).
+struct RadauSegment {
+    t0: f64,
+    y0: Vec<f64>,
+    ends: Vec<f64>,
+    h: Vec<f64>,
+    coef: Vec<f64>,
+}
+
+impl Segment for RadauSegment {
+    fn t0(&self) -> f64 {
+        self.t0
+    }
+    fn t1(&self) -> f64 {
+        *self.ends.last().unwrap_or(&self.t0)
+    }
+    fn eval(&self, t: f64, out: &mut [f64]) {
+        if self.ends.is_empty() || t <= self.t0 {
+            out.copy_from_slice(&self.y0);
+            return;
+        }
+        let i = self
+            .ends
+            .partition_point(|&e| e < t)
+            .min(self.ends.len() - 1);
+        let n = self.y0.len();
+        let a = &self.coef[4 * n * i..4 * n * (i + 1)];
+        let s = ((t - self.ends[i]) / self.h[i]).clamp(-1.0, 0.0);
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = a[k] + s * (a[n + k] + (s - C2M1) * (a[2 * n + k] + (s - C1M1) * a[3 * n + k]));
+        }
+    }
+    fn steps(&self) -> &[f64] {
+        &self.ends
+    }
+}
+
+/// Forward-difference Jacobian at (t, y), f0 = f(t, y).
+fn jacobian(rhs: &mut Rhs, t: f64, y: &mut [f64], f0: &[f64], jac: &mut DMatrix<f64>) {
+    let mut f1 = vec![0.0; y.len()];
+    for j in 0..y.len() {
+        let yj = y[j];
+        let delta = (UROUND * yj.abs().max(1e-5)).sqrt();
+        y[j] = yj + delta;
+        rhs.f(t, y, &mut f1);
+        y[j] = yj;
+        for i in 0..y.len() {
+            jac[(i, j)] = (f1[i] - f0[i]) / delta;
+        }
+    }
+}
+
+/// Integrate `[t0, t1]` with Radau IIA(5).
+pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+    let Span {
+        model,
+        params,
+        t0,
+        t1,
+        y0,
+        opts,
+        h0,
+        ..
+    } = span;
+    let n = y0.len();
+    let mut rhs = Rhs {
+        model,
+        slots: model.slots_with_params(params),
+        t_last: super::left_limit(t1),
+        evals: 0,
+    };
+    let rtol = 0.1 * opts.rtol.powf(2.0 / 3.0);
+    let atol = rtol * opts.atol / opts.rtol;
+    let fnewt = (10.0 * UROUND / rtol).max(0.03f64.min(rtol.sqrt()));
+    let scale = |y: &[f64], scal: &mut [f64]| {
+        for (s, y) in scal.iter_mut().zip(y) {
+            *s = atol + rtol * y.abs();
+        }
+    };
+    let mut seg = RadauSegment {
+        t0,
+        y0: y0.to_vec(),
+        ends: Vec::new(),
+        h: Vec::new(),
+        coef: Vec::new(),
+    };
+    let (mut t, mut y) = (t0, y0.to_vec());
+    let mut f0 = vec![0.0; n];
+    rhs.f(t, &y, &mut f0);
+    let mut scal = vec![0.0; n];
+    scale(&y, &mut scal);
+    let h_max = t1 - t0;
+    let mut h = if h0 > 0.0 {
+        h0
+    } else {
+        // No previous step to continue from: |y| / |y'| / 100, as explicit codes start.
+        let (d0, d1) = (rms(&y, &scal), rms(&f0, &scal));
+        if d0 < 1e-5 || d1 < 1e-5 {
+            1e-6
+        } else {
+            0.01 * d0 / d1
+        }
+    }
+    .min(h_max);
+    let mut last = t + 1.0001 * h >= t1;
+    if last {
+        h = t1 - t;
+    }
+    // Newton and controller state (radau5.f names).
+    let (mut first, mut reject, mut caljac) = (true, false, false);
+    let (mut faccon, mut dynold, mut thqold) = (1.0f64, 0.0f64, 1.0f64);
+    let (mut hold, mut hacc, mut erracc) = (h, h, 1e-2f64);
+    let (mut naccpt, mut nsteps, mut nsing) = (0u64, 0u64, 0u32);
+    let mut jac = DMatrix::zeros(n, n);
+    let (mut need_jac, mut factors) = (true, None::<Factors>);
+    let mut z = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+    let mut f = z.clone();
+    let mut k = z.clone();
+    let mut cont = z.clone();
+    let mut tmp = vec![0.0; n];
+    let mut b1 = DVector::<f64>::zeros(n);
+    let mut b2 = DVector::<Complex<f64>>::zeros(n);
+    loop {
+        if need_jac {
+            jacobian(&mut rhs, t, &mut y, &f0, &mut jac);
+            (need_jac, caljac, factors) = (false, true, None);
+        }
+        if factors.is_none() {
+            factors = factorise(&jac, h);
+            if factors.is_none() {
+                nsing += 1;
+                if nsing >= 5 {
+                    return Err((t, "singular iteration matrix".into()));
+                }
+                (h, reject, last) = (h * 0.5, true, false);
+                need_jac = !caljac;
+                continue;
+            }
+        }
+        let lu = factors.as_ref().unwrap();
+        nsteps += 1;
+        if nsteps > u64::from(opts.max_steps) {
+            return Err((t, "too many steps".into()));
+        }
+        if 0.1 * h.abs() <= t.abs() * UROUND || !h.is_finite() {
+            return Err((t, "step size underflow".into()));
+        }
+        // Starting values for the Newton iteration: the last step's polynomial extrapolated.
+        for i in 0..3 {
+            let cq = C[i] * h / hold;
+            for j in 0..n {
+                z[i][j] = if first {
+                    0.0
+                } else {
+                    cq * (cont[0][j] + (cq - C2M1) * (cont[1][j] + (cq - C1M1) * cont[2][j]))
+                };
+            }
+        }
+        for i in 0..3 {
+            for j in 0..n {
+                f[i][j] = TI[i][0] * z[0][j] + TI[i][1] * z[1][j] + TI[i][2] * z[2][j];
+            }
+        }
+        // Simplified Newton iteration on the transformed stage values f (z = T f); on failure,
+        // the factor to multiply h with before trying again.
+        faccon = faccon.max(UROUND).powf(0.8);
+        let mut theta = THET;
+        let mut newt = 0;
+        let (fac1, shift) = (U1 / h, Complex::new(ALPH / h, BETA / h));
+        let newton: Result<(), f64> = loop {
+            if newt >= NIT {
+                break Err(0.5);
+            }
+            for i in 0..3 {
+                for j in 0..n {
+                    tmp[j] = y[j] + z[i][j];
+                }
+                rhs.f(t + C[i] * h, &tmp, &mut k[i]);
+            }
+            for j in 0..n {
+                let w = |i: usize| TI[i][0] * k[0][j] + TI[i][1] * k[1][j] + TI[i][2] * k[2][j];
+                b1[j] = w(0) - fac1 * f[0][j];
+                b2[j] = Complex::new(w(1), w(2)) - shift * Complex::new(f[1][j], f[2][j]);
+            }
+            if !(lu.real.solve_mut(&mut b1) && lu.complex.solve_mut(&mut b2)) {
+                break Err(0.5);
+            }
+            for j in 0..n {
+                (z[0][j], z[1][j], z[2][j]) = (b1[j], b2[j].re, b2[j].im);
+            }
+            newt += 1;
+            let dyno = (z.iter().map(|zi| rms(zi, &scal).powi(2)).sum::<f64>() / 3.0).sqrt();
+            if !dyno.is_finite() {
+                break Err(0.5);
+            }
+            if newt > 1 && newt < NIT {
+                let thq = dyno / dynold;
+                theta = if newt == 2 {
+                    thq
+                } else {
+                    (thq * thqold).sqrt()
+                };
+                thqold = thq;
+                if theta >= 0.99 {
+                    break Err(0.5);
+                }
+                faccon = theta / (1.0 - theta);
+                let left = (NIT - 1 - newt) as i32;
+                let dyth = faccon * dyno * theta.powi(left) / fnewt;
+                if dyth >= 1.0 {
+                    // Too slow to converge in the iterations left.
+                    let qnewt = dyth.clamp(1e-4, 20.0);
+                    break Err(0.8 * qnewt.powf(-1.0 / (4.0 + f64::from(left))));
+                }
+            }
+            dynold = dyno.max(UROUND);
+            for j in 0..n {
+                for i in 0..3 {
+                    f[i][j] += z[i][j];
+                }
+                for i in 0..3 {
+                    z[i][j] = T[i][0] * f[0][j] + T[i][1] * f[1][j] + T[i][2] * f[2][j];
+                }
+            }
+            if faccon * dyno <= fnewt {
+                break Ok(());
+            }
+        };
+        if let Err(q) = newton {
+            stats.rejected_steps += 1;
+            (h, reject, last) = (h * q, true, false);
+            factors = None;
+            need_jac = !caljac;
+            continue;
+        }
+        // Error estimate (u1/h I - J)^-1 (f(y0) + (dd . z)/h); after a rejection, once more
+        // with f(y0 + err) in place of f(y0) (stiff components).
+        for j in 0..n {
+            tmp[j] = (DD[0] * z[0][j] + DD[1] * z[1][j] + DD[2] * z[2][j]) / h;
+            b1[j] = tmp[j] + f0[j];
+        }
+        lu.real.solve_mut(&mut b1);
+        let mut err = rms(b1.as_slice(), &scal).max(1e-10);
+        if err >= 1.0 && (first || reject) {
+            let [fy, y1, _] = &mut k;
+            for j in 0..n {
+                y1[j] = y[j] + b1[j];
+            }
+            rhs.f(t, y1, fy);
+            for j in 0..n {
+                b1[j] = fy[j] + tmp[j];
+            }
+            lu.real.solve_mut(&mut b1);
+            err = rms(b1.as_slice(), &scal).max(1e-10);
+        }
+        let fac = SAFE.min(SAFE * (1 + 2 * NIT) as f64 / (newt + 2 * NIT) as f64);
+        let mut quot = (err.powf(0.25) / fac).clamp(FACR, FACL);
+        let mut hnew = h / quot;
+        if err >= 1.0 {
+            stats.rejected_steps += 1;
+            h = if first { 0.1 * h } else { hnew };
+            (reject, last) = (true, false);
+            factors = None;
+            need_jac = !caljac;
+            continue;
+        }
+        // Accepted.
+        first = false;
+        naccpt += 1;
+        if naccpt > 1 {
+            // Gustafsson's predictive controller.
+            let facgus = ((hacc / h) * (err * err / erracc).powf(0.25) / SAFE).clamp(FACR, FACL);
+            quot = quot.max(facgus);
+            hnew = h / quot;
+        }
+        (hacc, erracc, hold) = (h, err.max(1e-2), h);
+        t = if last { t1 } else { t + h };
+        for j in 0..n {
+            y[j] += z[2][j];
+            cont[0][j] = (z[1][j] - z[2][j]) / C2M1;
+            let ak = (z[0][j] - z[1][j]) / C1MC2;
+            let acont3 = (ak - z[0][j] / C[0]) / C[1];
+            cont[1][j] = (ak - cont[0][j]) / C1M1;
+            cont[2][j] = cont[1][j] - acont3;
+        }
+        if y.iter().any(|v| !v.is_finite()) {
+            return Err((t, "a state became NaN or infinite".into()));
+        }
+        seg.ends.push(t);
+        seg.h.push(h);
+        seg.coef.extend_from_slice(&y);
+        for c in &cont {
+            seg.coef.extend_from_slice(c);
+        }
+        scale(&y, &mut scal);
+        caljac = false;
+        if last {
+            break;
+        }
+        rhs.f(t, &y, &mut f0);
+        hnew = hnew.min(h_max);
+        if reject {
+            hnew = hnew.min(h);
+        }
+        reject = false;
+        if t + 1.0001 * hnew >= t1 {
+            (h, last) = (t1 - t, true);
+        } else {
+            // Keep h and the factors when the change would be small.
+            if theta <= THET && (1.0..=1.2).contains(&(hnew / h)) {
+                continue;
+            }
+            h = hnew;
+        }
+        factors = None;
+        need_jac = theta > THET;
+    }
+    stats.accepted_steps += naccpt;
+    stats.rhs_evaluations += rhs.evals;
+    Ok(Box::new(seg))
+}
