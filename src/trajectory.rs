@@ -205,51 +205,71 @@ pub struct Samples<'a> {
 }
 
 impl<'a> Samples<'a> {
-    /// Sample `sol` over `[0, end]` days.
+    /// Sample `sol` over `[0, end]` days: segment by segment, one piece per solver step (the
+    /// last one clipped at `end`); step-end states come from the solver itself.
     pub fn new(model: &'a Model, sol: &'a Solution, end: f64) -> Self {
-        let k = knots(sol, end);
         let n = model.n_states();
+        let per_day = sol.per_day;
         let mut probe = Probe::new(model, sol);
-        let mut points: Vec<(f64, usize)> = Vec::with_capacity(2 * k.len() + 1);
-        let mut states: Vec<f64> = Vec::with_capacity(n * (2 * k.len() + 1));
-        let mut push = |day: f64, seg: usize, probe: &mut Probe| {
-            points.push((day, seg));
-            states.extend_from_slice(probe.state(seg, day));
-            points.len() - 1
-        };
-        let mut pieces = Vec::with_capacity(k.len());
-        if k.len() == 1 {
-            let i = push(k[0], 0, &mut probe);
+        let mut points: Vec<(f64, usize)> = Vec::new();
+        let mut states: Vec<f64> = Vec::new();
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut y = vec![0.0; n];
+        'segments: for si in 0..sol.n_segments() {
+            let (seg, _) = sol.segment(si);
+            let mut a = seg.t0() / per_day;
+            if a >= end && !pieces.is_empty() {
+                break;
+            }
+            points.push((a, si));
+            states.extend_from_slice(probe.state(si, a));
+            let mut ia = points.len() - 1;
+            for (k, &s) in seg.steps().iter().enumerate() {
+                let step_end = s / per_day;
+                let b = step_end.min(end);
+                if b <= a {
+                    continue;
+                }
+                let m = 0.5 * (a + b);
+                points.push((m, si));
+                states.extend_from_slice(probe.state(si, m));
+                points.push((b, si));
+                if b == step_end {
+                    seg.step_end(k, &mut y);
+                    states.extend_from_slice(&y);
+                } else {
+                    states.extend_from_slice(probe.state(si, b));
+                }
+                let ib = points.len() - 1;
+                pieces.push(Piece {
+                    a,
+                    b,
+                    seg: si,
+                    ia,
+                    im: ib - 1,
+                    ib,
+                });
+                (a, ia) = (b, ib);
+                if b >= end {
+                    break 'segments;
+                }
+            }
+        }
+        if pieces.is_empty() {
+            // A zero-length window: one point.
+            let i = points.len().saturating_sub(1);
+            if points.is_empty() {
+                points.push((0.0, 0));
+                states.extend_from_slice(probe.state(0, 0.0));
+            }
             pieces.push(Piece {
-                a: k[0],
-                b: k[0],
-                seg: 0,
+                a: points[i].0,
+                b: points[i].0,
+                seg: points[i].1,
                 ia: i,
                 im: i,
                 ib: i,
             });
-        }
-        let mut last: Option<Piece> = None;
-        for w in k.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let m = 0.5 * (a + b);
-            let seg = sol.segment_index(m * sol.per_day);
-            let ia = match last {
-                Some(p) if p.seg == seg => p.ib,
-                _ => push(a, seg, &mut probe),
-            };
-            let im = push(m, seg, &mut probe);
-            let ib = push(b, seg, &mut probe);
-            let p = Piece {
-                a,
-                b,
-                seg,
-                ia,
-                im,
-                ib,
-            };
-            pieces.push(p);
-            last = Some(p);
         }
         Samples {
             model,

@@ -94,6 +94,8 @@ where
     t1: f64,
     dense: ContinuousOutputModel<f64, OVector<f64, D>>,
     steps: Vec<f64>,
+    /// State at each step end, `n` values per step.
+    ys: Vec<f64>,
     y1: Vec<f64>,
 }
 
@@ -120,6 +122,10 @@ where
     }
     fn steps(&self) -> &[f64] {
         &self.steps
+    }
+    fn step_end(&self, k: usize, out: &mut [f64]) {
+        let n = out.len();
+        out.copy_from_slice(&self.ys[k * n..(k + 1) * n]);
     }
 }
 
@@ -203,6 +209,7 @@ where
         .map(|v| v.as_slice().to_vec())
         .unwrap_or_else(|| y0.to_vec());
     let steps = xs.clone();
+    let ys: Vec<f64> = ys.iter().flat_map(|v| v.iter().copied()).collect();
     // The span ends early when a watched level was crossed.
     let t1 = stopped_at.get().unwrap_or(t1);
     Ok(Box::new(DopriSegment {
@@ -210,6 +217,7 @@ where
         t1,
         dense,
         steps,
+        ys,
         y1,
     }))
 }

@@ -93,6 +93,11 @@ pub trait Segment: Send + Sync {
     fn eval(&self, t: f64, out: &mut [f64]);
     /// End times of the solver's accepted steps (the last equals `t1`).
     fn steps(&self) -> &[f64];
+    /// State at the end of accepted step `k` (`eval` at `steps()[k]`; a method that keeps its
+    /// step-end states returns them without interpolating).
+    fn step_end(&self, k: usize, out: &mut [f64]) {
+        self.eval(self.steps()[k], out)
+    }
 }
 
 /// Solver work counters.
@@ -125,6 +130,11 @@ impl Solution {
     /// Index of the segment holding model time `t` (the later one at a boundary).
     pub(crate) fn segment_index(&self, t: f64) -> usize {
         self.starts.partition_point(|&s| s <= t).saturating_sub(1)
+    }
+
+    /// Number of segments (integration spans between events).
+    pub(crate) fn n_segments(&self) -> usize {
+        self.segments.len()
     }
 
     /// Segment `i` and the parameter values in force on it.

@@ -76,9 +76,13 @@ impl<'m> InterventionTrigger<'m> {
         let mut y = vec![0.0; model.n_states()];
         let mut out = (self.crs.clone(), self.icans.clone());
         let quantities = [out.0.as_ref().map(|tr| tr.0), out.1.as_ref().map(|tr| tr.0)];
-        let mut read = |day: f64| -> [f64; 2] {
+        // Both quantities at `day`, from the state at the end of step `k` when given.
+        let mut at = |day: f64, k: Option<usize>| -> [f64; 2] {
             let t = (day * per_day).clamp(seg.t0(), seg.t1());
-            seg.eval(t, &mut y);
+            match k {
+                Some(k) => seg.step_end(k, &mut y),
+                None => seg.eval(t, &mut y),
+            }
             quantities.map(|q| match q {
                 Some(Quantity::State(i)) => y[i],
                 Some(Quantity::Observable(i)) => model.observe_one(&mut v, t, &y, i),
@@ -96,15 +100,21 @@ impl<'m> InterventionTrigger<'m> {
             }
         };
         let mut prev = seg.t0() / per_day;
-        let mut f_prev = read(prev);
+        let mut f_prev = at(prev, None);
         if seg.steps().is_empty() || upto <= prev {
-            feed(&mut out, &mut read, (prev, prev), [f_prev; 3]);
+            feed(&mut out, &mut |d| at(d, None), (prev, prev), [f_prev; 3]);
         }
-        for &s in seg.steps() {
+        for (k, &s) in seg.steps().iter().enumerate() {
             let end = (s / per_day).min(upto);
             if end > prev {
-                let (f_mid, f_end) = (read(0.5 * (prev + end)), read(end));
-                feed(&mut out, &mut read, (prev, end), [f_prev, f_mid, f_end]);
+                let f_mid = at(0.5 * (prev + end), None);
+                let f_end = at(end, (end == s / per_day).then_some(k));
+                feed(
+                    &mut out,
+                    &mut |d| at(d, None),
+                    (prev, end),
+                    [f_prev, f_mid, f_end],
+                );
                 (prev, f_prev) = (end, f_end);
             }
             if end >= upto {
