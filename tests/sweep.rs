@@ -560,3 +560,245 @@ fn library_columns_and_shards() {
     let d = population::Design::from_model(&model, 0.2);
     assert!(d.is_err());
 }
+
+/// A one-state model with random effects on `a` (omega2 0.09), `b` (0.25), `c` (0.04) and `z0`
+/// (0), none on `k`, no bounds to clip at; `extra` (e.g. `[[correlations]]`) is appended.
+fn corr_model_text(extra: &str) -> String {
+    let mut text = String::from("[model]\nname = \"corr\"\ntime_unit = \"day\"\n");
+    for (name, value, omega2) in [
+        ("a", "2.0", Some("0.09")),
+        ("b", "0.5", Some("0.25")),
+        ("c", "1.0", Some("0.04")),
+        ("z0", "3.0", Some("0")),
+        ("k", "0.1", None),
+    ] {
+        text.push_str(&format!(
+            "\n[[parameters]]\nname = \"{name}\"\nvalue = {value}\nsource = \"test\"\n"
+        ));
+        if let Some(o) = omega2 {
+            text.push_str(&format!("omega2 = {o}\n"));
+        }
+    }
+    text.push_str(
+        "\n[[states]]\nname = \"x\"\ninitial = \"a + b + c + z0\"\n\n[equations]\nx = \"-k * x\"\n",
+    );
+    text.push_str(extra);
+    text
+}
+
+fn correlation(a: &str, b: &str, r: &str) -> String {
+    format!("\n[[correlations]]\nbetween = [\"{a}\", \"{b}\"]\nr = {r}\nsource = \"test\"\n")
+}
+
+/// ln(theta_i / theta) per column of a population file (header: ID, a, b, c, z0).
+fn log_ratios(csv_bytes: &[u8]) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut r = csv::Reader::from_reader(csv_bytes);
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let typical = [("a", 2.0), ("b", 0.5), ("c", 1.0), ("z0", 3.0)];
+    let mut cols = vec![Vec::new(); header.len() - 1];
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        for (j, col) in cols.iter_mut().enumerate() {
+            let name = &header[j + 1];
+            let theta = typical.iter().find(|t| t.0 == name).unwrap().1;
+            col.push((rec[j + 1].parse::<f64>().unwrap() / theta).ln());
+        }
+    }
+    (header[1..].to_vec(), cols)
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
+}
+
+fn variance(x: &[f64]) -> f64 {
+    let m = mean(x);
+    x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
+}
+
+fn corr(x: &[f64], y: &[f64]) -> f64 {
+    let (mx, my) = (mean(x), mean(y));
+    let cov = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum::<f64>();
+    let sx = x.iter().map(|a| (a - mx).powi(2)).sum::<f64>().sqrt();
+    let sy = y.iter().map(|b| (b - my).powi(2)).sum::<f64>().sqrt();
+    cov / (sx * sy)
+}
+
+#[test]
+fn population_correlated_random_effects() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "plain.toml", &corr_model_text(""));
+    let model = write(
+        dir.path(),
+        "corr.toml",
+        &corr_model_text(&correlation("a", "b", "0.6")),
+    );
+    let pop = population(&model, "20000", "2024", "2");
+    let (names, cols) = log_ratios(&pop);
+    assert_eq!(names, ["a", "b", "c", "z0"]);
+    let r = corr(&cols[0], &cols[1]);
+    let (va, vb, vc) = (variance(&cols[0]), variance(&cols[1]), variance(&cols[2]));
+    eprintln!("r = 0.6: sample r {r:.4}, var a {va:.5} (0.09), b {vb:.5} (0.25), c {vc:.5} (0.04)");
+    assert!((r - 0.6).abs() < 0.02, "sample correlation {r}");
+    for (v, omega2) in [(va, 0.09), (vb, 0.25), (vc, 0.04)] {
+        assert!((v / omega2 - 1.0).abs() < 0.03, "variance {v} vs {omega2}");
+    }
+    assert!(corr(&cols[0], &cols[2]).abs() < 0.03 && corr(&cols[1], &cols[2]).abs() < 0.03);
+    assert!(
+        cols[3].iter().all(|&x| x == 0.0),
+        "omega2 = 0: the typical value"
+    );
+
+    // Same draws as without the correlation except for `b` (eta_b = L21 z_a + L22 z_b): `a`
+    // (first of its block), `c` and `z0` are unchanged.
+    let (_, plain_cols) = log_ratios(&population(&plain, "20000", "2024", "1"));
+    assert_eq!(plain_cols[0], cols[0]);
+    assert_ne!(plain_cols[1], cols[1]);
+    assert_eq!(plain_cols[2], cols[2]);
+
+    // Negative correlation.
+    let neg = write(
+        dir.path(),
+        "neg.toml",
+        &corr_model_text(&correlation("c", "a", "-0.5")),
+    );
+    let (_, cols) = log_ratios(&population(&neg, "20000", "2024", "2"));
+    let r = corr(&cols[0], &cols[2]);
+    let (va, vc) = (variance(&cols[0]), variance(&cols[2]));
+    eprintln!("r = -0.5: sample r {r:.4}, var a {va:.5} (0.09), c {vc:.5} (0.04)");
+    assert!((r + 0.5).abs() < 0.02, "sample correlation {r}");
+    assert!((va / 0.09 - 1.0).abs() < 0.03 && (vc / 0.04 - 1.0).abs() < 0.03);
+
+    // `describe` lists the correlations.
+    cartox()
+        .arg("describe")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("a ~ b  r = 0.6"));
+}
+
+#[test]
+fn population_correlations_are_reproducible_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = correlation("a", "b", "0.6") + &correlation("b", "c", "-0.3");
+    let model = write(dir.path(), "corr.toml", &corr_model_text(&extra));
+    let a = population(&model, "3000", "11", "1");
+    let b = population(&model, "3000", "11", "2");
+    assert_eq!(a, b, "same seed, any thread count: same bytes");
+    assert!(population(&model, "6000", "11", "2").starts_with(&a));
+    assert_ne!(a, population(&model, "3000", "12", "1"));
+}
+
+/// A parameter with omega2 = 0 may be correlated: it stays at its typical value and the other
+/// random effects keep their variances and correlations.
+#[test]
+fn population_correlation_with_zero_omega2() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = correlation("z0", "a", "0.5") + &correlation("a", "b", "0.6");
+    let model = write(dir.path(), "corr.toml", &corr_model_text(&extra));
+    let (_, cols) = log_ratios(&population(&model, "20000", "5", "2"));
+    assert!(cols[3].iter().all(|&x| x == 0.0), "z0 at its typical value");
+    let r = corr(&cols[0], &cols[1]);
+    assert!((r - 0.6).abs() < 0.02, "sample correlation {r}");
+    assert!((variance(&cols[0]) / 0.09 - 1.0).abs() < 0.03);
+    assert!((variance(&cols[1]) / 0.25 - 1.0).abs() < 0.03);
+}
+
+#[test]
+fn population_correlation_errors_name_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(String, &str, String)> = vec![
+        (
+            correlation("a", "nope", "0.5"),
+            "\"nope\"",
+            "correlations[1].between: `nope` is not a parameter".into(),
+        ),
+        (
+            correlation("a", "k", "0.5"),
+            "\"k\"]",
+            "correlations[1].between: parameter `k` has no `omega2`".into(),
+        ),
+        (
+            correlation("b", "b", "0.5"),
+            "\"b\"]",
+            "correlations[1].between: `b` is paired with itself".into(),
+        ),
+        (
+            correlation("a", "b", "0.5") + &correlation("b", "a", "0.2"),
+            "[\"b\", \"a\"]",
+            "correlations[2].between: `b` and `a` are already correlated by correlations[1]".into(),
+        ),
+        (
+            "\n[[correlations]]\nbetween = [\"a\", \"b\", \"c\"]\nr = 0.5\n".into(),
+            "[\"a\", \"b\", \"c\"]",
+            "correlations[1].between: expected two parameter names, got 3".into(),
+        ),
+        (
+            correlation("a", "b", "1.0"),
+            "1.0\nsource",
+            "correlations[1].r: must be a finite number strictly between -1 and 1, got 1".into(),
+        ),
+        (
+            correlation("a", "b", "-1.5"),
+            "-1.5",
+            "correlations[1].r: must be a finite number strictly between -1 and 1, got -1.5"
+                .into(),
+        ),
+        (
+            correlation("a", "b", "nan"),
+            "nan",
+            "correlations[1].r: must be a finite number strictly between -1 and 1, got NaN".into(),
+        ),
+        (
+            correlation("a", "b", "0.5") + "rr = 0.1\n",
+            "rr = ",
+            "unknown field `rr`".into(),
+        ),
+        (
+            "\n[[correlations]]\nbetween = [\"a\", \"b\"]\n".into(),
+            "[[correlations]]",
+            "missing field `r`".into(),
+        ),
+        // Singular (semi-definite): eta_c = eta_a - eta_b would be implied.
+        (
+            correlation("a", "b", "0.5") + &correlation("b", "c", "-0.5") + &correlation("a", "c", "0.5"),
+            "[\"a\", \"b\"]",
+            "correlations[1]: the correlation matrix of `a`, `b`, `c` (correlations[1], correlations[2], correlations[3]; pairs not declared have r = 0) is not positive definite".into(),
+        ),
+        // Undeclared pairs are 0: a-b and b-c at 0.9 cannot both hold with a-c = 0.
+        (
+            correlation("c", "z0", "0.1") + &correlation("a", "b", "0.9") + &correlation("b", "c", "0.9"),
+            "[\"c\", \"z0\"]",
+            "correlations[1]: the correlation matrix of `a`, `b`, `c`, `z0`".into(),
+        ),
+    ];
+    for (extra, at, message) in cases {
+        let text = corr_model_text(&extra);
+        let model = write(dir.path(), "bad.toml", &text);
+        // The expected position: the first occurrence of `at` in the appended text.
+        let offset = text.len() - extra.len() + extra.find(at).unwrap();
+        let line = text[..offset].matches('\n').count() + 1;
+        let col = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+        let out = dir.path().join("pop.csv");
+        let got = cartox()
+            .args(["population", "--n", "5", "--seed", "1", "-m"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(1)
+            .get_output()
+            .stderr
+            .clone();
+        let got = String::from_utf8(got).unwrap();
+        let want = format!("bad.toml:{line}:{col}: {message}");
+        assert!(got.contains(&want), "want `{want}`, got `{got}`");
+        assert_eq!(got.trim().lines().count(), 1, "one line: {got}");
+        assert!(!out.exists(), "no output file on error");
+    }
+}

@@ -48,6 +48,22 @@ pub fn describe(name: &str) -> Result<ExitCode> {
             println!("      source: {}", p.source);
         }
     }
+    if !m.correlations.is_empty() {
+        println!("\nCorrelations of the random effects (eta):");
+        for c in &m.correlations {
+            let [a, b] = c.between;
+            println!(
+                "  {} ~ {}  r = {}",
+                m.parameters[a].name, m.parameters[b].name, c.r
+            );
+            if !c.description.is_empty() {
+                println!("      {}", c.description);
+            }
+            if !c.source.is_empty() {
+                println!("      source: {}", c.source);
+            }
+        }
+    }
     if !m.assignments.is_empty() {
         println!("\nAssignments (evaluation order):");
         for a in &m.assignments {

@@ -12,6 +12,9 @@ pub struct ModelFile {
     pub references: Vec<Reference>,
     #[serde(default)]
     pub parameters: Vec<Parameter>,
+    /// Correlations between the inter-individual random effects (`[[correlations]]`).
+    #[serde(default)]
+    pub correlations: Vec<Correlation>,
     #[serde(default)]
     pub states: Vec<State>,
     #[serde(default)]
@@ -86,6 +89,20 @@ pub struct Parameter {
     pub upper: Option<Spanned<f64>>,
     /// Inter-individual variability: variance of the log-normal random effect (omega^2).
     pub omega2: Option<Spanned<f64>>,
+}
+
+/// `[[correlations]]`: the correlation `r` between the random effects (eta) of two parameters that
+/// both have `omega2` (an off-diagonal element of NONMEM's OMEGA BLOCK, as a correlation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correlation {
+    /// The two parameter names.
+    pub between: Spanned<Vec<Spanned<String>>>,
+    pub r: Spanned<f64>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -54,6 +54,68 @@ pub struct Parameter {
     pub omega2: Option<f64>,
 }
 
+/// A correlation between the random effects (eta) of two parameters that have `omega2`
+/// (`[[correlations]]`): `cov(eta_a, eta_b) = r * sqrt(omega2_a * omega2_b)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correlation {
+    /// The two parameter indices, in file order (never equal).
+    pub between: [usize; 2],
+    /// In (-1, 1).
+    pub r: f64,
+    pub description: String,
+    pub source: String,
+}
+
+/// Smallest Cholesky pivot (a conditional variance, the diagonal being 1) a correlation matrix may
+/// have: below it the matrix is rejected as not positive definite (singular or nearly so).
+pub const MIN_CORRELATION_PIVOT: f64 = 1e-10;
+
+/// The parameters linked to `start` through `correlations` (its connected block of the OMEGA
+/// matrix), sorted by index.
+pub fn correlation_block(correlations: &[Correlation], start: usize) -> Vec<usize> {
+    let mut block = vec![start];
+    let mut k = 0;
+    while k < block.len() {
+        let p = block[k];
+        for c in correlations {
+            let other = match c.between {
+                [a, b] if a == p => b,
+                [a, b] if b == p => a,
+                _ => continue,
+            };
+            if !block.contains(&other) {
+                block.push(other);
+            }
+        }
+        k += 1;
+    }
+    block.sort_unstable();
+    block
+}
+
+/// The correlation matrix of `params` (a unit diagonal and the declared correlations between
+/// them, 0 elsewhere) when it is positive definite: every Cholesky pivot above
+/// [`MIN_CORRELATION_PIVOT`].
+pub fn correlation_matrix(
+    correlations: &[Correlation],
+    params: &[usize],
+) -> Option<nalgebra::DMatrix<f64>> {
+    let n = params.len();
+    let mut m = nalgebra::DMatrix::<f64>::identity(n, n);
+    for c in correlations {
+        let pos = |p: usize| params.iter().position(|&q| q == p);
+        if let (Some(i), Some(j)) = (pos(c.between[0]), pos(c.between[1])) {
+            m[(i, j)] = c.r;
+            m[(j, i)] = c.r;
+        }
+    }
+    let l = nalgebra::Cholesky::new(m.clone())?;
+    let l = l.l();
+    (0..n)
+        .all(|i| l[(i, i)] * l[(i, i)] > MIN_CORRELATION_PIVOT)
+        .then_some(m)
+}
+
 #[derive(Debug, Clone)]
 pub struct State {
     pub name: String,
@@ -131,6 +193,8 @@ pub struct Model {
     pub time_unit: TimeUnit,
     pub references: Vec<file::Reference>,
     pub parameters: Vec<Parameter>,
+    /// Correlations between the parameters' random effects (`[[correlations]]`), in file order.
+    pub correlations: Vec<Correlation>,
     pub states: Vec<State>,
     /// In evaluation (dependency) order.
     pub assignments: Vec<Derived>,
@@ -521,6 +585,103 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         });
     }
 
+    // Correlations between random effects: two distinct parameters with omega2, each pair once,
+    // r in (-1, 1), and a positive definite correlation matrix.
+    let mut correlations: Vec<Correlation> = Vec::with_capacity(raw.correlations.len());
+    for (i, c) in raw.correlations.iter().enumerate() {
+        let key = format!("correlations[{}]", i + 1);
+        let names = c.between.get_ref();
+        if names.len() != 2 {
+            return Err(loc.at(
+                &c.between,
+                format!(
+                    "{key}.between: expected two parameter names, got {}",
+                    names.len()
+                ),
+            ));
+        }
+        let mut between = [0usize; 2];
+        for (k, n) in names.iter().enumerate() {
+            let name = n.get_ref();
+            let Some(j) = parameters.iter().position(|p| &p.name == name) else {
+                return Err(loc.at(n, format!("{key}.between: `{name}` is not a parameter")));
+            };
+            if parameters[j].omega2.is_none() {
+                return Err(loc.at(
+                    n,
+                    format!(
+                        "{key}.between: parameter `{name}` has no `omega2` (only random effects can be correlated)"
+                    ),
+                ));
+            }
+            between[k] = j;
+        }
+        let [a, b] = between;
+        let (na, nb) = (&parameters[a].name, &parameters[b].name);
+        if a == b {
+            return Err(loc.at(
+                &names[1],
+                format!("{key}.between: `{na}` is paired with itself"),
+            ));
+        }
+        if let Some(prev) = correlations
+            .iter()
+            .position(|o| o.between == [a, b] || o.between == [b, a])
+        {
+            return Err(loc.at(
+                &c.between,
+                format!(
+                    "{key}.between: `{na}` and `{nb}` are already correlated by correlations[{}]",
+                    prev + 1
+                ),
+            ));
+        }
+        let r = *c.r.get_ref();
+        if !(r.is_finite() && r > -1.0 && r < 1.0) {
+            return Err(loc.at(
+                &c.r,
+                format!("{key}.r: must be a finite number strictly between -1 and 1, got {r}"),
+            ));
+        }
+        correlations.push(Correlation {
+            between,
+            r,
+            description: c.description.clone(),
+            source: c.source.clone(),
+        });
+    }
+    // Each connected block of correlated parameters must have a positive definite correlation
+    // matrix; the error points at the block's first entry.
+    let mut checked: Vec<usize> = Vec::new();
+    for (i, c) in correlations.iter().enumerate() {
+        if checked.contains(&c.between[0]) {
+            continue;
+        }
+        let block = correlation_block(&correlations, c.between[0]);
+        checked.extend(&block);
+        if correlation_matrix(&correlations, &block).is_none() {
+            let names: Vec<String> = block
+                .iter()
+                .map(|&p| format!("`{}`", parameters[p].name))
+                .collect();
+            let entries: Vec<String> = correlations
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| block.contains(&o.between[0]))
+                .map(|(k, _)| format!("correlations[{}]", k + 1))
+                .collect();
+            return Err(loc.at(
+                &raw.correlations[i].between,
+                format!(
+                    "correlations[{}]: the correlation matrix of {} ({}; pairs not declared have r = 0) is not positive definite",
+                    i + 1,
+                    names.join(", "),
+                    entries.join(", ")
+                ),
+            ));
+        }
+    }
+
     let compile_expr =
         |text: &Spanned<String>, scope: Scope, what: &str| -> Result<(Ast, Node), ModelError> {
             let ast = expr::parse(text.get_ref()).map_err(|e| loc.in_expr(text, &e, what))?;
@@ -819,6 +980,7 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         time_unit,
         references: raw.references.clone(),
         parameters,
+        correlations,
         states,
         assignments,
         equations,
