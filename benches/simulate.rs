@@ -15,6 +15,10 @@ use ode_solvers::continuous_output_model::ContinuousOutputModel;
 use ode_solvers::{Dopri5, OutputType, System};
 use std::hint::black_box;
 
+/// The allocator of the `cartox` binary (src/main.rs), so the benches measure what the tool does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn models() -> Vec<Model> {
     let mut m = vec![Model::resolve("kimmel2021").expect("kimmel2021 is bundled")];
     if let Ok(d) = Model::resolve(cartox::model::DEFAULT_MODEL) {
