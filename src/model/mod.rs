@@ -1095,13 +1095,9 @@ mod tests {
     /// at pseudo-random states (zeros, negatives and large values included).
     #[test]
     fn compiled_programs_equal_the_expression_trees_bit_for_bit() {
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        use rand::{RngCore, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next_u64();
         let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
         for (name, _) in BUNDLED {
             let m = Model::resolve(name).unwrap();

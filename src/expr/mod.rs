@@ -1,0 +1,386 @@
+//! The expression language of model files.
+//!
+//! Text such as `rho * stim * E - (delta_E + k_EM) * E` is parsed once, at model load, into an
+//! [`Ast`], then compiled against a name table into a [`Node`] tree whose leaves are slot indices
+//! into one flat `&[f64]` (time, states, parameters, assignments). Evaluating a [`Node`] does not
+//! allocate, hash or look up names: it is a recursive `match` over the tree.
+//!
+//! `parse.rs` turns text into an [`Ast`]; `program.rs` compiles many [`Node`] trees (a model's
+//! whole right-hand side) into one straight-line [`Program`], which is what the solvers run.
+//!
+//! Grammar, lowest precedence first:
+//! `||`, `&&`, comparisons (`< <= > >= == !=`), `+ -`, `* /`, unary `- ! +`, `^` (right-assoc),
+//! then numbers, names, calls `f(a, ...)` and parentheses.
+
+use std::fmt;
+
+/// A parse or compile error at a byte offset within the expression text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExprError {
+    pub pos: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ExprError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExprError {}
+
+fn err<T>(pos: usize, message: impl Into<String>) -> Result<T, ExprError> {
+    Err(ExprError {
+        pos,
+        message: message.into(),
+    })
+}
+
+/// Binary operators (including the two-argument functions `min`, `max` and `pow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Min,
+    Max,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+}
+
+/// One-argument functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    Abs,
+    Exp,
+    Ln,
+    Log10,
+    Sqrt,
+    Floor,
+    Ceil,
+}
+
+impl Func {
+    #[inline]
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            Func::Abs => x.abs(),
+            Func::Exp => x.exp(),
+            Func::Ln => x.ln(),
+            Func::Log10 => x.log10(),
+            Func::Sqrt => x.sqrt(),
+            Func::Floor => x.floor(),
+            Func::Ceil => x.ceil(),
+        }
+    }
+}
+
+/// The parsed expression, names still as text (with their byte offsets for error messages).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ast {
+    Num(f64),
+    Name(String, usize),
+    Neg(Box<Ast>),
+    Not(Box<Ast>),
+    Bin(BinOp, Box<Ast>, Box<Ast>),
+    Call(Func, Box<Ast>),
+    If(Box<Ast>, Box<Ast>, Box<Ast>),
+}
+
+impl Ast {
+    /// Every name the expression refers to, with its byte offset, in order of appearance.
+    pub fn names(&self) -> Vec<(&str, usize)> {
+        let mut out = Vec::new();
+        self.collect_names(&mut out);
+        out
+    }
+
+    fn collect_names<'a>(&'a self, out: &mut Vec<(&'a str, usize)>) {
+        match self {
+            Ast::Num(_) => {}
+            Ast::Name(n, p) => out.push((n.as_str(), *p)),
+            Ast::Neg(a) | Ast::Not(a) | Ast::Call(_, a) => a.collect_names(out),
+            Ast::Bin(_, a, b) => {
+                a.collect_names(out);
+                b.collect_names(out);
+            }
+            Ast::If(c, a, b) => {
+                c.collect_names(out);
+                a.collect_names(out);
+                b.collect_names(out);
+            }
+        }
+    }
+
+    /// Compile against a resolver mapping a name to its slot. Unknown names are errors.
+    pub fn compile(&self, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<Node, ExprError> {
+        let node = match self {
+            Ast::Num(v) => Node::Const(*v),
+            Ast::Name(n, p) => match resolve(n) {
+                Some(slot) => Node::Var(slot),
+                None => return err(*p, format!("unknown name `{n}`")),
+            },
+            Ast::Neg(a) => Node::Neg(Box::new(a.compile(resolve)?)),
+            Ast::Not(a) => Node::Not(Box::new(a.compile(resolve)?)),
+            Ast::Call(f, a) => Node::Call(*f, Box::new(a.compile(resolve)?)),
+            Ast::Bin(BinOp::Pow, a, b) => {
+                let base = a.compile(resolve)?;
+                match b.compile(resolve)? {
+                    Node::Const(e) if e.fract() == 0.0 && e.abs() <= 16.0 => {
+                        Node::Powi(Box::new(base), e as i32)
+                    }
+                    exp => Node::Bin(BinOp::Pow, Box::new(base), Box::new(exp)),
+                }
+            }
+            Ast::Bin(op, a, b) => Node::Bin(
+                *op,
+                Box::new(a.compile(resolve)?),
+                Box::new(b.compile(resolve)?),
+            ),
+            Ast::If(c, a, b) => Node::If(
+                Box::new(c.compile(resolve)?),
+                Box::new(a.compile(resolve)?),
+                Box::new(b.compile(resolve)?),
+            ),
+        };
+        Ok(node.fold())
+    }
+}
+
+/// A compiled expression: leaves are constants or slots of the value vector.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Const(f64),
+    Var(usize),
+    Neg(Box<Node>),
+    Not(Box<Node>),
+    Bin(BinOp, Box<Node>, Box<Node>),
+    Powi(Box<Node>, i32),
+    Call(Func, Box<Node>),
+    If(Box<Node>, Box<Node>, Box<Node>),
+    /// `slot op slot` (a fused form of the most common leaves: `k * E`, `N + C`).
+    BinVV(BinOp, usize, usize),
+    /// `slot op constant`
+    BinVC(BinOp, usize, f64),
+    /// `constant op slot`
+    BinCV(BinOp, f64, usize),
+}
+
+#[inline]
+fn truth(x: f64) -> bool {
+    x != 0.0
+}
+
+#[inline]
+fn bool_f(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+impl Node {
+    /// Evaluate against the value vector (time, states, parameters, assignments by slot).
+    #[inline]
+    pub fn eval(&self, v: &[f64]) -> f64 {
+        match self {
+            Node::Const(c) => *c,
+            Node::Var(i) => v[*i],
+            Node::Neg(a) => -a.eval(v),
+            Node::Not(a) => bool_f(!truth(a.eval(v))),
+            Node::Powi(a, n) => a.eval(v).powi(*n),
+            Node::Call(f, a) => f.apply(a.eval(v)),
+            Node::If(c, a, b) => {
+                if truth(c.eval(v)) {
+                    a.eval(v)
+                } else {
+                    b.eval(v)
+                }
+            }
+            Node::Bin(op, a, b) => match op {
+                BinOp::And => bool_f(truth(a.eval(v)) && truth(b.eval(v))),
+                BinOp::Or => bool_f(truth(a.eval(v)) || truth(b.eval(v))),
+                _ => apply(*op, a.eval(v), b.eval(v)),
+            },
+            Node::BinVV(op, i, j) => apply(*op, v[*i], v[*j]),
+            Node::BinVC(op, i, c) => apply(*op, v[*i], *c),
+            Node::BinCV(op, c, j) => apply(*op, *c, v[*j]),
+        }
+    }
+
+    /// Fold constant sub-trees (a compile-time convenience; `2^n` with a parameter `n` stays),
+    /// and fuse binary operations on two leaves into one node.
+    fn fold(self) -> Node {
+        let constant = |n: &Node| matches!(n, Node::Const(_));
+        let all_const = match &self {
+            Node::Const(_) | Node::Var(_) => false,
+            Node::BinVV(..) | Node::BinVC(..) | Node::BinCV(..) => false,
+            Node::Neg(a) | Node::Not(a) | Node::Powi(a, _) | Node::Call(_, a) => constant(a),
+            Node::Bin(_, a, b) => constant(a) && constant(b),
+            Node::If(c, a, b) => constant(c) && constant(a) && constant(b),
+        };
+        if all_const {
+            return Node::Const(self.eval(&[]));
+        }
+        match self {
+            Node::Bin(op, a, b) if !matches!(op, BinOp::And | BinOp::Or) => match (*a, *b) {
+                (Node::Var(i), Node::Var(j)) => Node::BinVV(op, i, j),
+                (Node::Var(i), Node::Const(c)) => Node::BinVC(op, i, c),
+                (Node::Const(c), Node::Var(j)) => Node::BinCV(op, c, j),
+                (a, b) => Node::Bin(op, Box::new(a), Box::new(b)),
+            },
+            other => other,
+        }
+    }
+
+    /// Every slot the expression reads.
+    pub fn slots(&self, out: &mut Vec<usize>) {
+        match self {
+            Node::Const(_) => {}
+            Node::Var(i) | Node::BinVC(_, i, _) | Node::BinCV(_, _, i) => out.push(*i),
+            Node::BinVV(_, i, j) => out.extend([*i, *j]),
+            Node::Neg(a) | Node::Not(a) | Node::Powi(a, _) | Node::Call(_, a) => a.slots(out),
+            Node::Bin(_, a, b) => {
+                a.slots(out);
+                b.slots(out);
+            }
+            Node::If(c, a, b) => {
+                c.slots(out);
+                a.slots(out);
+                b.slots(out);
+            }
+        }
+    }
+
+    /// True when the expression is a plain number.
+    pub fn as_const(&self) -> Option<f64> {
+        match self {
+            Node::Const(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+#[inline]
+fn apply(op: BinOp, x: f64, y: f64) -> f64 {
+    match op {
+        BinOp::Add => x + y,
+        BinOp::Sub => x - y,
+        BinOp::Mul => x * y,
+        BinOp::Div => x / y,
+        BinOp::Pow => x.powf(y),
+        BinOp::Min => x.min(y),
+        BinOp::Max => x.max(y),
+        BinOp::Lt => bool_f(x < y),
+        BinOp::Le => bool_f(x <= y),
+        BinOp::Gt => bool_f(x > y),
+        BinOp::Ge => bool_f(x >= y),
+        BinOp::Eq => bool_f(x == y),
+        BinOp::Ne => bool_f(x != y),
+        BinOp::And => bool_f(truth(x) && truth(y)),
+        BinOp::Or => bool_f(truth(x) || truth(y)),
+    }
+}
+
+mod parse;
+mod program;
+
+pub use parse::{is_identifier, parse, RESERVED};
+pub use program::{Program, ProgramBuilder};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(src: &str, vars: &[(&str, f64)]) -> f64 {
+        let ast = parse(src).unwrap();
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        let vals: Vec<f64> = vars.iter().map(|(_, v)| *v).collect();
+        let node = ast
+            .compile(&|n| names.iter().position(|x| *x == n))
+            .unwrap();
+        node.eval(&vals)
+    }
+
+    #[test]
+    fn arithmetic_and_precedence() {
+        assert_eq!(ev("1 + 2 * 3", &[]), 7.0);
+        assert_eq!(ev("(1 + 2) * 3", &[]), 9.0);
+        assert_eq!(ev("2 ^ 3 ^ 2", &[]), 512.0);
+        assert_eq!(ev("-2 ^ 2", &[]), -4.0);
+        assert_eq!(ev("2 ^ -1", &[]), 0.5);
+        assert_eq!(ev("10 - 4 - 3", &[]), 3.0);
+        assert_eq!(ev("8 / 4 / 2", &[]), 1.0);
+        assert_eq!(ev("1e-9 * 1E+9", &[]), 1.0);
+        assert_eq!(ev(".5 + 2.", &[]), 2.5);
+    }
+
+    #[test]
+    fn names_functions_logic() {
+        let v = [("x", 3.0), ("y", -2.0)];
+        assert_eq!(ev("max(0, 1 - x / 6)", &v), 0.5);
+        assert_eq!(ev("min(x, y, 0)", &v), -2.0);
+        assert_eq!(ev("abs(y) + sqrt(4) + pow(x, 2)", &v), 13.0);
+        assert!((ev("ln(exp(x)) + log(1) + log10(100)", &v) - 5.0).abs() < 1e-15);
+        assert_eq!(ev("floor(2.7) + ceil(2.1)", &v), 5.0);
+        assert_eq!(ev("if(x > 2 && y < 0, 1, 2)", &v), 1.0);
+        assert_eq!(ev("if(x > 2 && !(y < 0), 1, 2)", &v), 2.0);
+        assert_eq!(ev("x == 3 || 0", &v), 1.0);
+        assert_eq!(ev("x != 3", &v), 0.0);
+        assert_eq!(ev("x <= 3 && x >= 3", &v), 1.0);
+        assert!((ev("pi", &v) - std::f64::consts::PI).abs() < 1e-15);
+        assert_eq!(ev("x^2 + x^0.5^2", &v), 9.0 + 3f64.powf(0.25));
+    }
+
+    #[test]
+    fn constants_fold() {
+        let ast = parse("2 * 3 + ln(1)").unwrap();
+        assert_eq!(ast.compile(&|_| None).unwrap(), Node::Const(6.0));
+    }
+
+    #[test]
+    fn errors_carry_offsets() {
+        let e = parse("1 + * 2").unwrap_err();
+        assert_eq!(e.pos, 4);
+        let e = parse("(1 + 2").unwrap_err();
+        assert!(e.message.contains("expected `)`"), "{}", e.message);
+        let e = parse("1 + 2)").unwrap_err();
+        assert_eq!((e.pos, e.message.as_str()), (5, "unmatched `)`"));
+        let e = parse("foo(1)").unwrap_err();
+        assert_eq!(e.message, "unknown function `foo`");
+        let e = parse("a $ b").unwrap_err();
+        assert_eq!(e.pos, 2);
+        assert!(parse("").is_err());
+        assert!(parse("if(1, 2)")
+            .unwrap_err()
+            .message
+            .contains("3 arguments"));
+        let unknown = parse("k * zz")
+            .unwrap()
+            .compile(&|n| (n == "k").then_some(0));
+        assert_eq!(unknown.unwrap_err().pos, 4);
+    }
+
+    #[test]
+    fn names_are_listed() {
+        let ast = parse("a + f_2 * if(b, a, 3)").unwrap();
+        let names: Vec<&str> = ast.names().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, vec!["a", "f_2", "b", "a"]);
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("C_e_0"));
+        assert!(!is_identifier("0abc"));
+        assert!(!is_identifier("flu-cy"));
+    }
+}
