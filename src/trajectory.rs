@@ -106,21 +106,6 @@ impl<'a> Reader<'a> {
             }
         }
     }
-
-    /// Value just before `day` (left limit), for quantities that jump at events.
-    pub fn before(&mut self, day: f64) -> f64 {
-        self.at(day - 1e-9 * day.abs().max(1.0))
-    }
-}
-
-/// Breakpoints for reading a solution over `[0, end]`: the solver's step ends, event boundaries,
-/// and `end`, sorted and unique. Between two consecutive points the solution is one polynomial.
-pub fn knots(sol: &Solution, end: f64) -> Vec<f64> {
-    let mut k: Vec<f64> = sol.step_days().into_iter().filter(|&d| d < end).collect();
-    k.push(end);
-    k.sort_by(f64::total_cmp);
-    k.dedup();
-    k
 }
 
 /// Reads quantities on one segment of a solution (model time clamped to the segment), loading
