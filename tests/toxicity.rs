@@ -5,6 +5,7 @@ use assert_cmd::Command;
 use cartox::model::Model;
 use cartox::regimen::Inputs;
 use cartox::run::{Metric, RunOptions};
+use cartox::solve::Method;
 use cartox::toxicity::{GradeResult, Report};
 
 /// `x' = a + b t`, `x(0) = x0`; observable `xo = x`, `y = 2 x` (a second graded quantity).
@@ -808,11 +809,11 @@ fn overlapping_interventions_keep_each_effect_for_its_duration() {
     }
 }
 
-/// Interventions are found as events without chunking the integration: the explicit method
-/// stops at the end of the step where a trigger level is crossed (and at decided start/end
-/// days), so a run where tocilizumab and dexamethasone both fire takes about as many steps as
-/// the same run without interventions (it took 1.7x with 1-day chunks), and the trigger days
-/// match a tight-tolerance run.
+/// Interventions are found as events without chunking the integration: dopri5 and radau5 stop
+/// at the end of the step where a trigger level is crossed (and at decided start/end days), so a
+/// run where tocilizumab and dexamethasone both fire takes about as many steps as the same run
+/// without interventions (dopri5 took 1.7x with 1-day chunks), and the trigger days match a
+/// tight-tolerance run.
 #[test]
 fn interventions_are_located_without_chunking_the_integration() {
     let m = Model::default_model();
@@ -820,30 +821,33 @@ fn interventions_are_located_without_chunking_the_integration() {
         tumor_burden: Some(1.5e11),
         ..Inputs::default()
     };
-    let run = |interventions: bool, rtol: f64| {
+    let run = |method: Method, interventions: bool, rtol: f64| {
         let mut o = RunOptions {
             interventions,
             ..RunOptions::default()
         };
+        o.solver.method = method;
         o.solver.rtol = rtol;
         cartox::run(&m, &inputs, &o).unwrap()
     };
-    let (on, off) = (run(true, 1e-6), run(false, 1e-6));
-    let fired = &on.toxicity.as_ref().unwrap().interventions;
-    assert_eq!(fired.len(), 2, "{fired:?}");
-    let (s_on, s_off) = (on.solution.stats, off.solution.stats);
-    assert!(
-        s_on.accepted_steps as f64 <= 1.3 * s_off.accepted_steps as f64,
-        "{s_on:?} vs {s_off:?}"
-    );
-    let reference = run(true, 1e-10);
+    let reference = run(Method::Dopri5, true, 1e-10);
     let fired_ref = &reference.toxicity.as_ref().unwrap().interventions;
-    for (a, b) in fired.iter().zip(fired_ref) {
-        assert_eq!(a.name, b.name);
+    for method in [Method::Dopri5, Method::Radau5] {
+        let (on, off) = (run(method, true, 1e-6), run(method, false, 1e-6));
+        let fired = &on.toxicity.as_ref().unwrap().interventions;
+        assert_eq!(fired.len(), 2, "{method:?}: {fired:?}");
+        let (s_on, s_off) = (on.solution.stats, off.solution.stats);
         assert!(
-            (a.trigger_day - b.trigger_day).abs() < 1e-4,
-            "{a:?} vs {b:?}"
+            s_on.accepted_steps as f64 <= 1.3 * s_off.accepted_steps as f64,
+            "{method:?}: {s_on:?} vs {s_off:?}"
         );
-        assert!((a.start_day - b.start_day).abs() < 1e-4, "{a:?} vs {b:?}");
+        for (a, b) in fired.iter().zip(fired_ref) {
+            assert_eq!(a.name, b.name);
+            assert!(
+                (a.trigger_day - b.trigger_day).abs() < 1e-4,
+                "{a:?} vs {b:?}"
+            );
+            assert!((a.start_day - b.start_day).abs() < 1e-4, "{a:?} vs {b:?}");
+        }
     }
 }

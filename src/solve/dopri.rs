@@ -6,8 +6,8 @@
 //!   read from the continuous output model, which is exact at step ends, including the last;
 //! - states are `SVector<f64, N>` for N <= 16 (6-7x faster than `DVector`), `DVector` above.
 
-use super::{Segment, Span, Stats};
-use crate::model::{Model, Quantity};
+use super::{Segment, Span, Stats, Watcher};
+use crate::model::Model;
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
 use ode_solvers::continuous_output_model::ContinuousOutputModel;
 use ode_solvers::dop_shared::IntegrationError;
@@ -25,34 +25,10 @@ struct Rhs<'a> {
     t_last: f64,
     /// Set by `solout` when a state becomes non-finite or blows up: (time, message).
     failure: &'a Cell<Option<(f64, &'static str)>>,
-    /// Watched (quantity, level) and whether it was below the level at the last step end.
-    watch: Vec<(Quantity, f64, bool)>,
+    /// The span's watched levels.
+    watcher: Watcher<'a>,
     /// Set by `solout` when a watched level was crossed at the end of a step.
     stopped_at: &'a Cell<Option<f64>>,
-}
-
-impl Rhs<'_> {
-    fn quantity(&self, q: Quantity, t: f64, y: &[f64]) -> f64 {
-        match q {
-            Quantity::State(i) => y[i],
-            Quantity::Observable(i) => {
-                self.model
-                    .observe_one(&mut self.slots.borrow_mut(), t, y, i)
-            }
-        }
-    }
-
-    /// True when a watched quantity has just risen to its level (updates the below flags).
-    fn crossed(&mut self, t: f64, y: &[f64]) -> bool {
-        let mut hit = false;
-        for k in 0..self.watch.len() {
-            let (q, level, _) = self.watch[k];
-            let below = self.quantity(q, t.min(self.t_last), y) < level;
-            hit |= self.watch[k].2 && !below;
-            self.watch[k].2 = below;
-        }
-        hit
-    }
 }
 
 impl<D: Dim> System<f64, OVector<f64, D>> for Rhs<'_>
@@ -78,7 +54,7 @@ where
             return true;
         }
         // A watched level was crossed: end the span here (the trigger examines it).
-        let hit = self.crossed(t, y.as_slice());
+        let hit = self.watcher.crossed(t, y.as_slice());
         if hit {
             self.stopped_at.set(Some(t));
         }
@@ -142,7 +118,7 @@ where
         y0,
         opts,
         h0,
-        watch,
+        ..
     } = span;
     let h0 = h0.min(t1 - t0);
     let n = y0.len();
@@ -150,15 +126,14 @@ where
         OVector::<f64, D>::from_iterator_generic(D::from_usize(n), Const::<1>, y0.iter().copied());
     let failure = Cell::new(None);
     let stopped_at = Cell::new(None);
-    let mut rhs = Rhs {
+    let rhs = Rhs {
         model,
         slots: RefCell::new(model.slots_with_params(params)),
         t_last: super::left_limit(t1),
         failure: &failure,
-        watch: watch.iter().map(|&(q, c)| (q, c, true)).collect(),
+        watcher: Watcher::new(&span),
         stopped_at: &stopped_at,
     };
-    rhs.crossed(t0, y0);
     let mut stepper = Dopri5::from_param(
         rhs,
         t0,

@@ -304,9 +304,55 @@ pub(crate) struct Span<'a> {
     pub y0: &'a [f64],
     pub opts: &'a SolverOptions,
     pub h0: f64,
-    /// Quantities and levels to watch: an explicit method may end the span early, at the end of
-    /// the first step where one of them has risen from below its level to at or above it.
+    /// Quantities and levels to watch: dopri5 and radau5 end the span early, at the end of the
+    /// first step where one of them has risen from below its level to at or above it.
     pub watch: &'a [(Quantity, f64)],
+}
+
+/// The levels a span watches (see [`Span::watch`]): for each, whether it was below its level at
+/// the last step end.
+pub(crate) struct Watcher<'a> {
+    model: &'a Model,
+    slots: Vec<f64>,
+    t_last: f64,
+    items: Vec<(Quantity, f64, bool)>,
+}
+
+impl<'a> Watcher<'a> {
+    /// The span's watched levels, as they stand at its start.
+    pub fn new(span: &Span<'a>) -> Self {
+        let mut w = Watcher {
+            model: span.model,
+            slots: if span.watch.is_empty() {
+                Vec::new()
+            } else {
+                span.model.slots_with_params(span.params)
+            },
+            t_last: left_limit(span.t1),
+            items: span.watch.iter().map(|&(q, c)| (q, c, true)).collect(),
+        };
+        w.crossed(span.t0, span.y0);
+        w
+    }
+
+    /// True when a watched quantity has risen from below its level to at or above it at this
+    /// step end (updates the below flags).
+    pub fn crossed(&mut self, t: f64, y: &[f64]) -> bool {
+        let mut hit = false;
+        for (q, level, was_below) in self.items.iter_mut() {
+            let x = match *q {
+                Quantity::State(i) => y[i],
+                Quantity::Observable(i) => {
+                    self.model
+                        .observe_one(&mut self.slots, t.min(self.t_last), y, i)
+                }
+            };
+            let below = x < *level;
+            hit |= *was_below && !below;
+            *was_below = below;
+        }
+        hit
+    }
 }
 
 /// Integrate one segment with the method the options name.
@@ -320,8 +366,8 @@ pub(crate) fn integrate_segment(
     }
 }
 
-/// Longest integration chunk while a trigger is armed, days, for the implicit methods (which
-/// do not end a span early on a watched level).
+/// Longest integration chunk while a trigger is armed, days, for bdf (which does not end a span
+/// early on a watched level).
 const TRIGGER_CHUNK_DAYS: f64 = 1.0;
 
 /// Something that can stop a segment early: given the segment just integrated, return the time
@@ -389,12 +435,12 @@ pub fn solve(
             if let Some(due) = tr.next_due().map(|d| d * per_day).filter(|&d| d > t) {
                 stop = stop.min(due);
             }
-            if opts.method == Method::Dopri5 {
-                watch = tr.watch();
-            } else {
-                // The implicit methods integrate in short chunks instead, so a trigger found in
-                // a chunk discards at most one chunk of work.
+            if opts.method == Method::Bdf {
+                // bdf integrates in short chunks instead, so a trigger found in a chunk discards
+                // at most one chunk of work.
                 stop = stop.min(t + TRIGGER_CHUNK_DAYS * per_day);
+            } else {
+                watch = tr.watch();
             }
         }
         if stop > t {

@@ -23,7 +23,7 @@
 //!
 //! Neither can be worked around through its options. See docs/solvers.md.
 
-use super::{Segment, Span, Stats};
+use super::{Segment, Span, Stats, Watcher};
 use crate::model::Model;
 use nalgebra::{Complex, DMatrix, DVector, LU};
 
@@ -171,6 +171,7 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
         ..
     } = span;
     let n = y0.len();
+    let mut watcher = Watcher::new(&span);
     let mut rhs = Rhs {
         model,
         slots: model.slots_with_params(params),
@@ -402,7 +403,8 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
         }
         scale(&y, &mut scal);
         caljac = false;
-        if last {
+        // The end of the span, or a watched level crossed: the segment ends here.
+        if last || watcher.crossed(t, &y) {
             break;
         }
         rhs.f(t, &y, &mut f0);
