@@ -153,26 +153,6 @@ impl Solution {
     pub fn params_at(&self, day: f64) -> &[f64] {
         &self.seg_params[self.segment_index(day * self.per_day)]
     }
-
-    /// The solver's step times in days, from 0 to the end (segment boundaries included).
-    pub fn step_days(&self) -> Vec<f64> {
-        let mut out = vec![0.0];
-        for s in &self.segments {
-            out.push(s.t0() / self.per_day);
-            out.extend(s.steps().iter().map(|t| t / self.per_day));
-        }
-        out.dedup();
-        out
-    }
-
-    /// Event boundaries (days) between segments.
-    pub fn boundaries(&self) -> Vec<f64> {
-        self.segments
-            .iter()
-            .skip(1)
-            .map(|s| s.t0() / self.per_day)
-            .collect()
-    }
 }
 
 /// A discontinuity in time: state changes applied at `day` (model breakpoints have none).
