@@ -9,6 +9,7 @@
 //!
 //! Grades and metrics describe *modelled* risk; nothing here is clinical advice.
 
+pub mod catalog;
 pub mod expr;
 pub mod model;
 pub mod output;

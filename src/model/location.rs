@@ -58,6 +58,10 @@ impl<'a> Locator<'a> {
     }
 
     fn error_at(&self, offset: usize, message: String) -> ModelError {
+        if self.text.is_empty() {
+            // A spec built in code (SBML import) has no text to point into.
+            return ModelError::plain(&self.file, message);
+        }
         let (l, c) = self.line_col(offset);
         ModelError {
             file: self.file.clone(),

@@ -4,17 +4,16 @@
 //! Value vector layout (the "slots" every compiled expression reads):
 //! `[t, state_1..state_n, param_1..param_p, assignment_1..assignment_a]`.
 
-pub mod file;
+mod compile;
 pub(crate) mod location;
 mod preset;
+pub mod rules;
+pub mod spec;
 
-use crate::expr::{self, Ast, Node, Program, ProgramBuilder};
-use indexmap::IndexMap;
+use crate::expr::{Node, Program, ProgramBuilder};
 use location::Locator;
 pub use location::ModelError;
-use std::collections::HashMap;
-use std::path::Path;
-use toml::Spanned;
+pub use spec::ModelSpec;
 
 include!(concat!(env!("OUT_DIR"), "/bundled_models.rs"));
 
@@ -191,7 +190,7 @@ pub struct Model {
     pub title: String,
     pub description: String,
     pub time_unit: TimeUnit,
-    pub references: Vec<file::Reference>,
+    pub references: Vec<spec::Reference>,
     pub parameters: Vec<Parameter>,
     /// Correlations between the parameters' random effects (`[[correlations]]`), in file order.
     pub correlations: Vec<Correlation>,
@@ -209,9 +208,9 @@ pub struct Model {
     pub summary_cart: Option<Quantity>,
     pub summary_tumor: Option<Quantity>,
     /// Modelled CRS/ICANS risk grading rules (`[toxicity]`), see `docs/toxicity.md`.
-    pub toxicity: Option<crate::toxicity::Toxicity>,
+    pub toxicity: Option<rules::Toxicity>,
     /// Rescue therapies triggered by the grades (`[[interventions]]`).
-    pub interventions: Vec<crate::toxicity::Intervention>,
+    pub interventions: Vec<rules::Intervention>,
     /// Time-scheduled state changes (`[[events]]`), in file order.
     pub events: Vec<TimedEvent>,
     /// For a product preset: the base model's name.
@@ -234,55 +233,28 @@ pub struct Model {
 }
 
 impl Model {
-    /// Load a bundled model by name, or a model file by path (a name containing `/` or ending in
-    /// `.toml`).
-    pub fn resolve(name_or_path: &str) -> Result<Model, ModelError> {
-        if let Some((_, text)) = BUNDLED.iter().find(|(n, _)| *n == name_or_path) {
-            return Model::from_toml(text, &format!("models/{name_or_path}.toml"));
-        }
-        let path = Path::new(name_or_path);
-        if name_or_path.ends_with(".xml") || name_or_path.ends_with(".sbml") {
-            return Model::load_sbml(path);
-        }
-        if name_or_path.contains('/') || name_or_path.ends_with(".toml") || path.exists() {
-            return Model::load(path);
-        }
-        let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
-        Err(ModelError::plain(
-            name_or_path,
-            format!(
-                "unknown model `{name_or_path}` (bundled: {}; or give a path to a .toml or SBML .xml file)",
-                names.join(", ")
-            ),
-        ))
+    /// A bundled model by name (`models/<name>.toml`, embedded in the binary).
+    pub fn bundled(name: &str) -> Option<Result<Model, ModelError>> {
+        let (_, text) = BUNDLED.iter().find(|(n, _)| *n == name)?;
+        Some(Model::from_toml(text, &format!("models/{name}.toml")))
+    }
+
+    /// The names of the bundled models, sorted.
+    pub fn bundled_names() -> impl Iterator<Item = &'static str> {
+        BUNDLED.iter().map(|(n, _)| *n)
     }
 
     /// The bundled default model.
     pub fn default_model() -> Model {
-        Model::resolve(DEFAULT_MODEL).expect("the bundled default model compiles")
+        Model::bundled(DEFAULT_MODEL)
+            .expect("the default model is bundled")
+            .expect("the bundled default model compiles")
     }
 
-    pub fn load(path: &Path) -> Result<Model, ModelError> {
-        let label = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
-        Model::from_toml(&text, &label)
-    }
-
-    /// Import an SBML file (Level 2 or 3 core) and compile it like a model file.
-    pub fn load_sbml(path: &Path) -> Result<Model, ModelError> {
-        let label = path.display().to_string();
-        let xml = std::fs::read_to_string(path)
-            .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
-        let text = crate::sbml::sbml_to_toml(&xml, &label).map_err(|e| {
-            ModelError::plain(
-                &label,
-                e.to_string()
-                    .trim_start_matches(&format!("{label}: "))
-                    .to_string(),
-            )
-        })?;
-        Model::from_toml(&text, &format!("{label} (imported)"))
+    /// Compile a spec built in code (by the SBML importer, say); `label` names its source in
+    /// error messages (which carry no line numbers, the spec having no text).
+    pub fn from_spec(spec: ModelSpec, label: &str) -> Result<Model, ModelError> {
+        compile::compile(spec, &Locator::new(label, ""))
     }
 
     /// Parse and compile model-file text; `label` names the file in error messages.
@@ -291,8 +263,8 @@ impl Model {
             return preset::load(text, label, 0);
         }
         let loc = Locator::new(label, text);
-        let raw: file::ModelFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
-        compile(raw, &loc)
+        let spec: ModelSpec = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
+        compile::compile(spec, &loc)
     }
 
     pub fn n_states(&self) -> usize {
@@ -440,650 +412,6 @@ fn set_time_and_state(v: &mut [f64], t: f64, y: &[f64]) {
 
 /// Name of the bundled default model.
 pub const DEFAULT_MODEL: &str = "cartox";
-
-/// What a name in an expression may refer to, by context.
-#[derive(Clone, Copy, PartialEq)]
-enum Scope {
-    /// Initial values, breakpoints, dose factors: parameters only.
-    Parameters,
-    /// Lymphodepletion changes: parameters and (pre-LD) initial states.
-    Initial,
-    /// Assignments, equations, observables: everything.
-    Dynamic,
-}
-
-struct Names {
-    slots: HashMap<String, (usize, Kind)>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Time,
-    State,
-    Param,
-    Assignment,
-}
-
-impl Names {
-    fn resolver(&self, scope: Scope) -> impl Fn(&str) -> Option<usize> + '_ {
-        move |n: &str| {
-            let (slot, kind) = *self.slots.get(n)?;
-            let ok = match scope {
-                Scope::Parameters => kind == Kind::Param,
-                Scope::Initial => matches!(kind, Kind::Param | Kind::State),
-                Scope::Dynamic => true,
-            };
-            ok.then_some(slot)
-        }
-    }
-}
-
-fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
-    let time_unit = match raw.model.time_unit.get_ref().as_str() {
-        "day" | "days" | "d" => TimeUnit::Day,
-        "hour" | "hours" | "h" => TimeUnit::Hour,
-        other => {
-            return Err(loc.at(
-                &raw.model.time_unit,
-                format!("model.time_unit: `{other}` is not `day` or `hour`"),
-            ))
-        }
-    };
-
-    // Every declared name, checked for syntax, reserved words and duplicates.
-    let mut seen: HashMap<String, &'static str> = HashMap::new();
-    let mut declare = |name: &Spanned<String>, what: &'static str| -> Result<(), ModelError> {
-        let n = name.get_ref();
-        if !expr::is_identifier(n) {
-            return Err(loc.at(name, format!("{what} name `{n}` is not an identifier")));
-        }
-        if expr::RESERVED.contains(&n.as_str()) {
-            return Err(loc.at(name, format!("{what} name `{n}` is reserved")));
-        }
-        if let Some(prev) = seen.insert(n.clone(), what) {
-            return Err(loc.at(name, format!("duplicate name `{n}` (already a {prev})")));
-        }
-        Ok(())
-    };
-    for s in &raw.states {
-        declare(&s.name, "state")?;
-    }
-    for p in &raw.parameters {
-        declare(&p.name, "parameter")?;
-    }
-    for a in &raw.assignments {
-        declare(&a.name, "assignment")?;
-    }
-    for o in &raw.observables {
-        declare(&o.name, "observable")?;
-    }
-    if raw.states.is_empty() {
-        return Err(ModelError::plain(&loc.file, "the model declares no states"));
-    }
-
-    let n = raw.states.len();
-    let np = raw.parameters.len();
-    let mut names = Names {
-        slots: HashMap::new(),
-    };
-    names.slots.insert("t".into(), (0, Kind::Time));
-    for (i, s) in raw.states.iter().enumerate() {
-        names
-            .slots
-            .insert(s.name.get_ref().clone(), (1 + i, Kind::State));
-    }
-    for (i, p) in raw.parameters.iter().enumerate() {
-        names
-            .slots
-            .insert(p.name.get_ref().clone(), (1 + n + i, Kind::Param));
-    }
-    for (i, a) in raw.assignments.iter().enumerate() {
-        names
-            .slots
-            .insert(a.name.get_ref().clone(), (1 + n + np + i, Kind::Assignment));
-    }
-
-    // Parameters: finite values within their bounds.
-    let mut parameters = Vec::with_capacity(np);
-    for p in &raw.parameters {
-        let name = p.name.get_ref();
-        let value = *p.value.get_ref();
-        if !value.is_finite() {
-            return Err(loc.at(&p.value, format!("parameter `{name}`: value is not finite")));
-        }
-        let lower = p.lower.as_ref().map(|b| *b.get_ref());
-        let upper = p.upper.as_ref().map(|b| *b.get_ref());
-        if let (Some(l), Some(u)) = (lower, upper) {
-            if l > u {
-                return Err(loc.at(
-                    &p.value,
-                    format!("parameter `{name}`: lower bound {l} is above upper bound {u}"),
-                ));
-            }
-        }
-        if lower.is_some_and(|l| value < l) || upper.is_some_and(|u| value > u) {
-            return Err(loc.at(
-                &p.value,
-                format!("parameter `{name}`: value {value} is outside its bounds"),
-            ));
-        }
-        let omega2 = p.omega2.as_ref().map(|o| *o.get_ref());
-        if let (Some(o), Some(span)) = (omega2, p.omega2.as_ref()) {
-            if !(o.is_finite() && o >= 0.0) {
-                return Err(loc.at(span, format!("parameter `{name}`: omega2 must be >= 0")));
-            }
-        }
-        parameters.push(Parameter {
-            name: name.clone(),
-            value,
-            unit: p.unit.clone(),
-            description: p.description.clone(),
-            source: p.source.clone(),
-            lower,
-            upper,
-            omega2,
-        });
-    }
-
-    // Correlations between random effects: two distinct parameters with omega2, each pair once,
-    // r in (-1, 1), and a positive definite correlation matrix.
-    let mut correlations: Vec<Correlation> = Vec::with_capacity(raw.correlations.len());
-    for (i, c) in raw.correlations.iter().enumerate() {
-        let key = format!("correlations[{}]", i + 1);
-        let names = c.between.get_ref();
-        if names.len() != 2 {
-            return Err(loc.at(
-                &c.between,
-                format!(
-                    "{key}.between: expected two parameter names, got {}",
-                    names.len()
-                ),
-            ));
-        }
-        let mut between = [0usize; 2];
-        for (k, n) in names.iter().enumerate() {
-            let name = n.get_ref();
-            let Some(j) = parameters.iter().position(|p| &p.name == name) else {
-                return Err(loc.at(n, format!("{key}.between: `{name}` is not a parameter")));
-            };
-            if parameters[j].omega2.is_none() {
-                return Err(loc.at(
-                    n,
-                    format!(
-                        "{key}.between: parameter `{name}` has no `omega2` (only random effects can be correlated)"
-                    ),
-                ));
-            }
-            between[k] = j;
-        }
-        let [a, b] = between;
-        let (na, nb) = (&parameters[a].name, &parameters[b].name);
-        if a == b {
-            return Err(loc.at(
-                &names[1],
-                format!("{key}.between: `{na}` is paired with itself"),
-            ));
-        }
-        if let Some(prev) = correlations
-            .iter()
-            .position(|o| o.between == [a, b] || o.between == [b, a])
-        {
-            return Err(loc.at(
-                &c.between,
-                format!(
-                    "{key}.between: `{na}` and `{nb}` are already correlated by correlations[{}]",
-                    prev + 1
-                ),
-            ));
-        }
-        let r = *c.r.get_ref();
-        if !(r.is_finite() && r > -1.0 && r < 1.0) {
-            return Err(loc.at(
-                &c.r,
-                format!("{key}.r: must be a finite number strictly between -1 and 1, got {r}"),
-            ));
-        }
-        correlations.push(Correlation {
-            between,
-            r,
-            description: c.description.clone(),
-            source: c.source.clone(),
-        });
-    }
-    // Each connected block of correlated parameters must have a positive definite correlation
-    // matrix; the error points at the block's first entry.
-    let mut checked: Vec<usize> = Vec::new();
-    for (i, c) in correlations.iter().enumerate() {
-        if checked.contains(&c.between[0]) {
-            continue;
-        }
-        let block = correlation_block(&correlations, c.between[0]);
-        checked.extend(&block);
-        if correlation_matrix(&correlations, &block).is_none() {
-            let names: Vec<String> = block
-                .iter()
-                .map(|&p| format!("`{}`", parameters[p].name))
-                .collect();
-            let entries: Vec<String> = correlations
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| block.contains(&o.between[0]))
-                .map(|(k, _)| format!("correlations[{}]", k + 1))
-                .collect();
-            return Err(loc.at(
-                &raw.correlations[i].between,
-                format!(
-                    "correlations[{}]: the correlation matrix of {} ({}; pairs not declared have r = 0) is not positive definite",
-                    i + 1,
-                    names.join(", "),
-                    entries.join(", ")
-                ),
-            ));
-        }
-    }
-
-    let compile_expr =
-        |text: &Spanned<String>, scope: Scope, what: &str| -> Result<(Ast, Node), ModelError> {
-            let ast = expr::parse(text.get_ref()).map_err(|e| loc.in_expr(text, &e, what))?;
-            let node = ast.compile(&names.resolver(scope)).map_err(|e| {
-                let hint = match scope {
-                    Scope::Parameters => " (only parameters may appear here)",
-                    Scope::Initial => " (only parameters and states may appear here)",
-                    Scope::Dynamic => "",
-                };
-                let e = expr::ExprError {
-                    pos: e.pos,
-                    message: format!("{}{hint}", e.message),
-                };
-                loc.in_expr(text, &e, what)
-            })?;
-            Ok((ast, node))
-        };
-    let value_or_expr = |v: &Spanned<toml::Value>,
-                         scope: Scope,
-                         what: &str|
-     -> Result<(Node, String), ModelError> {
-        match v.get_ref() {
-            toml::Value::Float(x) => Ok((Node::Const(*x), x.to_string())),
-            toml::Value::Integer(i) => Ok((Node::Const(*i as f64), i.to_string())),
-            toml::Value::String(s) => {
-                let spanned = Spanned::new(v.span(), s.clone());
-                let (_, node) = compile_expr(&spanned, scope, what)?;
-                Ok((node, s.clone()))
-            }
-            _ => Err(loc.at(
-                v,
-                format!("{what}: expected a number or an expression string"),
-            )),
-        }
-    };
-
-    // States and their initial values.
-    let mut states = Vec::with_capacity(n);
-    for s in &raw.states {
-        let what = format!("initial value of state `{}`", s.name.get_ref());
-        let (initial, initial_text) = value_or_expr(&s.initial, Scope::Parameters, &what)?;
-        states.push(State {
-            name: s.name.get_ref().clone(),
-            unit: s.unit.clone(),
-            description: s.description.clone(),
-            initial,
-            initial_text,
-        });
-    }
-
-    // Assignments, sorted by dependency (cycles are errors).
-    let mut asts = Vec::new();
-    let mut nodes = Vec::new();
-    for a in &raw.assignments {
-        let (ast, node) = compile_expr(
-            &a.expr,
-            Scope::Dynamic,
-            &format!("assignment `{}`", a.name.get_ref()),
-        )?;
-        asts.push(ast);
-        nodes.push(node);
-    }
-    let assignment_names: Vec<&str> = raw
-        .assignments
-        .iter()
-        .map(|a| a.name.get_ref().as_str())
-        .collect();
-    let order = dependency_order(&assignment_names, &asts).map_err(|cycle| {
-        let first = &raw.assignments[cycle[0]];
-        let path: Vec<&str> = cycle.iter().map(|&i| assignment_names[i]).collect();
-        loc.at(
-            &first.expr,
-            format!("assignment cycle: {} -> {}", path.join(" -> "), path[0]),
-        )
-    })?;
-    let mut assignments = Vec::new();
-    let mut assignment_slots = Vec::new();
-    for &i in &order {
-        let a = &raw.assignments[i];
-        assignments.push(Derived {
-            name: a.name.get_ref().clone(),
-            unit: a.unit.clone(),
-            description: a.description.clone(),
-            expr: nodes[i].clone(),
-            text: a.expr.get_ref().clone(),
-        });
-        assignment_slots.push(1 + n + np + i);
-    }
-
-    // Equations: exactly one per state.
-    let mut equations = Vec::with_capacity(n);
-    let mut equation_texts = Vec::with_capacity(n);
-    for (key, text) in &raw.equations {
-        if !raw.states.iter().any(|s| s.name.get_ref() == key) {
-            return Err(loc.at(text, format!("equations.{key}: `{key}` is not a state")));
-        }
-    }
-    for s in &raw.states {
-        let name = s.name.get_ref();
-        let Some(text) = raw.equations.get(name) else {
-            return Err(loc.at(
-                &s.name,
-                format!("state `{name}` has no equation in [equations]"),
-            ));
-        };
-        let (_, node) = compile_expr(text, Scope::Dynamic, &format!("equations.{name}"))?;
-        equations.push(node);
-        equation_texts.push(text.get_ref().clone());
-    }
-
-    let mut observables = Vec::new();
-    for o in &raw.observables {
-        let (_, node) = compile_expr(
-            &o.expr,
-            Scope::Dynamic,
-            &format!("observable `{}`", o.name.get_ref()),
-        )?;
-        observables.push(Derived {
-            name: o.name.get_ref().clone(),
-            unit: o.unit.clone(),
-            description: o.description.clone(),
-            expr: node,
-            text: o.expr.get_ref().clone(),
-        });
-    }
-
-    let mut breakpoints = Vec::new();
-    for b in &raw.model.breakpoints {
-        breakpoints.push(compile_expr(b, Scope::Parameters, "model.breakpoints")?.1);
-    }
-
-    // Time-scheduled events: `events.<name>` (or `events[<n>]`, 1-based, when unnamed).
-    let mut events = Vec::new();
-    let mut event_times = Vec::new();
-    for (i, e) in raw.events.iter().enumerate() {
-        let key = match &e.name {
-            Some(n) => {
-                let name = n.get_ref();
-                if name.trim().is_empty() {
-                    return Err(loc.at(n, format!("events[{}].name: empty name", i + 1)));
-                }
-                if raw.events[..i]
-                    .iter()
-                    .any(|o| o.name.as_ref().is_some_and(|o| o.get_ref() == name))
-                {
-                    return Err(loc.at(n, format!("events.{name}: duplicate event name")));
-                }
-                format!("events.{name}")
-            }
-            None => format!("events[{}]", i + 1),
-        };
-        let (time, time_text) = value_or_expr(&e.time, Scope::Parameters, &format!("{key}.time"))?;
-        if e.set.is_empty() {
-            let at = e.name.as_ref().map_or(e.time.span(), |n| n.span());
-            return Err(loc.at(
-                &Spanned::new(at, ()),
-                format!("{key}.set: the event sets no state"),
-            ));
-        }
-        let mut set = Vec::new();
-        for (state, v) in &e.set {
-            let skey = format!("{key}.set.{state}");
-            let idx = raw
-                .states
-                .iter()
-                .position(|s| s.name.get_ref() == state)
-                .ok_or_else(|| loc.at(v, format!("{skey}: `{state}` is not a state")))?;
-            let (node, text) = value_or_expr(v, Scope::Dynamic, &skey)?;
-            set.push((idx, node, text));
-        }
-        event_times.push((&e.time, key.clone()));
-        events.push(TimedEvent {
-            name: e
-                .name
-                .as_ref()
-                .map_or_else(|| format!("event {}", i + 1), |n| n.get_ref().clone()),
-            description: e.description.clone(),
-            source: e.source.clone(),
-            time,
-            time_text,
-            set,
-        });
-    }
-
-    let state_of = |name: &Spanned<String>, key: &str| -> Result<usize, ModelError> {
-        raw.states
-            .iter()
-            .position(|s| s.name.get_ref() == name.get_ref())
-            .ok_or_else(|| loc.at(name, format!("{key}: `{}` is not a state", name.get_ref())))
-    };
-
-    let mut lymphodepletion = Vec::new();
-    for (ld_name, ld) in &raw.lymphodepletion {
-        let mut changes = Vec::new();
-        for (state, v) in &ld.initial {
-            let key = format!("lymphodepletion.{ld_name}.initial.{state}");
-            let idx = raw
-                .states
-                .iter()
-                .position(|s| s.name.get_ref() == state)
-                .ok_or_else(|| loc.at(v, format!("{key}: `{state}` is not a state")))?;
-            let (node, text) = value_or_expr(v, Scope::Initial, &key)?;
-            changes.push((idx, node, text));
-        }
-        lymphodepletion.push(Lymphodepletion {
-            name: ld_name.clone(),
-            description: ld.description.clone(),
-            source: ld.source.clone(),
-            changes,
-        });
-    }
-
-    let regimen = match &raw.regimen {
-        None => None,
-        Some(r) => {
-            let dose_state = state_of(&r.dose_state, "regimen.dose_state")?;
-            let factor = |f: &Option<Spanned<String>>, key: &str| -> Result<Node, ModelError> {
-                match f {
-                    None => Ok(Node::Const(1.0)),
-                    Some(text) => Ok(compile_expr(text, Scope::Parameters, key)?.1),
-                }
-            };
-            let tumor_state = match &r.tumor_state {
-                None => None,
-                Some(s) => Some(state_of(s, "regimen.tumor_state")?),
-            };
-            let positive =
-                |v: &Option<Spanned<f64>>, key: &str| -> Result<Option<f64>, ModelError> {
-                    match v {
-                        None => Ok(None),
-                        Some(x) if x.get_ref().is_finite() && *x.get_ref() >= 0.0 => {
-                            Ok(Some(*x.get_ref()))
-                        }
-                        Some(x) => {
-                            Err(loc.at(x, format!("regimen.{key}: must be a finite number >= 0")))
-                        }
-                    }
-                };
-            if let Some(ld) = &r.ld {
-                if !raw.lymphodepletion.contains_key(ld.get_ref()) {
-                    return Err(loc.at(
-                        ld,
-                        format!(
-                            "regimen.ld: `{}` is not a declared lymphodepletion regimen",
-                            ld.get_ref()
-                        ),
-                    ));
-                }
-            }
-            Some(RegimenHooks {
-                dose_state,
-                dose_factor: factor(&r.dose_factor, "regimen.dose_factor")?,
-                tumor_state,
-                tumor_factor: factor(&r.tumor_factor, "regimen.tumor_factor")?,
-                dose: positive(&r.dose, "dose")?,
-                dose_per_kg: positive(&r.dose_per_kg, "dose_per_kg")?,
-                weight: positive(&r.weight, "weight")?,
-                tumor_burden: positive(&r.tumor_burden, "tumor_burden")?,
-                ld: r.ld.as_ref().map(|s| s.get_ref().clone()),
-                source: r.source.clone(),
-            })
-        }
-    };
-
-    let quantity =
-        |q: &Option<Spanned<String>>, key: &str| -> Result<Option<Quantity>, ModelError> {
-            let Some(q) = q else { return Ok(None) };
-            let name = q.get_ref();
-            if let Some(i) = raw
-                .observables
-                .iter()
-                .position(|o| o.name.get_ref() == name)
-            {
-                return Ok(Some(Quantity::Observable(i)));
-            }
-            if let Some(i) = raw.states.iter().position(|s| s.name.get_ref() == name) {
-                return Ok(Some(Quantity::State(i)));
-            }
-            Err(loc.at(
-                q,
-                format!("{key}: `{name}` is neither an observable nor a state"),
-            ))
-        };
-    let (summary_cart, summary_tumor) = match &raw.summary {
-        None => (None, None),
-        Some(s) => (
-            quantity(&s.cart, "summary.cart")?,
-            quantity(&s.tumor, "summary.tumor")?,
-        ),
-    };
-
-    let mut model = Model {
-        name: raw.model.name.get_ref().clone(),
-        title: raw.model.title.clone(),
-        description: raw.model.description.clone(),
-        time_unit,
-        references: raw.references.clone(),
-        parameters,
-        correlations,
-        states,
-        assignments,
-        equations,
-        equation_texts,
-        observables,
-        breakpoints,
-        regimen,
-        lymphodepletion,
-        summary_cart,
-        summary_tumor,
-        toxicity: None,
-        interventions: Vec::new(),
-        events,
-        base: None,
-        validation: None,
-        source: loc.file.clone(),
-        assignment_slots,
-        rhs_program: Program::default(),
-        deriv_slots: Vec::new(),
-        obs_programs: Vec::new(),
-        obs_slots: Vec::new(),
-        consts: Vec::new(),
-        slot_len: 0,
-    };
-    model.build_programs();
-
-    crate::toxicity::file::compile_into(
-        &mut model,
-        raw.toxicity.as_ref(),
-        &raw.interventions,
-        loc,
-    )?;
-
-    // Default initial values must be finite.
-    let params: Vec<f64> = model.parameters.iter().map(|p| p.value).collect();
-    let v = model.slots_with_params(&params);
-    for (s, raw_s) in model.states.iter().zip(&raw.states) {
-        let x = s.initial.eval(&v);
-        if !x.is_finite() {
-            return Err(loc.at(
-                &raw_s.initial,
-                format!("initial value of state `{}` is not finite ({x})", s.name),
-            ));
-        }
-    }
-    // Event times (default parameters) must be finite and not negative.
-    for (e, (span, key)) in model.events.iter().zip(&event_times) {
-        let x = e.time.eval(&v);
-        if !(x.is_finite() && x >= 0.0) {
-            return Err(loc.at(
-                *span,
-                format!("{key}.time: must be a finite time >= 0, got {x}"),
-            ));
-        }
-    }
-    Ok(model)
-}
-
-/// Topological order of assignments; on a cycle, the indices along it.
-fn dependency_order(names: &[&str], asts: &[Ast]) -> Result<Vec<usize>, Vec<usize>> {
-    let index: IndexMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let deps: Vec<Vec<usize>> = asts
-        .iter()
-        .map(|a| {
-            a.names()
-                .iter()
-                .filter_map(|(n, _)| index.get(n).copied())
-                .collect()
-        })
-        .collect();
-    // 0 = unvisited, 1 = on the stack, 2 = done
-    let mut mark = vec![0u8; names.len()];
-    let mut order = Vec::with_capacity(names.len());
-    fn visit(
-        i: usize,
-        deps: &[Vec<usize>],
-        mark: &mut [u8],
-        order: &mut Vec<usize>,
-        stack: &mut Vec<usize>,
-    ) -> Result<(), Vec<usize>> {
-        match mark[i] {
-            2 => return Ok(()),
-            1 => {
-                let from = stack.iter().position(|&s| s == i).unwrap_or(0);
-                return Err(stack[from..].to_vec());
-            }
-            _ => {}
-        }
-        mark[i] = 1;
-        stack.push(i);
-        for &d in &deps[i] {
-            visit(d, deps, mark, order, stack)?;
-        }
-        stack.pop();
-        mark[i] = 2;
-        order.push(i);
-        Ok(())
-    }
-    for i in 0..names.len() {
-        visit(i, &deps, &mut mark, &mut order, &mut Vec::new())?;
-    }
-    Ok(order)
-}
 
 #[cfg(test)]
 mod tests {

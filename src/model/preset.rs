@@ -18,7 +18,7 @@
 //! ```
 
 use super::location::Locator;
-use super::{file::Reference, Model, ModelError};
+use super::{spec::Reference, Model, ModelError};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;

@@ -6,14 +6,14 @@
 //! observable, declared with their sources in the model file: a *modelled CRS/ICANS risk grade*,
 //! never an ASTCT grade, and not clinical advice. See `docs/toxicity.md`.
 
-pub mod file;
 mod grading;
 mod interventions;
 
 pub use interventions::InterventionTrigger;
 
-use crate::expr::Node;
-use crate::model::{Model, Quantity};
+pub use crate::model::rules::{Grading, Intervention, Term, Toxicity};
+
+use crate::model::Model;
 use crate::trajectory::Samples;
 use grading::Tracker;
 
@@ -21,62 +21,6 @@ use grading::Tracker;
 pub const LABEL: &str = "modelled CRS/ICANS risk grade";
 /// The disclaimer printed with every grading block.
 pub const DISCLAIMER: &str = "Modelled CRS/ICANS risk grades: threshold bands on a model observable. No validated mapping from a modelled cytokine level to the ASTCT grade exists; not an ASTCT grade, not clinical advice.";
-
-/// Grading rules for one syndrome (CRS or ICANS).
-#[derive(Debug, Clone)]
-pub struct Grading {
-    /// Name of the graded observable or state.
-    pub name: String,
-    pub quantity: Quantity,
-    pub unit: String,
-    /// Ascending thresholds for grades 1-4.
-    pub thresholds: [f64; 4],
-    /// Days at or above each threshold before that grade counts.
-    pub min_duration: [f64; 4],
-    pub source: String,
-    /// One source per threshold.
-    pub sources: Vec<String>,
-}
-
-/// The model's `[toxicity]` section.
-#[derive(Debug, Clone)]
-pub struct Toxicity {
-    /// Default monitoring window, days.
-    pub window: Option<f64>,
-    /// Default early-alarm window, days.
-    pub alarm_window: Option<f64>,
-    pub note: String,
-    /// Quantity read for `il6_peak` (`None`: the CRS observable).
-    pub il6: Option<Quantity>,
-    pub crs: Option<Grading>,
-    pub icans: Option<Grading>,
-}
-
-/// One term of a trigger: `crs >= grade` or `icans >= grade`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Term {
-    pub crs: bool,
-    pub grade: u8,
-}
-
-/// A rescue therapy declared in `[[interventions]]`.
-#[derive(Debug, Clone)]
-pub struct Intervention {
-    pub name: String,
-    pub description: String,
-    pub trigger_text: String,
-    /// Fires when any term holds.
-    pub trigger: Vec<Term>,
-    /// Days from the trigger to the start of the effect.
-    pub delay: f64,
-    /// Days of effect; `None`: to the end of the simulation.
-    pub duration: Option<f64>,
-    /// (parameter index, new value as an expression of the parameters in force, text)
-    pub set: Vec<(usize, Node, String)>,
-    /// (state index, amount added at the start, text)
-    pub add: Vec<(usize, Node, String)>,
-    pub source: String,
-}
 
 /// An intervention that fired.
 #[derive(Debug, Clone, PartialEq)]

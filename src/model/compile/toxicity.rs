@@ -1,70 +1,13 @@
-//! The `[toxicity]` and `[[interventions]]` sections of a model file as written on disk, and their
-//! compilation (with errors naming the key) into [`super::Toxicity`] and [`super::Intervention`].
+//! Stage 5: the toxicity rules: `[toxicity]` (modelled CRS/ICANS risk grading) and
+//! `[[interventions]]` (rescue therapies triggered by the grades), with errors naming the key.
 //! See `docs/toxicity.md`.
 
-use super::{Grading, Intervention, Term, Toxicity};
 use crate::expr;
 use crate::model::location::Locator;
+use crate::model::rules::{Grading, Intervention, Term, Toxicity};
+use crate::model::spec::{GradingSpec, InterventionSpec, ToxicitySpec};
 use crate::model::{Model, ModelError, Quantity};
-use indexmap::IndexMap;
-use serde::Deserialize;
 use toml::Spanned;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ToxicityFile {
-    /// Default monitoring window, days after infusion.
-    pub window: Option<Spanned<f64>>,
-    /// Default early-alarm window, days after infusion.
-    pub alarm_window: Option<Spanned<f64>>,
-    #[serde(default)]
-    pub note: String,
-    /// Observable or state read for `il6_peak` (default: the CRS observable).
-    pub il6: Option<Spanned<String>>,
-    pub crs: Option<GradingFile>,
-    pub icans: Option<GradingFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GradingFile {
-    /// An observable or a state of the model.
-    pub observable: Spanned<String>,
-    /// Four ascending thresholds, grades 1-4, in the unit of the observable.
-    pub thresholds: Spanned<Vec<Spanned<f64>>>,
-    /// Optional: days the observable must stay at or above each threshold before that grade counts.
-    pub min_duration: Option<Spanned<Vec<Spanned<f64>>>>,
-    #[serde(default)]
-    pub unit: String,
-    /// Source of the thresholds (all four).
-    #[serde(default)]
-    pub source: String,
-    /// Optional: one source per threshold.
-    #[serde(default)]
-    pub sources: Option<Spanned<Vec<String>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InterventionFile {
-    pub name: Spanned<String>,
-    #[serde(default)]
-    pub description: String,
-    /// `crs >= N` or `icans >= N`, terms joined by `||`.
-    pub trigger: Spanned<String>,
-    /// Days from the trigger to the start of the effect.
-    pub delay: Option<Spanned<f64>>,
-    /// Days of effect (absent: until the end of the simulation).
-    pub duration: Option<Spanned<f64>>,
-    /// New parameter values for the duration: numbers or expressions of parameters.
-    #[serde(default)]
-    pub set: IndexMap<String, Spanned<toml::Value>>,
-    /// Amounts added to states when the effect starts: numbers or expressions of parameters.
-    #[serde(default)]
-    pub add: IndexMap<String, Spanned<toml::Value>>,
-    #[serde(default)]
-    pub source: String,
-}
 
 fn finite_nonneg(
     loc: &Locator,
@@ -96,7 +39,7 @@ fn quantity_of(model: &Model, name: &str) -> Option<(Quantity, String)> {
 
 fn compile_grading(
     model: &Model,
-    g: &GradingFile,
+    g: &GradingSpec,
     key: &str,
     loc: &Locator,
 ) -> Result<Grading, ModelError> {
@@ -198,14 +141,14 @@ fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
     Ok(terms)
 }
 
-/// Compile the toxicity sections into `model` (called by the model compiler once the rest of the
-/// model exists).
-pub(crate) fn compile_into(
-    model: &mut Model,
-    tox: Option<&ToxicityFile>,
-    interventions: &[InterventionFile],
+/// Compile the toxicity sections against the rest of the model (already compiled).
+pub(super) fn rules(
+    model: &Model,
+    tox: Option<&ToxicitySpec>,
+    interventions: &[InterventionSpec],
     loc: &Locator,
-) -> Result<(), ModelError> {
+) -> Result<(Option<Toxicity>, Vec<Intervention>), ModelError> {
+    let mut toxicity = None;
     if let Some(t) = tox {
         let window = finite_nonneg(loc, &t.window, "toxicity.window", true)?;
         let alarm_window = finite_nonneg(loc, &t.alarm_window, "toxicity.alarm_window", true)?;
@@ -233,7 +176,7 @@ pub(crate) fn compile_into(
                     .0,
             ),
         };
-        model.toxicity = Some(Toxicity {
+        toxicity = Some(Toxicity {
             window,
             alarm_window,
             note: t.note.clone(),
@@ -252,29 +195,20 @@ pub(crate) fn compile_into(
         move |n: &str| slots.iter().find(|(s, _)| s == n).map(|(_, i)| *i)
     };
     let resolve = param_resolver(model);
-    let value_expr =
-        |v: &Spanned<toml::Value>, key: &str| -> Result<(expr::Node, String), ModelError> {
-            match v.get_ref() {
-                toml::Value::Float(x) => Ok((expr::Node::Const(*x), x.to_string())),
-                toml::Value::Integer(i) => Ok((expr::Node::Const(*i as f64), i.to_string())),
-                toml::Value::String(s) => {
-                    let spanned = Spanned::new(v.span(), s.clone());
-                    let ast = expr::parse(s).map_err(|e| loc.in_expr(&spanned, &e, key))?;
-                    let node = ast.compile(&resolve).map_err(|e| {
-                        let e = expr::ExprError {
-                            pos: e.pos,
-                            message: format!("{} (only parameters may appear here)", e.message),
-                        };
-                        loc.in_expr(&spanned, &e, key)
-                    })?;
-                    Ok((node, s.clone()))
-                }
-                _ => Err(loc.at(
-                    v,
-                    format!("{key}: expected a number or an expression string"),
-                )),
-            }
-        };
+    let value_expr = |v: &Spanned<toml::Value>,
+                      key: &str|
+     -> Result<(expr::Node, String), ModelError> {
+        super::value_or_expr(loc, v, key, |spanned| {
+            let ast = expr::parse(spanned.get_ref()).map_err(|e| loc.in_expr(spanned, &e, key))?;
+            ast.compile(&resolve).map_err(|e| {
+                let e = expr::ExprError {
+                    pos: e.pos,
+                    message: format!("{} (only parameters may appear here)", e.message),
+                };
+                loc.in_expr(spanned, &e, key)
+            })
+        })
+    };
     let mut out: Vec<Intervention> = Vec::new();
     for iv in interventions {
         let name = iv.name.get_ref().clone();
@@ -298,7 +232,7 @@ pub(crate) fn compile_into(
         let terms = parse_trigger(iv.trigger.get_ref())
             .map_err(|e| loc.at(&iv.trigger, format!("{key}.trigger: {e}")))?;
         for term in &terms {
-            let declared = model.toxicity.as_ref().is_some_and(|t| {
+            let declared = toxicity.as_ref().is_some_and(|t| {
                 if term.crs {
                     t.crs.is_some()
                 } else {
@@ -353,6 +287,5 @@ pub(crate) fn compile_into(
             source: iv.source.clone(),
         });
     }
-    model.interventions = out;
-    Ok(())
+    Ok((toxicity, out))
 }

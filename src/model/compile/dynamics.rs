@@ -1,0 +1,240 @@
+//! Stage 3: the dynamics: states and their initial values, assignments in dependency order,
+//! one equation per state, observables, breakpoints and time-scheduled events.
+
+use super::names::Scope;
+use super::{Context, ModelSpec};
+use crate::expr::{Ast, Node};
+use crate::model::spec::{self, Meta};
+use crate::model::{Derived, ModelError, State, TimedEvent};
+use indexmap::IndexMap;
+use toml::Spanned;
+
+/// `[[states]]`: initial values are numbers or expressions of parameters.
+pub(super) fn states(raw: &[spec::State], cx: &Context) -> Result<Vec<State>, ModelError> {
+    let mut states = Vec::with_capacity(raw.len());
+    for s in raw {
+        let what = format!("initial value of state `{}`", s.name.get_ref());
+        let (initial, initial_text) = cx.value_or_expr(&s.initial, Scope::Parameters, &what)?;
+        states.push(State {
+            name: s.name.get_ref().clone(),
+            unit: s.unit.clone(),
+            description: s.description.clone(),
+            initial,
+            initial_text,
+        });
+    }
+    Ok(states)
+}
+
+/// `[[assignments]]`, sorted by dependency (a cycle is an error), with their slots.
+pub(super) fn assignments(
+    spec: &ModelSpec,
+    cx: &Context,
+) -> Result<(Vec<Derived>, Vec<usize>), ModelError> {
+    let (n, np) = (spec.states.len(), spec.parameters.len());
+    let mut asts = Vec::new();
+    let mut nodes = Vec::new();
+    for a in &spec.assignments {
+        let (ast, node) = cx.expr(
+            &a.expr,
+            Scope::Dynamic,
+            &format!("assignment `{}`", a.name.get_ref()),
+        )?;
+        asts.push(ast);
+        nodes.push(node);
+    }
+    let names: Vec<&str> = spec
+        .assignments
+        .iter()
+        .map(|a| a.name.get_ref().as_str())
+        .collect();
+    let order = dependency_order(&names, &asts).map_err(|cycle| {
+        let first = &spec.assignments[cycle[0]];
+        let path: Vec<&str> = cycle.iter().map(|&i| names[i]).collect();
+        cx.loc.at(
+            &first.expr,
+            format!("assignment cycle: {} -> {}", path.join(" -> "), path[0]),
+        )
+    })?;
+    let mut assignments = Vec::new();
+    let mut slots = Vec::new();
+    for &i in &order {
+        let a = &spec.assignments[i];
+        assignments.push(Derived {
+            name: a.name.get_ref().clone(),
+            unit: a.unit.clone(),
+            description: a.description.clone(),
+            expr: nodes[i].clone(),
+            text: a.expr.get_ref().clone(),
+        });
+        slots.push(1 + n + np + i);
+    }
+    Ok((assignments, slots))
+}
+
+/// `[equations]`: exactly one right-hand side per state, in state order (with its text).
+pub(super) fn equations(
+    spec: &ModelSpec,
+    cx: &Context,
+) -> Result<(Vec<Node>, Vec<String>), ModelError> {
+    let n = spec.states.len();
+    let mut equations = Vec::with_capacity(n);
+    let mut texts = Vec::with_capacity(n);
+    for (key, text) in &spec.equations {
+        if super::state_index(spec, key).is_none() {
+            return Err(cx
+                .loc
+                .at(text, format!("equations.{key}: `{key}` is not a state")));
+        }
+    }
+    for s in &spec.states {
+        let name = s.name.get_ref();
+        let Some(text) = spec.equations.get(name) else {
+            return Err(cx.loc.at(
+                &s.name,
+                format!("state `{name}` has no equation in [equations]"),
+            ));
+        };
+        let (_, node) = cx.expr(text, Scope::Dynamic, &format!("equations.{name}"))?;
+        equations.push(node);
+        texts.push(text.get_ref().clone());
+    }
+    Ok((equations, texts))
+}
+
+/// `[[observables]]`.
+pub(super) fn observables(
+    raw: &[spec::Observable],
+    cx: &Context,
+) -> Result<Vec<Derived>, ModelError> {
+    let mut observables = Vec::new();
+    for o in raw {
+        let (_, node) = cx.expr(
+            &o.expr,
+            Scope::Dynamic,
+            &format!("observable `{}`", o.name.get_ref()),
+        )?;
+        observables.push(Derived {
+            name: o.name.get_ref().clone(),
+            unit: o.unit.clone(),
+            description: o.description.clone(),
+            expr: node,
+            text: o.expr.get_ref().clone(),
+        });
+    }
+    Ok(observables)
+}
+
+/// `model.breakpoints`: times (expressions of parameters) where the right-hand side jumps.
+pub(super) fn breakpoints(meta: &Meta, cx: &Context) -> Result<Vec<Node>, ModelError> {
+    meta.breakpoints
+        .iter()
+        .map(|b| Ok(cx.expr(b, Scope::Parameters, "model.breakpoints")?.1))
+        .collect()
+}
+
+/// A compiled event list, and each event's time value with its key (checked once the whole model
+/// exists).
+type Events<'s> = (Vec<TimedEvent>, Vec<(&'s Spanned<toml::Value>, String)>);
+
+/// `[[events]]`: `events.<name>` (or `events[<n>]`, 1-based, when unnamed).
+pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>, ModelError> {
+    // Time-scheduled events: `events.<name>` (or `events[<n>]`, 1-based, when unnamed).
+    let mut events = Vec::new();
+    let mut event_times = Vec::new();
+    for (i, e) in spec.events.iter().enumerate() {
+        let key = match &e.name {
+            Some(n) => {
+                let name = n.get_ref();
+                if name.trim().is_empty() {
+                    return Err(cx.loc.at(n, format!("events[{}].name: empty name", i + 1)));
+                }
+                if spec.events[..i]
+                    .iter()
+                    .any(|o| o.name.as_ref().is_some_and(|o| o.get_ref() == name))
+                {
+                    return Err(cx.loc.at(n, format!("events.{name}: duplicate event name")));
+                }
+                format!("events.{name}")
+            }
+            None => format!("events[{}]", i + 1),
+        };
+        let (time, time_text) =
+            cx.value_or_expr(&e.time, Scope::Parameters, &format!("{key}.time"))?;
+        if e.set.is_empty() {
+            let at = e.name.as_ref().map_or(e.time.span(), |n| n.span());
+            return Err(cx.loc.at(
+                &Spanned::new(at, ()),
+                format!("{key}.set: the event sets no state"),
+            ));
+        }
+        let mut set = Vec::new();
+        for (state, v) in &e.set {
+            let skey = format!("{key}.set.{state}");
+            let idx = super::state_index(spec, state)
+                .ok_or_else(|| cx.loc.at(v, format!("{skey}: `{state}` is not a state")))?;
+            let (node, text) = cx.value_or_expr(v, Scope::Dynamic, &skey)?;
+            set.push((idx, node, text));
+        }
+        event_times.push((&e.time, key.clone()));
+        events.push(TimedEvent {
+            name: e
+                .name
+                .as_ref()
+                .map_or_else(|| format!("event {}", i + 1), |n| n.get_ref().clone()),
+            description: e.description.clone(),
+            source: e.source.clone(),
+            time,
+            time_text,
+            set,
+        });
+    }
+
+    Ok((events, event_times))
+}
+
+/// Topological order of assignments; on a cycle, the indices along it.
+fn dependency_order(names: &[&str], asts: &[Ast]) -> Result<Vec<usize>, Vec<usize>> {
+    let index: IndexMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let deps: Vec<Vec<usize>> = asts
+        .iter()
+        .map(|a| {
+            a.names()
+                .iter()
+                .filter_map(|(n, _)| index.get(n).copied())
+                .collect()
+        })
+        .collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done
+    let mut mark = vec![0u8; names.len()];
+    let mut order = Vec::with_capacity(names.len());
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        mark: &mut [u8],
+        order: &mut Vec<usize>,
+        stack: &mut Vec<usize>,
+    ) -> Result<(), Vec<usize>> {
+        match mark[i] {
+            2 => return Ok(()),
+            1 => {
+                let from = stack.iter().position(|&s| s == i).unwrap_or(0);
+                return Err(stack[from..].to_vec());
+            }
+            _ => {}
+        }
+        mark[i] = 1;
+        stack.push(i);
+        for &d in &deps[i] {
+            visit(d, deps, mark, order, stack)?;
+        }
+        stack.pop();
+        mark[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..names.len() {
+        visit(i, &deps, &mut mark, &mut order, &mut Vec::new())?;
+    }
+    Ok(order)
+}

@@ -1,0 +1,191 @@
+//! Compiling a [`ModelSpec`] into a runnable [`Model`], one small stage per section of the file
+//! (like mrgsolve's block handlers): names, parameters and correlations, states and dynamics,
+//! events, regimen hooks, toxicity rules. Each stage returns its part; [`compile`] assembles them
+//! and checks what needs the whole model (finite default initial values and event times).
+
+mod dynamics;
+mod names;
+mod parameters;
+mod regimen;
+mod toxicity;
+
+use super::location::Locator;
+use super::spec::{Meta, ModelSpec};
+use super::{Model, ModelError, TimeUnit};
+use crate::expr::{self, Ast, Node, Program};
+use names::{Names, Scope};
+use toml::Spanned;
+
+/// Compile a spec; `loc` maps its spans to `file:line:col` in error messages.
+pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelError> {
+    let time_unit = time_unit(&spec.model, loc)?;
+    let names = Names::declare(&spec, loc)?;
+    let parameters = parameters::parameters(&spec.parameters, loc)?;
+    let correlations = parameters::correlations(&spec.correlations, &parameters, loc)?;
+    let cx = Context { names, loc };
+    let states = dynamics::states(&spec.states, &cx)?;
+    let (assignments, assignment_slots) = dynamics::assignments(&spec, &cx)?;
+    let (equations, equation_texts) = dynamics::equations(&spec, &cx)?;
+    let observables = dynamics::observables(&spec.observables, &cx)?;
+    let breakpoints = dynamics::breakpoints(&spec.model, &cx)?;
+    let (events, event_times) = dynamics::events(&spec, &cx)?;
+    let lymphodepletion = regimen::lymphodepletion(&spec, &cx)?;
+    let hooks = regimen::hooks(&spec, &cx)?;
+    let (summary_cart, summary_tumor) = regimen::summary_quantities(&spec, loc)?;
+
+    let mut model = Model {
+        name: spec.model.name.get_ref().clone(),
+        title: spec.model.title.clone(),
+        description: spec.model.description.clone(),
+        time_unit,
+        references: spec.references.clone(),
+        parameters,
+        correlations,
+        states,
+        assignments,
+        equations,
+        equation_texts,
+        observables,
+        breakpoints,
+        regimen: hooks,
+        lymphodepletion,
+        summary_cart,
+        summary_tumor,
+        toxicity: None,
+        interventions: Vec::new(),
+        events,
+        base: None,
+        validation: None,
+        source: loc.file.clone(),
+        assignment_slots,
+        rhs_program: Program::default(),
+        deriv_slots: Vec::new(),
+        obs_programs: Vec::new(),
+        obs_slots: Vec::new(),
+        consts: Vec::new(),
+        slot_len: 0,
+    };
+    model.build_programs();
+    let (toxicity, interventions) =
+        toxicity::rules(&model, spec.toxicity.as_ref(), &spec.interventions, loc)?;
+    model.toxicity = toxicity;
+    model.interventions = interventions;
+    check_defaults(&model, &spec, &event_times, loc)?;
+    Ok(model)
+}
+
+fn time_unit(meta: &Meta, loc: &Locator) -> Result<TimeUnit, ModelError> {
+    match meta.time_unit.get_ref().as_str() {
+        "day" | "days" | "d" => Ok(TimeUnit::Day),
+        "hour" | "hours" | "h" => Ok(TimeUnit::Hour),
+        other => Err(loc.at(
+            &meta.time_unit,
+            format!("model.time_unit: `{other}` is not `day` or `hour`"),
+        )),
+    }
+}
+
+/// Default initial values must be finite; event times (default parameters) finite and >= 0.
+fn check_defaults(
+    model: &Model,
+    spec: &ModelSpec,
+    event_times: &[(&Spanned<toml::Value>, String)],
+    loc: &Locator,
+) -> Result<(), ModelError> {
+    let params: Vec<f64> = model.parameters.iter().map(|p| p.value).collect();
+    let v = model.slots_with_params(&params);
+    for (s, raw_s) in model.states.iter().zip(&spec.states) {
+        let x = s.initial.eval(&v);
+        if !x.is_finite() {
+            return Err(loc.at(
+                &raw_s.initial,
+                format!("initial value of state `{}` is not finite ({x})", s.name),
+            ));
+        }
+    }
+    for (e, (span, key)) in model.events.iter().zip(event_times) {
+        let x = e.time.eval(&v);
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(loc.at(
+                *span,
+                format!("{key}.time: must be a finite time >= 0, got {x}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What every stage needs to compile expressions: the name table and the file locator.
+struct Context<'a> {
+    names: Names,
+    loc: &'a Locator<'a>,
+}
+
+impl Context<'_> {
+    /// Parse and compile an expression string in a scope; errors point into the string.
+    fn expr(
+        &self,
+        text: &Spanned<String>,
+        scope: Scope,
+        what: &str,
+    ) -> Result<(Ast, Node), ModelError> {
+        let loc = self.loc;
+        let ast = expr::parse(text.get_ref()).map_err(|e| loc.in_expr(text, &e, what))?;
+        let node = ast.compile(&self.names.resolver(scope)).map_err(|e| {
+            let e = expr::ExprError {
+                pos: e.pos,
+                message: format!("{}{}", e.message, scope.hint()),
+            };
+            loc.in_expr(text, &e, what)
+        })?;
+        Ok((ast, node))
+    }
+
+    /// A number, or an expression string compiled in `scope`.
+    fn value_or_expr(
+        &self,
+        v: &Spanned<toml::Value>,
+        scope: Scope,
+        what: &str,
+    ) -> Result<(Node, String), ModelError> {
+        value_or_expr(self.loc, v, what, |s| Ok(self.expr(s, scope, what)?.1))
+    }
+
+    /// The index of a state named by a spanned string, or an error at it.
+    fn state_of(
+        &self,
+        spec: &ModelSpec,
+        name: &Spanned<String>,
+        key: &str,
+    ) -> Result<usize, ModelError> {
+        state_index(spec, name.get_ref()).ok_or_else(|| {
+            self.loc
+                .at(name, format!("{key}: `{}` is not a state", name.get_ref()))
+        })
+    }
+}
+
+fn state_index(spec: &ModelSpec, name: &str) -> Option<usize> {
+    spec.states.iter().position(|s| s.name.get_ref() == name)
+}
+
+/// A number, or an expression string compiled by `compile` (shared by the stages).
+fn value_or_expr(
+    loc: &Locator,
+    v: &Spanned<toml::Value>,
+    what: &str,
+    compile: impl FnOnce(&Spanned<String>) -> Result<Node, ModelError>,
+) -> Result<(Node, String), ModelError> {
+    match v.get_ref() {
+        toml::Value::Float(x) => Ok((Node::Const(*x), x.to_string())),
+        toml::Value::Integer(i) => Ok((Node::Const(*i as f64), i.to_string())),
+        toml::Value::String(s) => {
+            let spanned = Spanned::new(v.span(), s.clone());
+            Ok((compile(&spanned)?, s.clone()))
+        }
+        _ => Err(loc.at(
+            v,
+            format!("{what}: expected a number or an expression string"),
+        )),
+    }
+}

@@ -1,0 +1,107 @@
+//! Stage 1: every declared name (states, parameters, assignments, observables), checked for
+//! syntax, reserved words and duplicates, and the slot each resolves to.
+
+use super::super::location::Locator;
+use super::super::spec::ModelSpec;
+use super::super::ModelError;
+use crate::expr;
+use std::collections::HashMap;
+use toml::Spanned;
+
+/// What a name in an expression may refer to, by context.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Scope {
+    /// Initial values, breakpoints, dose factors: parameters only.
+    Parameters,
+    /// Lymphodepletion changes: parameters and (pre-LD) initial states.
+    Initial,
+    /// Assignments, equations, observables: everything.
+    Dynamic,
+}
+
+impl Scope {
+    /// Appended to an unknown-name error.
+    pub(super) fn hint(self) -> &'static str {
+        match self {
+            Scope::Parameters => " (only parameters may appear here)",
+            Scope::Initial => " (only parameters and states may appear here)",
+            Scope::Dynamic => "",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Time,
+    State,
+    Param,
+    Assignment,
+}
+
+/// The slot of every name: `[t, states, parameters, assignments]` (see [`crate::model`]).
+pub(super) struct Names {
+    slots: HashMap<String, (usize, Kind)>,
+}
+
+impl Names {
+    /// Check every declaration and lay out the slots.
+    pub(super) fn declare(spec: &ModelSpec, loc: &Locator) -> Result<Names, ModelError> {
+        let mut seen: HashMap<String, &'static str> = HashMap::new();
+        let mut declare = |name: &Spanned<String>, what: &'static str| -> Result<(), ModelError> {
+            let n = name.get_ref();
+            if !expr::is_identifier(n) {
+                return Err(loc.at(name, format!("{what} name `{n}` is not an identifier")));
+            }
+            if expr::RESERVED.contains(&n.as_str()) {
+                return Err(loc.at(name, format!("{what} name `{n}` is reserved")));
+            }
+            if let Some(prev) = seen.insert(n.clone(), what) {
+                return Err(loc.at(name, format!("duplicate name `{n}` (already a {prev})")));
+            }
+            Ok(())
+        };
+        for s in &spec.states {
+            declare(&s.name, "state")?;
+        }
+        for p in &spec.parameters {
+            declare(&p.name, "parameter")?;
+        }
+        for a in &spec.assignments {
+            declare(&a.name, "assignment")?;
+        }
+        for o in &spec.observables {
+            declare(&o.name, "observable")?;
+        }
+        if spec.states.is_empty() {
+            return Err(ModelError::plain(&loc.file, "the model declares no states"));
+        }
+
+        let n = spec.states.len();
+        let np = spec.parameters.len();
+        let mut slots = HashMap::new();
+        slots.insert("t".into(), (0, Kind::Time));
+        for (i, s) in spec.states.iter().enumerate() {
+            slots.insert(s.name.get_ref().clone(), (1 + i, Kind::State));
+        }
+        for (i, p) in spec.parameters.iter().enumerate() {
+            slots.insert(p.name.get_ref().clone(), (1 + n + i, Kind::Param));
+        }
+        for (i, a) in spec.assignments.iter().enumerate() {
+            slots.insert(a.name.get_ref().clone(), (1 + n + np + i, Kind::Assignment));
+        }
+        Ok(Names { slots })
+    }
+
+    /// Resolves a name to its slot when `scope` allows it.
+    pub(super) fn resolver(&self, scope: Scope) -> impl Fn(&str) -> Option<usize> + '_ {
+        move |n: &str| {
+            let (slot, kind) = *self.slots.get(n)?;
+            let ok = match scope {
+                Scope::Parameters => kind == Kind::Param,
+                Scope::Initial => matches!(kind, Kind::Param | Kind::State),
+                Scope::Dynamic => true,
+            };
+            ok.then_some(slot)
+        }
+    }
+}

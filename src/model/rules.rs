@@ -1,0 +1,62 @@
+//! The compiled toxicity rules of a model: how modelled CRS/ICANS risk is graded (`[toxicity]`) and
+//! which rescue therapies the grades trigger (`[[interventions]]`). These are model definitions;
+//! the grading and intervention *runtime* is [`crate::toxicity`], one layer up.
+
+use super::Quantity;
+use crate::expr::Node;
+
+/// Grading rules for one syndrome (CRS or ICANS).
+#[derive(Debug, Clone)]
+pub struct Grading {
+    /// Name of the graded observable or state.
+    pub name: String,
+    pub quantity: Quantity,
+    pub unit: String,
+    /// Ascending thresholds for grades 1-4.
+    pub thresholds: [f64; 4],
+    /// Days at or above each threshold before that grade counts.
+    pub min_duration: [f64; 4],
+    pub source: String,
+    /// One source per threshold.
+    pub sources: Vec<String>,
+}
+
+/// The model's `[toxicity]` section.
+#[derive(Debug, Clone)]
+pub struct Toxicity {
+    /// Default monitoring window, days.
+    pub window: Option<f64>,
+    /// Default early-alarm window, days.
+    pub alarm_window: Option<f64>,
+    pub note: String,
+    /// Quantity read for `il6_peak` (`None`: the CRS observable).
+    pub il6: Option<Quantity>,
+    pub crs: Option<Grading>,
+    pub icans: Option<Grading>,
+}
+
+/// One term of a trigger: `crs >= grade` or `icans >= grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    pub crs: bool,
+    pub grade: u8,
+}
+
+/// A rescue therapy declared in `[[interventions]]`.
+#[derive(Debug, Clone)]
+pub struct Intervention {
+    pub name: String,
+    pub description: String,
+    pub trigger_text: String,
+    /// Fires when any term holds.
+    pub trigger: Vec<Term>,
+    /// Days from the trigger to the start of the effect.
+    pub delay: f64,
+    /// Days of effect; `None`: to the end of the simulation.
+    pub duration: Option<f64>,
+    /// (parameter index, new value as an expression of the parameters in force, text)
+    pub set: Vec<(usize, Node, String)>,
+    /// (state index, amount added at the start, text)
+    pub add: Vec<(usize, Node, String)>,
+    pub source: String,
+}
