@@ -12,16 +12,20 @@
 pub mod catalog;
 pub mod expr;
 pub mod model;
+#[cfg(feature = "files")]
 pub mod output;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod regimen;
 pub mod run;
 pub mod sbml;
 pub mod solve;
 pub mod summary;
+#[cfg(feature = "files")]
 pub mod sweep;
 pub mod toxicity;
 pub mod trajectory;
+#[cfg(feature = "files")]
 pub mod validate;
 
 pub use model::Model;
