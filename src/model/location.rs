@@ -7,13 +7,18 @@ use toml::Spanned;
 /// An error in a model file: `file:line:col: message`, or `file: message` when no position exists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelError {
+    /// The file (or label) the error concerns.
     pub file: String,
+    /// 1-based line, when the error has a position.
     pub line: Option<usize>,
+    /// 1-based column, when the error has a position.
     pub column: Option<usize>,
+    /// What is wrong, one line.
     pub message: String,
 }
 
 impl ModelError {
+    /// An error with no position in the file.
     pub fn plain(file: &str, message: impl Into<String>) -> Self {
         ModelError {
             file: file.to_string(),

@@ -20,7 +20,9 @@ include!(concat!(env!("OUT_DIR"), "/bundled_models.rs"));
 /// The unit of the model's own time axis (outputs are always in days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeUnit {
+    /// Days.
     Day,
+    /// Hours.
     Hour,
 }
 
@@ -32,6 +34,7 @@ impl TimeUnit {
             TimeUnit::Hour => 24.0,
         }
     }
+    /// The unit as written in model files.
     pub fn as_str(self) -> &'static str {
         match self {
             TimeUnit::Day => "day",
@@ -41,13 +44,21 @@ impl TimeUnit {
 }
 
 #[derive(Debug, Clone)]
+/// A compiled parameter: its default value, unit, bounds and source.
 pub struct Parameter {
+    /// Name, as used in expressions and output columns.
     pub name: String,
+    /// Default value, in `unit`.
     pub value: f64,
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
+    /// Lower bound, if any (`cartox sensitivity` and validation use it).
     pub lower: Option<f64>,
+    /// Upper bound, if any.
     pub upper: Option<f64>,
     /// Variance of the log-normal inter-individual random effect, when declared.
     pub omega2: Option<f64>,
@@ -61,7 +72,9 @@ pub struct Correlation {
     pub between: [usize; 2],
     /// In (-1, 1).
     pub r: f64,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }
 
@@ -116,53 +129,77 @@ pub fn correlation_matrix(
 }
 
 #[derive(Debug, Clone)]
+/// A compiled state: name, unit and initial value.
 pub struct State {
+    /// Name, as used in expressions and output columns.
     pub name: String,
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
     /// Initial value: an expression over parameters only.
     pub initial: Node,
+    /// The initial value as written.
     pub initial_text: String,
 }
 
 #[derive(Debug, Clone)]
+/// A named expression: an assignment or an observable.
 pub struct Derived {
+    /// Name, as used in expressions and output columns.
     pub name: String,
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// The expression (compiled, or as written in a spec).
     pub expr: Node,
+    /// The expression as written.
     pub text: String,
 }
 
 /// A quantity the summary reads: a state or an observable, by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quantity {
+    /// A state, by index.
     State(usize),
+    /// An observable, by index.
     Observable(usize),
 }
 
 /// How infusions and tumor burden enter the model.
 #[derive(Debug, Clone)]
 pub struct RegimenHooks {
+    /// Index of the state an infusion adds to.
     pub dose_state: usize,
     /// State units per infused cell (expression of parameters).
     pub dose_factor: Node,
+    /// Index of the state set by the tumor burden.
     pub tumor_state: Option<usize>,
+    /// State units per tumor cell (expression of parameters).
     pub tumor_factor: Node,
     /// Default dose in cells, or per kg.
     pub dose: Option<f64>,
+    /// Default dose, cells/kg.
     pub dose_per_kg: Option<f64>,
+    /// Default body weight, kg.
     pub weight: Option<f64>,
+    /// Default tumor burden, cells.
     pub tumor_burden: Option<f64>,
+    /// Default lymphodepletion regimen.
     pub ld: Option<String>,
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }
 
 /// A named lymphodepletion regimen: new initial values for some states.
 #[derive(Debug, Clone)]
 pub struct Lymphodepletion {
+    /// Name, as used in expressions and output columns.
     pub name: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
     /// (state index, expression over parameters and pre-lymphodepletion initial states)
     pub changes: Vec<(usize, Node, String)>,
@@ -172,11 +209,15 @@ pub struct Lymphodepletion {
 /// parameters) each listed state gets a new value computed from the state just before the event.
 #[derive(Debug, Clone)]
 pub struct TimedEvent {
+    /// Optional name (`events.<name>` in messages).
     pub name: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
     /// Event time, model time units (expression of parameters).
     pub time: Node,
+    /// The event time as written.
     pub time_text: String,
     /// (state index, new value: expression of t, states, parameters and assignments, evaluated
     /// just before the event, text)
@@ -186,26 +227,39 @@ pub struct TimedEvent {
 /// A compiled model, ready to simulate.
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// Model name.
     pub name: String,
+    /// One-line title.
     pub title: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Unit of the model's own time axis (outputs are in days).
     pub time_unit: TimeUnit,
+    /// Sources the parameters cite.
     pub references: Vec<spec::Reference>,
+    /// Parameters in file order (their slots follow the states).
     pub parameters: Vec<Parameter>,
     /// Correlations between the parameters' random effects (`[[correlations]]`), in file order.
     pub correlations: Vec<Correlation>,
+    /// States in file order.
     pub states: Vec<State>,
     /// In evaluation (dependency) order.
     pub assignments: Vec<Derived>,
     /// One right-hand side per state, in state order.
     pub equations: Vec<Node>,
+    /// The equations as written, in state order.
     pub equation_texts: Vec<String>,
+    /// Output quantities, in file order.
     pub observables: Vec<Derived>,
     /// Times (model units) where the right-hand side is discontinuous: expressions of parameters.
     pub breakpoints: Vec<Node>,
+    /// How doses and tumor burden enter the model (`None`: no `[regimen]`).
     pub regimen: Option<RegimenHooks>,
+    /// Named lymphodepletion regimens.
     pub lymphodepletion: Vec<Lymphodepletion>,
+    /// CAR-T quantity the summary metrics read.
     pub summary_cart: Option<Quantity>,
+    /// Tumor quantity the summary metrics read.
     pub summary_tumor: Option<Quantity>,
     /// Modelled CRS/ICANS risk grading rules (`[toxicity]`), see `docs/toxicity.md`.
     pub toxicity: Option<rules::Toxicity>,
@@ -267,6 +321,7 @@ impl Model {
         compile::compile(spec, &loc)
     }
 
+    /// Number of states.
     pub fn n_states(&self) -> usize {
         self.states.len()
     }
@@ -276,22 +331,27 @@ impl Model {
         1 + self.states.len() + self.parameters.len() + self.assignments.len()
     }
 
+    /// Slot of parameter `i` in the value vector.
     pub fn param_slot(&self, i: usize) -> usize {
         1 + self.states.len() + i
     }
 
+    /// Index of the parameter `name`.
     pub fn parameter_index(&self, name: &str) -> Option<usize> {
         self.parameters.iter().position(|p| p.name == name)
     }
 
+    /// Index of the state `name`.
     pub fn state_index(&self, name: &str) -> Option<usize> {
         self.states.iter().position(|s| s.name == name)
     }
 
+    /// Index of the observable `name`.
     pub fn observable_index(&self, name: &str) -> Option<usize> {
         self.observables.iter().position(|s| s.name == name)
     }
 
+    /// The lymphodepletion regimen `name`.
     pub fn ld_regimen(&self, name: &str) -> Option<&Lymphodepletion> {
         self.lymphodepletion.iter().find(|l| l.name == name)
     }

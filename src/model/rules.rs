@@ -10,12 +10,15 @@ use crate::expr::Node;
 pub struct Grading {
     /// Name of the graded observable or state.
     pub name: String,
+    /// The graded observable or state.
     pub quantity: Quantity,
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
     /// Ascending thresholds for grades 1-4.
     pub thresholds: [f64; 4],
     /// Days at or above each threshold before that grade counts.
     pub min_duration: [f64; 4],
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
     /// One source per threshold.
     pub sources: Vec<String>,
@@ -28,25 +31,33 @@ pub struct Toxicity {
     pub window: Option<f64>,
     /// Default early-alarm window, days.
     pub alarm_window: Option<f64>,
+    /// Free-text note shown with the grading.
     pub note: String,
     /// Quantity read for `il6_peak` (`None`: the CRS observable).
     pub il6: Option<Quantity>,
+    /// CRS grading rules, if declared.
     pub crs: Option<Grading>,
+    /// ICANS grading rules, if declared.
     pub icans: Option<Grading>,
 }
 
 /// One term of a trigger: `crs >= grade` or `icans >= grade`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Term {
+    /// `true`: the CRS grade; `false`: the ICANS grade.
     pub crs: bool,
+    /// The grade the term needs (1-4).
     pub grade: u8,
 }
 
 /// A rescue therapy declared in `[[interventions]]`.
 #[derive(Debug, Clone)]
 pub struct Intervention {
+    /// Name, as used in expressions and output columns.
     pub name: String,
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// The trigger as written (`crs >= 2 || icans >= 2`).
     pub trigger_text: String,
     /// Fires when any term holds.
     pub trigger: Vec<Term>,
@@ -58,5 +69,6 @@ pub struct Intervention {
     pub set: Vec<(usize, Node, String)>,
     /// (state index, amount added at the start, text)
     pub add: Vec<(usize, Node, String)>,
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }

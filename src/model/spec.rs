@@ -16,33 +16,45 @@ fn is_empty(s: &str) -> bool {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// A whole model file (every section), as typed data.
 pub struct ModelSpec {
+    /// `[model]`: name, title, time unit, breakpoints.
     pub model: Meta,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `[[references]]`: the sources parameters cite.
     pub references: Vec<Reference>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `[[parameters]]`.
     pub parameters: Vec<Parameter>,
     /// Correlations between the inter-individual random effects (`[[correlations]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub correlations: Vec<Correlation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `[[states]]`.
     pub states: Vec<State>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `[[assignments]]`: named intermediate expressions.
     pub assignments: Vec<Assignment>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    /// `[equations]`: one right-hand side (d state / dt) per state.
     pub equations: IndexMap<String, Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `[[observables]]`: output quantities.
     pub observables: Vec<Observable>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `[regimen]`: how doses and tumor burden enter the model.
     pub regimen: Option<Regimen>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    /// `[lymphodepletion.<name>]`: named lymphodepletion regimens.
     pub lymphodepletion: IndexMap<String, Lymphodepletion>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `[summary]`: the quantities the CAR-T and tumor metrics read.
     pub summary: Option<Summary>,
     /// Modelled CRS/ICANS risk grading (see `docs/toxicity.md`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub toxicity: Option<ToxicitySpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `[[interventions]]`: rescue therapies triggered by the modelled grades.
     pub interventions: Vec<InterventionSpec>,
     /// Time-scheduled state changes (`[[events]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -54,57 +66,82 @@ pub struct ModelSpec {
 #[serde(deny_unknown_fields)]
 pub struct TimedEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Optional name (`events.<name>` in messages).
     pub name: Option<Spanned<String>>,
+    /// Event time, model time units: a number or an expression of parameters.
     pub time: Spanned<toml::Value>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    /// New state values: numbers or expressions, evaluated just before the event.
     pub set: IndexMap<String, Spanned<toml::Value>>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[model]`: the model's name, title, time unit and breakpoints.
 pub struct Meta {
+    /// Model name.
     pub name: Spanned<String>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// One-line title.
     pub title: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Unit of the model's time axis: `day` or `hour` (outputs are in days).
     pub time_unit: Spanned<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Times (expressions of parameters) where the right-hand side is discontinuous.
     pub breakpoints: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[[references]]`: one source.
 pub struct Reference {
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Short key other entries cite it by.
     pub key: String,
+    /// Full citation.
     pub citation: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// DOI, if any.
     pub doi: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// BioModels identifier, if any.
     pub biomodels: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Web address, if any.
     pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// A compiled parameter: its default value, unit, bounds and source.
 pub struct Parameter {
+    /// Name, as used in expressions and output columns.
     pub name: Spanned<String>,
+    /// Default value, in `unit`.
     pub value: Spanned<f64>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Lower bound, if any (`cartox sensitivity` and validation use it).
     pub lower: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Upper bound, if any.
     pub upper: Option<Spanned<f64>>,
     /// Inter-individual variability: variance of the log-normal random effect (omega^2).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,87 +155,123 @@ pub struct Parameter {
 pub struct Correlation {
     /// The two parameter names.
     pub between: Spanned<Vec<Spanned<String>>>,
+    /// Correlation between the two random effects, in (-1, 1).
     pub r: Spanned<f64>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// A compiled state: name, unit and initial value.
 pub struct State {
+    /// Name, as used in expressions and output columns.
     pub name: Spanned<String>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Initial value: a number or an expression of parameters.
     pub initial: Spanned<toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[[assignments]]`: a named intermediate expression.
 pub struct Assignment {
+    /// Name of the assignment.
     pub name: Spanned<String>,
+    /// The expression (compiled, or as written in a spec).
     pub expr: Spanned<String>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[[observables]]`: an output quantity.
 pub struct Observable {
+    /// Name of the observable (an output column).
     pub name: Spanned<String>,
+    /// The expression (compiled, or as written in a spec).
     pub expr: Spanned<String>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
     pub unit: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[regimen]`: how doses and tumor burden enter the model, and default inputs.
 pub struct Regimen {
+    /// The state an infusion adds to.
     pub dose_state: Spanned<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// State units per infused cell (expression of parameters; default 1).
     pub dose_factor: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The state set by `tumor_burden`, if any.
     pub tumor_state: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// State units per tumor cell (expression of parameters; default 1).
     pub tumor_factor: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Default dose, cells.
     pub dose: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Default dose, cells/kg (times `weight`).
     pub dose_per_kg: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Default body weight, kg.
     pub weight: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Default tumor burden at infusion, cells.
     pub tumor_burden: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Default lymphodepletion regimen (a `[lymphodepletion]` name).
     pub ld: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[lymphodepletion.<name>]`: a lymphodepletion regimen as new initial values.
 pub struct Lymphodepletion {
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    /// New initial values: expressions of parameters and pre-lymphodepletion initial states.
     pub initial: IndexMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[summary]`: the quantities the summary metrics read.
 pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// CAR-T quantity (state or observable) for Cmax, Tmax, AUC.
     pub cart: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Tumor quantity (state or observable) for nadir and end values.
     pub tumor: Option<Spanned<String>>,
 }
 
@@ -213,18 +286,22 @@ pub struct ToxicitySpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarm_window: Option<Spanned<f64>>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free-text note shown with the grading.
     pub note: String,
     /// Observable or state read for `il6_peak` (default: the CRS observable).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub il6: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// CRS grading rules.
     pub crs: Option<GradingSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// ICANS grading rules.
     pub icans: Option<GradingSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[toxicity.crs]` or `[toxicity.icans]`: four thresholds on an observable.
 pub struct GradingSpec {
     /// An observable or a state of the model.
     pub observable: Spanned<String>,
@@ -234,6 +311,7 @@ pub struct GradingSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_duration: Option<Spanned<Vec<Spanned<f64>>>>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Unit of the thresholds (default: the observable's).
     pub unit: String,
     /// Source of the thresholds (all four).
     #[serde(default, skip_serializing_if = "is_empty")]
@@ -246,9 +324,12 @@ pub struct GradingSpec {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+/// `[[interventions]]`: a rescue therapy triggered by the modelled grades.
 pub struct InterventionSpec {
+    /// Name (letters, digits, `_` or `-`).
     pub name: Spanned<String>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
     pub description: String,
     /// `crs >= N` or `icans >= N`, terms joined by `||`.
     pub trigger: Spanned<String>,
@@ -265,5 +346,6 @@ pub struct InterventionSpec {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub add: IndexMap<String, Spanned<toml::Value>>,
     #[serde(default, skip_serializing_if = "is_empty")]
+    /// Where the value comes from (a citation, or "assumption").
     pub source: String,
 }
