@@ -56,9 +56,9 @@ pub struct Parameter {
     pub description: String,
     /// Where the value comes from (a citation, or "assumption").
     pub source: String,
-    /// Lower bound, if any (`cartox sensitivity` and validation use it).
+    /// Lower bound, if any (a value below it is rejected).
     pub lower: Option<f64>,
-    /// Upper bound, if any.
+    /// Upper bound, if any (a value above it is rejected).
     pub upper: Option<f64>,
     /// Variance of the log-normal inter-individual random effect, when declared.
     pub omega2: Option<f64>,

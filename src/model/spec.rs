@@ -138,10 +138,10 @@ pub struct Parameter {
     /// Where the value comes from (a citation, or "assumption").
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    /// Lower bound, if any (`cartox sensitivity` and validation use it).
+    /// Lower bound, if any (a value below it is rejected).
     pub lower: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    /// Upper bound, if any.
+    /// Upper bound, if any (a value above it is rejected).
     pub upper: Option<Spanned<f64>>,
     /// Inter-individual variability: variance of the log-normal random effect (omega^2).
     #[serde(skip_serializing_if = "Option::is_none")]
