@@ -10,7 +10,7 @@ use std::path::Path;
 impl Model {
     /// Load a bundled model by name, or a model file by path: a name containing `/`, ending in
     /// `.toml`, or an existing file; `.xml` and `.sbml` paths are imported as SBML.
-    pub fn resolve(name_or_path: &str) -> Result<Model, ModelError> {
+    pub fn resolve(name_or_path: &str) -> crate::Result<Model> {
         if let Some(model) = Model::bundled(name_or_path) {
             return model;
         }
@@ -22,17 +22,17 @@ impl Model {
             return Model::load(path);
         }
         let names: Vec<&str> = Model::bundled_names().collect();
-        Err(ModelError::plain(
+        Err(crate::Error::Model(ModelError::plain(
             name_or_path,
             format!(
                 "unknown model `{name_or_path}` (bundled: {}; or give a path to a .toml or SBML .xml file)",
                 names.join(", ")
             ),
-        ))
+        )))
     }
 
     /// Load a TOML model file.
-    pub fn load(path: &Path) -> Result<Model, ModelError> {
+    pub fn load(path: &Path) -> crate::Result<Model> {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
@@ -40,7 +40,7 @@ impl Model {
     }
 
     /// Import an SBML file (Level 2 or 3 core) and compile it like a model file.
-    pub fn load_sbml(path: &Path) -> Result<Model, ModelError> {
+    pub fn load_sbml(path: &Path) -> crate::Result<Model> {
         let label = path.display().to_string();
         let xml = std::fs::read_to_string(path)
             .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;

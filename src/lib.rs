@@ -10,6 +10,7 @@
 //! Grades and metrics describe *modelled* risk; nothing here is clinical advice.
 
 pub mod catalog;
+pub mod error;
 pub mod expr;
 pub mod model;
 #[cfg(feature = "files")]
@@ -28,6 +29,7 @@ pub mod trajectory;
 #[cfg(feature = "files")]
 pub mod validate;
 
+pub use error::{Error, Result};
 pub use model::Model;
 pub use regimen::{Inputs, Scenario};
 pub use run::{run, Run, RunOptions};

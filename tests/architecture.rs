@@ -9,19 +9,20 @@ use std::path::Path;
 /// Top-level modules, lowest layer first. A module may import only modules of a lower layer.
 const LAYERS: &[(&str, u32)] = &[
     ("expr", 0),       // the expression language: parse, compile, programs
-    ("model", 1),      // spec (file schema), compile stages, runtime model, toxicity rules
-    ("sbml", 2),       // SBML front end: lowers into model::spec
-    ("regimen", 2),    // inputs and scenarios: dose, lymphodepletion, overrides
-    ("catalog", 3),    // where models come from: bundled, TOML files, SBML files
-    ("solve", 3),      // ODE integration with events
-    ("trajectory", 4), // time course, samples of the continuous solution
-    ("summary", 5),    // CAR-T and tumor metrics
-    ("toxicity", 5),   // modelled CRS/ICANS grading runtime and intervention triggers
-    ("run", 6),        // one scenario through the pipeline
-    ("output", 7),     // CSV/JSON writing
-    ("plot", 7),       // figures
-    ("sweep", 8),      // many runs: CSV sweeps, populations, scenarios
-    ("validate", 9),   // presets against published figures
+    ("error", 1),      // the library's one error type
+    ("model", 2),      // spec (file schema), compile stages, runtime model, toxicity rules
+    ("sbml", 3),       // SBML front end: lowers into model::spec
+    ("regimen", 3),    // inputs and scenarios: dose, lymphodepletion, overrides
+    ("catalog", 4),    // where models come from: bundled, TOML files, SBML files
+    ("solve", 4),      // ODE integration with events
+    ("trajectory", 5), // time course, samples of the continuous solution
+    ("summary", 6),    // CAR-T and tumor metrics
+    ("toxicity", 6),   // modelled CRS/ICANS grading runtime and intervention triggers
+    ("run", 7),        // one scenario through the pipeline
+    ("output", 8),     // CSV/JSON writing
+    ("plot", 8),       // figures
+    ("sweep", 9),      // many runs: CSV sweeps, populations, scenarios
+    ("validate", 10),  // presets against published figures
 ];
 
 /// Items re-exported at the crate root (`crate::Model`), by the module that defines them.
@@ -31,6 +32,8 @@ const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("Scenario", "regimen"),
     ("Run", "run"),
     ("RunOptions", "run"),
+    ("Error", "error"),
+    ("Result", "error"),
 ];
 
 fn rank(module: &str) -> Option<u32> {

@@ -1,44 +1,8 @@
 //! Model-file errors that name the file and the line and column (or the key) of the problem.
 
+use crate::error::ModelError;
 use crate::expr::ExprError;
-use std::fmt;
 use toml::Spanned;
-
-/// An error in a model file: `file:line:col: message`, or `file: message` when no position exists.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelError {
-    /// The file (or label) the error concerns.
-    pub file: String,
-    /// 1-based line, when the error has a position.
-    pub line: Option<usize>,
-    /// 1-based column, when the error has a position.
-    pub column: Option<usize>,
-    /// What is wrong, one line.
-    pub message: String,
-}
-
-impl ModelError {
-    /// An error with no position in the file.
-    pub fn plain(file: &str, message: impl Into<String>) -> Self {
-        ModelError {
-            file: file.to_string(),
-            line: None,
-            column: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
-            _ => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-impl std::error::Error for ModelError {}
 
 /// Maps byte offsets of the model text to lines and columns.
 pub(crate) struct Locator<'a> {

@@ -10,9 +10,9 @@ mod preset;
 pub mod rules;
 pub mod spec;
 
+pub use crate::error::ModelError;
 use crate::expr::{Node, Program, ProgramBuilder};
 use location::Locator;
-pub use location::ModelError;
 pub use spec::ModelSpec;
 
 include!(concat!(env!("OUT_DIR"), "/bundled_models.rs"));
@@ -288,7 +288,7 @@ pub struct Model {
 
 impl Model {
     /// A bundled model by name (`models/<name>.toml`, embedded in the binary).
-    pub fn bundled(name: &str) -> Option<Result<Model, ModelError>> {
+    pub fn bundled(name: &str) -> Option<crate::Result<Model>> {
         let (_, text) = BUNDLED.iter().find(|(n, _)| *n == name)?;
         Some(Model::from_toml(text, &format!("models/{name}.toml")))
     }
@@ -307,18 +307,18 @@ impl Model {
 
     /// Compile a spec built in code (by the SBML importer, say); `label` names its source in
     /// error messages (which carry no line numbers, the spec having no text).
-    pub fn from_spec(spec: ModelSpec, label: &str) -> Result<Model, ModelError> {
-        compile::compile(spec, &Locator::new(label, ""))
+    pub fn from_spec(spec: ModelSpec, label: &str) -> crate::Result<Model> {
+        Ok(compile::compile(spec, &Locator::new(label, ""))?)
     }
 
     /// Parse and compile model-file text; `label` names the file in error messages.
-    pub fn from_toml(text: &str, label: &str) -> Result<Model, ModelError> {
+    pub fn from_toml(text: &str, label: &str) -> crate::Result<Model> {
         if preset::is_preset(text) {
-            return preset::load(text, label, 0);
+            return Ok(preset::load(text, label, 0)?);
         }
         let loc = Locator::new(label, text);
         let spec: ModelSpec = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
-        compile::compile(spec, &loc)
+        Ok(compile::compile(spec, &loc)?)
     }
 
     /// Number of states.

@@ -1,0 +1,99 @@
+//! The library's one error type, [`Error`]: every fallible public function of the library returns
+//! [`Result<T>`](Result). Each variant carries structured data — the file, line and column of a
+//! model-file problem; the model, day and kind of a failed solve; the name of a bad input; the
+//! file, row and column of a bad data row — and prints as one line, ready for a terminal, a Python
+//! exception or a browser page.
+
+use crate::expr::ExprError;
+use std::fmt;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A model file (or spec) is invalid: file, line and column when known.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// An expression outside a model file (a value given on the command line) is invalid.
+    #[error(transparent)]
+    Expr(#[from] ExprError),
+    /// Run options out of range (a span, a grid step, a tolerance...): `option` names it.
+    #[error("{message}")]
+    Options {
+        /// The option, as the command line spells it (`--dt`).
+        option: String,
+        /// What is wrong, one line.
+        message: String,
+    },
+    /// A data file (CSV) is malformed or refers to unknown names.
+    #[error("{}", located_row(file, *row, column.as_deref(), message))]
+    Data {
+        /// The file (`-` for standard input).
+        file: String,
+        /// 1-based data row (the header is row 0), when the problem is in a row.
+        row: Option<u64>,
+        /// The column, when the problem is in one.
+        column: Option<String>,
+        /// What is wrong, one line.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's reason, with what was being done.
+        message: String,
+    },
+    /// A figure could not be drawn.
+    #[error("{0}")]
+    Plot(String),
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn located_row(file: &str, row: Option<u64>, column: Option<&str>, message: &str) -> String {
+    match (row, column) {
+        (Some(r), Some(c)) => format!("{file}: row {r}, column `{c}`: {message}"),
+        (Some(r), None) => format!("{file}: row {r}: {message}"),
+        (None, Some(c)) => format!("{file}: column `{c}`: {message}"),
+        (None, None) => format!("{file}: {message}"),
+    }
+}
+
+/// An error in a model file: `file:line:col: message`, or `file: message` when no position exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelError {
+    /// The file (or label) the error concerns.
+    pub file: String,
+    /// 1-based line, when the error has a position.
+    pub line: Option<usize>,
+    /// 1-based column, when the error has a position.
+    pub column: Option<usize>,
+    /// What is wrong, one line.
+    pub message: String,
+}
+
+impl ModelError {
+    /// An error with no position in the file.
+    pub fn plain(file: &str, message: impl Into<String>) -> Self {
+        ModelError {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
