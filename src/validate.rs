@@ -172,19 +172,12 @@ pub fn bundled_presets() -> Vec<String> {
 
 /// Run options for validation: the model's toxicity windows, long enough for every `cart_dayN`.
 pub fn run_options(model: &Model, spec: &Spec) -> RunOptions {
-    let tox = model.toxicity.as_ref();
-    let window = tox.and_then(|t| t.window).unwrap_or(28.0);
     let last_day = spec
         .targets
         .iter()
         .filter_map(|t| day_of(&t.metric))
-        .fold(window, f64::max);
-    RunOptions {
-        days: last_day,
-        window,
-        alarm_window: tox.and_then(|t| t.alarm_window).unwrap_or(14.0),
-        ..RunOptions::default()
-    }
+        .fold(RunOptions::default_window(model), f64::max);
+    RunOptions::for_model(model).with_days(model, last_day)
 }
 
 fn number(run: &Run, name: &str) -> Option<Option<f64>> {

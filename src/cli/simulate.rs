@@ -75,17 +75,17 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
             a.method
         )
     })?;
-    let tox = model.toxicity.as_ref();
+    let defaults = RunOptions::for_model(&model).with_days(&model, days);
     let opts = RunOptions {
         days,
         dt: parse_num("--dt", &a.dt)?,
         window: match &a.window {
             Some(w) => parse_num("--window", w)?,
-            None => days.min(tox.and_then(|t| t.window).unwrap_or(28.0)),
+            None => defaults.window,
         },
         alarm_window: match &a.alarm_window {
             Some(w) => parse_num("--alarm-window", w)?,
-            None => tox.and_then(|t| t.alarm_window).unwrap_or(14.0),
+            None => defaults.alarm_window,
         },
         interventions: !a.no_interventions,
         solver: SolverOptions {
