@@ -10,8 +10,10 @@
 //! Grades and metrics describe *modelled* risk; nothing here is clinical advice.
 
 pub mod expr;
+pub mod many;
 pub mod model;
 pub mod output;
+pub mod par;
 pub mod plot;
 pub mod regimen;
 pub mod run;
@@ -23,6 +25,7 @@ pub mod toxicity;
 pub mod trajectory;
 pub mod validate;
 
+pub use many::{simulate_many, simulate_many_with, Batch};
 pub use model::Model;
-pub use regimen::{Inputs, Scenario};
+pub use regimen::{Inputs, InputsBuilder, Scenario};
 pub use run::{run, Run, RunOptions};

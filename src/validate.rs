@@ -29,6 +29,7 @@
 //! patient `i` from its own random stream), run in parallel and collected in order, so the report
 //! does not depend on the thread count. Modelled grades are risk surrogates, not ASTCT grades.
 
+use crate::many::{simulate_many_with, Batch};
 use crate::model::{Model, BUNDLED};
 use crate::output::fmt_num;
 use crate::run::{run, Metric, Run, RunOptions};
@@ -36,7 +37,6 @@ use crate::sweep::population::{Design, WEIGHT_CV};
 use crate::trajectory::Reader;
 use crate::Inputs;
 use anyhow::{anyhow, bail, Context, Result};
-use rayon::prelude::*;
 use serde::Deserialize;
 use std::io::Write;
 
@@ -208,23 +208,29 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// Run the virtual population: patient `i` uses `Design::patient(model, seed, i)`.
+/// Run the virtual population: patient `i` uses `Design::patient(model, seed, i)`; solved
+/// through [`crate::many::simulate_many_with`] on the current rayon pool.
 pub fn population_runs(model: &Model, pop: Population, opts: &RunOptions) -> Result<Vec<Run>> {
     let design = Design::from_model(model, WEIGHT_CV)?;
     let names = design.names(model);
-    (0..pop.n)
-        .into_par_iter()
-        .map(|i| {
-            let mut inputs = Inputs::default();
-            for (name, v) in names.iter().zip(design.patient(model, pop.seed, i as u64)) {
-                inputs
-                    .set(model, name, &fmt_num(v))
-                    .map_err(|e| anyhow!("virtual patient {}: {name}: {e}", i + 1))?;
-            }
-            run(model, &inputs, opts)
-                .map_err(|e| anyhow!("{}: virtual patient {} failed: {e}", model.name, i + 1))
-        })
-        .collect()
+    let patients = (0..pop.n).map(Ok::<usize, std::convert::Infallible>);
+    let batch = Batch {
+        jobs: 0,
+        chunk: pop.n.max(1),
+    };
+    let runs = simulate_many_with(model, patients, opts, batch, |i, runner| {
+        let mut inputs = Inputs::default();
+        for (name, v) in names.iter().zip(design.patient(model, pop.seed, i as u64)) {
+            inputs
+                .set(model, name, &fmt_num(v))
+                .map_err(|e| anyhow!("virtual patient {}: {name}: {e}", i + 1))?;
+        }
+        runner
+            .run(&inputs)
+            .map_err(|e| anyhow!("{}: virtual patient {} failed: {e}", model.name, i + 1))
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    runs.flatten().collect()
 }
 
 fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {

@@ -391,9 +391,6 @@ fn render(
     args: &super::plot::FigureArgs,
     path: &std::path::Path,
 ) -> Result<()> {
-    let series = vec![super::plot::series_of(model, run, opts, &model.name)];
-    let mut fig = super::plot::build_figure(Some(model), args, &series, path)?;
-    super::plot::decorate(&mut fig, model, opts, std::slice::from_ref(run));
-    cartox::plot::render_series(&fig, &series, path)?;
+    cartox::plot::draw_runs(model, &[(&model.name, run)], opts, &args.options(), path)?;
     Ok(())
 }
