@@ -31,7 +31,7 @@
 
 use crate::many::{simulate_many_with, Batch};
 use crate::model::{Model, BUNDLED};
-use crate::output::fmt_num;
+use crate::output::{csv_line, fmt_num};
 use crate::run::{run, Metric, Run, RunOptions};
 use crate::sweep::population::{Design, WEIGHT_CV};
 use crate::trajectory::Reader;
@@ -406,22 +406,24 @@ pub fn table(rows: &[Row]) -> String {
 
 /// The report as CSV.
 pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
-    let mut csv = csv::Writer::from_writer(w);
-    csv.write_record([
-        "product",
-        "metric",
-        "simulated",
-        "published",
-        "low",
-        "high",
-        "unit",
-        "within",
-        "n",
-        "source",
-        "tolerance",
-    ])?;
+    w.write_all(
+        csv_line([
+            "product",
+            "metric",
+            "simulated",
+            "published",
+            "low",
+            "high",
+            "unit",
+            "within",
+            "n",
+            "source",
+            "tolerance",
+        ])
+        .as_bytes(),
+    )?;
     for r in rows {
-        csv.write_record([
+        let cells = [
             r.product.clone(),
             r.metric.clone(),
             r.simulated.map_or(String::new(), fmt_num),
@@ -433,8 +435,8 @@ pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
             r.n.to_string(),
             r.source.clone(),
             r.tolerance.clone(),
-        ])?;
+        ];
+        w.write_all(csv_line(cells.iter().map(String::as_str)).as_bytes())?;
     }
-    csv.flush()?;
     Ok(())
 }

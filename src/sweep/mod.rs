@@ -22,6 +22,7 @@ pub mod shard;
 use crate::many::{simulate_many_with, Batch, Runner};
 use crate::model::Model;
 use crate::output::fmt_num;
+pub use crate::output::{csv_line, push_field};
 use crate::regimen::Inputs;
 use crate::run::{Metric, Run, RunOptions, METRIC_NAMES};
 use anyhow::{anyhow, bail, Context, Result};
@@ -142,30 +143,6 @@ pub struct Outcome {
     pub metrics: Vec<String>,
     pub ok: bool,
     pub message: String,
-}
-
-/// Append one CSV field (quoted only when it must be: delimiter, quote or line break).
-pub fn push_field(line: &mut String, field: &str) {
-    if field.contains([',', '"', '\n', '\r']) {
-        line.push('"');
-        line.push_str(&field.replace('"', "\"\""));
-        line.push('"');
-    } else {
-        line.push_str(field);
-    }
-}
-
-/// One CSV record with `\n` line end.
-pub fn csv_line<'s>(fields: impl IntoIterator<Item = &'s str>) -> String {
-    let mut line = String::new();
-    for (i, f) in fields.into_iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        push_field(&mut line, f);
-    }
-    line.push('\n');
-    line
 }
 
 /// FNV-1a (64-bit) of a byte stream: the input fingerprint recorded in shard outputs.
