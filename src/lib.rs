@@ -4,7 +4,7 @@
 //! [`model`] (states, parameters, equations, from a TOML file) -> [`regimen`] (dose,
 //! lymphodepletion, bridging, overrides) -> [`solve`] (ODE integration with events) ->
 //! [`trajectory`] (the time course) -> [`summary`] (CK and tumor metrics) -> [`output`]
-//! (CSV, JSON). [`run`] chains them for one scenario; [`many`] runs many, in parallel ([`par`]). [`expr`] is the model files' expression
+//! (CSV, JSON). [`run()`] chains them for one scenario; [`many`] runs many, in parallel ([`par`]). [`expr`] is the model files' expression
 //! language.
 //!
 //! Grades and metrics describe *modelled* risk; nothing here is clinical advice.

@@ -35,7 +35,9 @@ impl Default for Batch {
 /// What a worker of [`simulate_many_with`] uses to solve: one model, one set of options.
 #[derive(Debug, Clone, Copy)]
 pub struct Runner<'a> {
+    /// The model of every run.
     pub model: &'a Model,
+    /// The options of every run (already validated).
     pub opts: &'a RunOptions,
 }
 

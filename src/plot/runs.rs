@@ -10,9 +10,13 @@ use std::path::Path;
 /// panels present in the data), size in pixels, title.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FigureOptions {
+    /// Columns to draw, one panel each (empty: the model's default panels).
     pub panels: Vec<String>,
+    /// Width, pixels.
     pub width: u32,
+    /// Height, pixels.
     pub height: u32,
+    /// Title above the panels.
     pub title: Option<String>,
 }
 

@@ -3,7 +3,7 @@
 //! Input follows mrgsolve's idata convention: an optional `ID` column, then one column per input
 //! name accepted by [`Inputs::accepts`] (parameters, `<state>_0`, `dose`, `dose_per_kg`, `weight`,
 //! `tumor_burden`, `ld`, `bridging`, `schedule`). Rows are read in chunks, each chunk is solved in
-//! parallel (rayon, order preserved) and written in input order before the next chunk is read, so
+//! parallel ([`crate::many::simulate_many_with`], order preserved) and written in input order before the next chunk is read, so
 //! memory does not grow with the number of rows and the bytes do not depend on the thread count.
 //!
 //! Output: `ID` (the input's, or the 1-based row number), carried-through extra columns, the
@@ -98,9 +98,11 @@ impl Columns {
 /// What every row shares.
 #[derive(Debug, Clone)]
 pub struct Spec<'a> {
+    /// The model every row runs.
     pub model: &'a Model,
     /// Inputs from the command line, applied before each row's own cells.
     pub base: Inputs,
+    /// Span, grid, windows and solver of every run.
     pub opts: RunOptions,
     /// Worker threads (0: rayon's default, one per core).
     pub jobs: usize,
@@ -119,7 +121,9 @@ pub struct Spec<'a> {
 /// One input row: its 0-based index in the input and its cells.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// 0-based position in the input (header not counted).
     pub index: usize,
+    /// The row's fields, as text.
     pub cells: Vec<String>,
 }
 
@@ -136,12 +140,17 @@ fn metric_cell(m: &Metric) -> String {
 /// The result of one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// 0-based position of the row in the input.
     pub index: usize,
+    /// The row's `ID` cell, or its 1-based number.
     pub id: String,
+    /// The carried-through cells, in column order.
     pub extras: Vec<String>,
     /// Metric cells in column order (all empty when the row failed).
     pub metrics: Vec<String>,
+    /// The row ran.
     pub ok: bool,
+    /// Why the row failed (naming the row and column), empty when it ran.
     pub message: String,
 }
 
@@ -183,6 +192,7 @@ impl Fnv1a {
 pub struct Report {
     /// Rows run (in a shard: the shard's rows).
     pub rows: usize,
+    /// Rows that failed (status `error`).
     pub failed: usize,
     /// Rows in the whole input.
     pub input_rows: usize,
