@@ -188,7 +188,7 @@ fn sweep_throughput(c: &mut Criterion) {
         };
         let cols = Columns::resolve(&model, &header, false).unwrap();
         let opts = RunOptions::default();
-        let names = sweep::probe_metric_names(&model, &Inputs::default(), &opts).unwrap();
+        let names = sweep::metric_names(&model);
         let spec = Spec {
             model: &model,
             base: Inputs::default(),
@@ -197,6 +197,7 @@ fn sweep_throughput(c: &mut Criterion) {
             chunk: sweep::CHUNK_ROWS,
             shard: None,
             input_hash: None,
+            keep_runs: false,
         };
         g.throughput(Throughput::Elements(rows.len() as u64));
         g.bench_function(model.name.clone(), |b| {
@@ -209,7 +210,7 @@ fn sweep_throughput(c: &mut Criterion) {
                     rows.iter().cloned().map(Ok),
                     &mut sink,
                     None,
-                    &mut |_| {},
+                    &mut |_, _| {},
                     &|_| {},
                 )
                 .unwrap();

@@ -51,20 +51,26 @@ pub struct Inputs {
     pub schedule: Option<Vec<(f64, f64)>>,
 }
 
-fn number(name: &str, text: &str) -> Result<f64, InputError> {
+/// The number in `text` (finite or not: the typed setters check that).
+fn parse_number(name: &str, text: &str) -> Result<f64, InputError> {
     let t = text.trim();
     if t.is_empty() {
         return bad(format!("`{name}` is empty"));
     }
-    match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(v) => bad(format!("`{name}` = {v} is not a finite number")),
-        Err(_) => bad(format!("`{name}` = `{t}` is not a number")),
+    t.parse::<f64>()
+        .or_else(|_| bad(format!("`{name}` = `{t}` is not a number")))
+}
+
+fn finite(name: &str, v: f64) -> Result<f64, InputError> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        bad(format!("`{name}` = {v} is not a finite number"))
     }
 }
 
-fn non_negative(name: &str, text: &str) -> Result<f64, InputError> {
-    let v = number(name, text)?;
+fn non_negative(name: &str, v: f64) -> Result<f64, InputError> {
+    let v = finite(name, v)?;
     if v < 0.0 {
         return bad(format!("`{name}` = {v} must not be negative"));
     }
@@ -72,66 +78,158 @@ fn non_negative(name: &str, text: &str) -> Result<f64, InputError> {
 }
 
 impl Inputs {
-    /// Set one input by name from text, validating it against the model.
+    /// A builder of inputs for `model`: typed setters, each validated at once.
+    ///
+    /// ```
+    /// let model = cartox::Model::default_model();
+    /// let inputs = cartox::Inputs::builder(&model)
+    ///     .dose(1e8)?
+    ///     .ld("flu-cy")?
+    ///     .param("k_act", 0.5)?
+    ///     .build();
+    /// assert_eq!(inputs.dose, Some(1e8));
+    /// assert!(cartox::Inputs::builder(&model).param("no_such", 1.0).is_err());
+    /// # Ok::<(), cartox::regimen::InputError>(())
+    /// ```
+    pub fn builder(model: &Model) -> InputsBuilder<'_> {
+        InputsBuilder {
+            model,
+            inputs: Inputs::default(),
+        }
+    }
+
+    /// Set the total infused dose, CAR-T cells (finite, >= 0).
+    pub fn set_dose(&mut self, cells: f64) -> Result<(), InputError> {
+        self.dose = Some(non_negative("dose", cells)?);
+        Ok(())
+    }
+
+    /// Set the dose per kg of body weight, CAR-T cells/kg (finite, >= 0; needs a `weight`).
+    pub fn set_dose_per_kg(&mut self, cells_per_kg: f64) -> Result<(), InputError> {
+        self.dose_per_kg = Some(non_negative("dose_per_kg", cells_per_kg)?);
+        Ok(())
+    }
+
+    /// Set the body weight, kg (finite, > 0).
+    pub fn set_weight(&mut self, kg: f64) -> Result<(), InputError> {
+        let w = non_negative("weight", kg)?;
+        if w == 0.0 {
+            return bad("`weight` must be above 0 kg");
+        }
+        self.weight = Some(w);
+        Ok(())
+    }
+
+    /// Set the tumor burden at lymphodepletion, cells (finite, >= 0).
+    pub fn set_tumor_burden(&mut self, cells: f64) -> Result<(), InputError> {
+        self.tumor_burden = Some(non_negative("tumor_burden", cells)?);
+        Ok(())
+    }
+
+    /// Set the bridging therapy: fraction of the tumor removed before infusion, in [0, 1).
+    pub fn set_bridging(&mut self, fraction: f64) -> Result<(), InputError> {
+        let b = non_negative("bridging", fraction)?;
+        if b >= 1.0 {
+            return bad(format!("`bridging` = {b} must be a fraction in [0, 1)"));
+        }
+        self.bridging = Some(b);
+        Ok(())
+    }
+
+    /// Choose a lymphodepletion regimen declared by the model (`[[lymphodepletion]]` name).
+    pub fn set_ld(&mut self, model: &Model, name: &str) -> Result<(), InputError> {
+        let ld = name.trim();
+        if model.ld_regimen(ld).is_none() {
+            let known: Vec<&str> = model
+                .lymphodepletion
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect();
+            return bad(format!(
+                "unknown lymphodepletion regimen `{ld}` (model `{}` declares: {})",
+                model.name,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        self.ld = Some(ld.to_string());
+        Ok(())
+    }
+
+    /// Set a split infusion: (day, fraction of the total dose), days >= 0 and increasing,
+    /// fractions >= 0 summing to 1 (as [`parse_schedule`] reads it).
+    pub fn set_schedule(&mut self, schedule: Vec<(f64, f64)>) -> Result<(), InputError> {
+        check_schedule(&schedule, |k| {
+            format!("{}:{}", schedule[k].0, schedule[k].1)
+        })?;
+        self.schedule = Some(schedule);
+        Ok(())
+    }
+
+    /// Override a parameter of the model (by name; within its declared bounds).
+    pub fn set_param(&mut self, model: &Model, name: &str, value: f64) -> Result<(), InputError> {
+        let Some(i) = model.parameter_index(name) else {
+            return bad(format!(
+                "unknown parameter `{name}`: model `{}` has no such parameter (see `cartox describe {}`)",
+                model.name, model.name
+            ));
+        };
+        let v = finite(name, value)?;
+        check_bounds(model, i, v)?;
+        self.params.retain(|(j, _)| *j != i);
+        self.params.push((i, v));
+        Ok(())
+    }
+
+    /// Override the initial value of a state of the model (by state name, without `_0`).
+    pub fn set_initial(
+        &mut self,
+        model: &Model,
+        state: &str,
+        value: f64,
+    ) -> Result<(), InputError> {
+        let Some(i) = model.state_index(state) else {
+            return bad(format!(
+                "unknown state `{state}`: model `{}` has no such state (see `cartox describe {}`)",
+                model.name, model.name
+            ));
+        };
+        let v = finite(&format!("{state}_0"), value)?;
+        self.initial.retain(|(j, _)| *j != i);
+        self.initial.push((i, v));
+        Ok(())
+    }
+
+    /// Set one input by name from text (flags, CSV cells), validating it against the model: the
+    /// text is read as a number (or regimen name, or schedule) and handed to the typed setter.
     pub fn set(&mut self, model: &Model, name: &str, text: &str) -> Result<(), InputError> {
         match name {
-            "dose" => self.dose = Some(non_negative(name, text)?),
-            "dose_per_kg" => self.dose_per_kg = Some(non_negative(name, text)?),
-            "weight" => {
-                let w = non_negative(name, text)?;
-                if w == 0.0 {
-                    return bad("`weight` must be above 0 kg");
-                }
-                self.weight = Some(w)
-            }
-            "tumor_burden" => self.tumor_burden = Some(non_negative(name, text)?),
-            "bridging" => {
-                let b = non_negative(name, text)?;
-                if b >= 1.0 {
-                    return bad(format!("`bridging` = {b} must be a fraction in [0, 1)"));
-                }
-                self.bridging = Some(b)
-            }
-            "ld" => {
-                let ld = text.trim();
-                if model.ld_regimen(ld).is_none() {
-                    let known: Vec<&str> = model
-                        .lymphodepletion
-                        .iter()
-                        .map(|l| l.name.as_str())
-                        .collect();
-                    return bad(format!(
-                        "unknown lymphodepletion regimen `{ld}` (model `{}` declares: {})",
-                        model.name,
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ));
-                }
-                self.ld = Some(ld.to_string())
-            }
-            "schedule" => self.schedule = Some(parse_schedule(text)?),
+            "dose" => self.set_dose(parse_number(name, text)?),
+            "dose_per_kg" => self.set_dose_per_kg(parse_number(name, text)?),
+            "weight" => self.set_weight(parse_number(name, text)?),
+            "tumor_burden" => self.set_tumor_burden(parse_number(name, text)?),
+            "bridging" => self.set_bridging(parse_number(name, text)?),
+            "ld" => self.set_ld(model, text),
+            "schedule" => self.set_schedule(parse_schedule(text)?),
             _ => {
-                if let Some(i) = model.parameter_index(name) {
-                    let v = number(name, text)?;
-                    check_bounds(model, i, v)?;
-                    self.params.retain(|(j, _)| *j != i);
-                    self.params.push((i, v));
-                } else if let Some(i) = name.strip_suffix("_0").and_then(|s| model.state_index(s)) {
-                    let v = number(name, text)?;
-                    self.initial.retain(|(j, _)| *j != i);
-                    self.initial.push((i, v));
+                if model.parameter_index(name).is_some() {
+                    self.set_param(model, name, parse_number(name, text)?)
+                } else if let Some(state) = name
+                    .strip_suffix("_0")
+                    .filter(|s| model.state_index(s).is_some())
+                {
+                    self.set_initial(model, state, parse_number(name, text)?)
                 } else {
-                    return bad(format!(
+                    bad(format!(
                         "unknown name `{name}`: not a parameter, `<state>_0` or regimen input of model `{}` (see `cartox describe {}`)",
                         model.name, model.name
-                    ));
+                    ))
                 }
             }
         }
-        Ok(())
     }
 
     /// True when `name` is an input `set` accepts for this model.
@@ -141,6 +239,72 @@ impl Inputs {
             || name
                 .strip_suffix("_0")
                 .is_some_and(|s| model.state_index(s).is_some())
+    }
+}
+
+/// Typed construction of [`Inputs`] for one model (see [`Inputs::builder`]). Every setter
+/// validates its value (and names against the model) and returns the builder, or an
+/// [`InputError`] naming the input.
+#[derive(Debug, Clone)]
+pub struct InputsBuilder<'m> {
+    model: &'m Model,
+    inputs: Inputs,
+}
+
+impl InputsBuilder<'_> {
+    /// Total infused dose, CAR-T cells.
+    pub fn dose(mut self, cells: f64) -> Result<Self, InputError> {
+        self.inputs.set_dose(cells)?;
+        Ok(self)
+    }
+    /// Dose per kg of body weight, CAR-T cells/kg.
+    pub fn dose_per_kg(mut self, cells_per_kg: f64) -> Result<Self, InputError> {
+        self.inputs.set_dose_per_kg(cells_per_kg)?;
+        Ok(self)
+    }
+    /// Body weight, kg.
+    pub fn weight(mut self, kg: f64) -> Result<Self, InputError> {
+        self.inputs.set_weight(kg)?;
+        Ok(self)
+    }
+    /// Lymphodepletion regimen declared by the model.
+    pub fn ld(mut self, name: &str) -> Result<Self, InputError> {
+        self.inputs.set_ld(self.model, name)?;
+        Ok(self)
+    }
+    /// Tumor burden at lymphodepletion, cells.
+    pub fn tumor_burden(mut self, cells: f64) -> Result<Self, InputError> {
+        self.inputs.set_tumor_burden(cells)?;
+        Ok(self)
+    }
+    /// Bridging therapy: fraction of the tumor removed before infusion, in [0, 1).
+    pub fn bridging(mut self, fraction: f64) -> Result<Self, InputError> {
+        self.inputs.set_bridging(fraction)?;
+        Ok(self)
+    }
+    /// Split infusion: (day, fraction of the total dose), fractions summing to 1.
+    pub fn schedule(mut self, schedule: Vec<(f64, f64)>) -> Result<Self, InputError> {
+        self.inputs.set_schedule(schedule)?;
+        Ok(self)
+    }
+    /// Override a parameter by name.
+    pub fn param(mut self, name: &str, value: f64) -> Result<Self, InputError> {
+        self.inputs.set_param(self.model, name, value)?;
+        Ok(self)
+    }
+    /// Override a state's initial value by state name.
+    pub fn initial(mut self, state: &str, value: f64) -> Result<Self, InputError> {
+        self.inputs.set_initial(self.model, state, value)?;
+        Ok(self)
+    }
+    /// Any input by name from text, as [`Inputs::set`].
+    pub fn set(mut self, name: &str, text: &str) -> Result<Self, InputError> {
+        self.inputs.set(self.model, name, text)?;
+        Ok(self)
+    }
+    /// The inputs.
+    pub fn build(self) -> Inputs {
+        self.inputs
     }
 }
 
@@ -159,32 +323,52 @@ fn check_bounds(model: &Model, i: usize, v: f64) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Parse `day:fraction,day:fraction,...`; fractions must sum to 1.
+/// Parse `day:fraction,day:fraction,...` (`;` also separates entries); fractions must sum to 1.
 pub fn parse_schedule(text: &str) -> Result<Vec<(f64, f64)>, InputError> {
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for part in text
+    let parts: Vec<&str> = text
         .split([',', ';'])
         .map(str::trim)
         .filter(|p| !p.is_empty())
-    {
+        .collect();
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for part in &parts {
         let Some((d, f)) = part.split_once(':') else {
             return bad(format!("schedule entry `{part}` is not `day:fraction`"));
         };
-        let day = non_negative("schedule day", d)?;
-        let frac = non_negative("schedule fraction", f)?;
-        if out.last().is_some_and(|(prev, _)| day <= *prev) {
-            return bad(format!("schedule days must increase (`{part}`)"));
-        }
+        let day = non_negative("schedule day", parse_number("schedule day", d)?)?;
+        let frac = non_negative("schedule fraction", parse_number("schedule fraction", f)?)?;
         out.push((day, frac));
+        check_schedule_entry(&out, part)?;
     }
-    if out.is_empty() {
+    check_schedule(&out, |k| parts[k].to_string())?;
+    Ok(out)
+}
+
+/// The checks on the last entry of a schedule being built.
+fn check_schedule_entry(s: &[(f64, f64)], label: &str) -> Result<(), InputError> {
+    let k = s.len() - 1;
+    let (day, frac) = s[k];
+    non_negative("schedule day", day)?;
+    non_negative("schedule fraction", frac)?;
+    if k > 0 && day <= s[k - 1].0 {
+        return bad(format!("schedule days must increase (`{label}`)"));
+    }
+    Ok(())
+}
+
+/// Days finite, >= 0 and increasing; fractions finite, >= 0, summing to 1; not empty.
+fn check_schedule(s: &[(f64, f64)], label: impl Fn(usize) -> String) -> Result<(), InputError> {
+    for k in 0..s.len() {
+        check_schedule_entry(&s[..=k], &label(k))?;
+    }
+    if s.is_empty() {
         return bad("schedule is empty");
     }
-    let total: f64 = out.iter().map(|(_, f)| f).sum();
+    let total: f64 = s.iter().map(|(_, f)| f).sum();
     if (total - 1.0).abs() > 1e-9 {
         return bad(format!("schedule fractions sum to {total}, not 1"));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One infusion: time (days) and amount (cells).

@@ -22,6 +22,7 @@ pub struct RunOptions {
     /// Fire the model's `[[interventions]]` (tocilizumab, corticosteroids) when their grade
     /// triggers are met.
     pub interventions: bool,
+    /// Integration method and tolerances.
     pub solver: SolverOptions,
 }
 
@@ -38,7 +39,51 @@ impl Default for RunOptions {
     }
 }
 
+/// Default simulated span, days.
+pub const DEFAULT_DAYS: f64 = 28.0;
+/// Monitoring window when the model's `[toxicity]` sets none, days.
+pub const DEFAULT_WINDOW: f64 = 28.0;
+/// Early-alarm window when the model's `[toxicity]` sets none, days.
+pub const DEFAULT_ALARM_WINDOW: f64 = 14.0;
+
 impl RunOptions {
+    /// The defaults for `model`: 28 days on a 0.1-day grid, the monitoring and alarm windows of
+    /// the model's `[toxicity]` section (`window`, `alarm_window`; else 28 and 14 days), the
+    /// window clipped to the span, interventions on, the default solver.
+    ///
+    /// This is the one place the default windows are worked out (the CLI and `validate` start
+    /// from it).
+    pub fn for_model(model: &Model) -> RunOptions {
+        let tox = model.toxicity.as_ref();
+        RunOptions {
+            days: DEFAULT_DAYS,
+            window: DEFAULT_DAYS.min(Self::default_window(model)),
+            alarm_window: tox
+                .and_then(|t| t.alarm_window)
+                .unwrap_or(DEFAULT_ALARM_WINDOW),
+            ..RunOptions::default()
+        }
+    }
+
+    /// The model's monitoring window (`toxicity.window`, else 28 days), before clipping to a span.
+    pub fn default_window(model: &Model) -> f64 {
+        model
+            .toxicity
+            .as_ref()
+            .and_then(|t| t.window)
+            .unwrap_or(DEFAULT_WINDOW)
+    }
+
+    /// The same options over `days` (the default window clipped to it, as [`Self::for_model`]
+    /// does for 28 days).
+    pub fn with_days(self, model: &Model, days: f64) -> RunOptions {
+        RunOptions {
+            days,
+            window: days.min(Self::default_window(model)),
+            ..self
+        }
+    }
+
     /// Reject negative, zero or non-finite spans and steps.
     pub fn validate(&self) -> Result<(), String> {
         if !(self.days.is_finite() && self.days > 0.0) {
@@ -85,13 +130,18 @@ impl RunOptions {
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunError {
+    /// The [`RunOptions`] are unusable (see [`RunOptions::validate`]).
+    Options(String),
+    /// An input does not fit the model.
     Input(InputError),
+    /// The solver failed.
     Solve(SolveError),
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RunError::Options(e) => f.write_str(e),
             RunError::Input(e) => e.fmt(f),
             RunError::Solve(e) => e.fmt(f),
         }
@@ -102,8 +152,11 @@ impl std::error::Error for RunError {}
 
 /// The result of one run.
 pub struct Run {
+    /// The inputs resolved against the model (parameters, initial states, infusions).
     pub scenario: Scenario,
+    /// The continuous solution (dense output over the simulated span).
     pub solution: Solution,
+    /// CAR-T and tumor metrics over the monitoring window.
     pub summary: CkSummary,
     /// Modelled CRS/ICANS risk grades and fired interventions (when the model has `[toxicity]`).
     pub toxicity: Option<toxicity::Report>,
@@ -112,8 +165,11 @@ pub struct Run {
 /// A named summary value; `None` when the model has no such quantity (empty CSV cell).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
+    /// A number (`None`: the model has no such quantity).
     Number(Option<f64>),
+    /// A yes/no flag (`alarm`).
     Flag(bool),
+    /// Text (`interventions`; empty for a model without `[toxicity]`).
     Text(String),
 }
 
@@ -168,8 +224,35 @@ impl Run {
     }
 }
 
+/// Names of [`Run::metrics`], in order. They are fixed (a model without a quantity gives an
+/// empty value, not a missing name), so this needs no simulation.
+pub const METRIC_NAMES: &[&str] = &[
+    "cart_cmax",
+    "cart_tmax",
+    "cart_auc",
+    "cart_last",
+    "tumor_nadir",
+    "tumor_end",
+    "crs_grade",
+    "crs_onset",
+    "crs_peak_day",
+    "crs_duration",
+    "crs_severe_duration",
+    "il6_peak",
+    "icans_grade",
+    "icans_onset",
+    "icans_duration",
+    "alarm",
+    "interventions",
+];
+
 /// Simulate one scenario.
+///
+/// Errors: [`RunError::Options`] when `opts` fails [`RunOptions::validate`] (e.g. a `dt` of 0),
+/// [`RunError::Input`] when the inputs do not fit the model, [`RunError::Solve`] when the solver
+/// fails.
 pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, RunError> {
+    opts.validate().map_err(RunError::Options)?;
     let scenario = Scenario::prepare(model, inputs).map_err(RunError::Input)?;
     let use_interventions =
         opts.interventions && model.toxicity.is_some() && !model.interventions.is_empty();

@@ -29,14 +29,14 @@
 //! patient `i` from its own random stream), run in parallel and collected in order, so the report
 //! does not depend on the thread count. Modelled grades are risk surrogates, not ASTCT grades.
 
+use crate::many::{simulate_many_with, Batch};
 use crate::model::{Model, BUNDLED};
-use crate::output::fmt_num;
+use crate::output::{csv_line, fmt_num};
 use crate::run::{run, Metric, Run, RunOptions};
 use crate::sweep::population::{Design, WEIGHT_CV};
 use crate::trajectory::Reader;
 use crate::Inputs;
 use anyhow::{anyhow, bail, Context, Result};
-use rayon::prelude::*;
 use serde::Deserialize;
 use std::io::Write;
 
@@ -172,19 +172,12 @@ pub fn bundled_presets() -> Vec<String> {
 
 /// Run options for validation: the model's toxicity windows, long enough for every `cart_dayN`.
 pub fn run_options(model: &Model, spec: &Spec) -> RunOptions {
-    let tox = model.toxicity.as_ref();
-    let window = tox.and_then(|t| t.window).unwrap_or(28.0);
     let last_day = spec
         .targets
         .iter()
         .filter_map(|t| day_of(&t.metric))
-        .fold(window, f64::max);
-    RunOptions {
-        days: last_day,
-        window,
-        alarm_window: tox.and_then(|t| t.alarm_window).unwrap_or(14.0),
-        ..RunOptions::default()
-    }
+        .fold(RunOptions::default_window(model), f64::max);
+    RunOptions::for_model(model).with_days(model, last_day)
 }
 
 fn number(run: &Run, name: &str) -> Option<Option<f64>> {
@@ -215,23 +208,29 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// Run the virtual population: patient `i` uses `Design::patient(model, seed, i)`.
+/// Run the virtual population: patient `i` uses `Design::patient(model, seed, i)`; solved
+/// through [`crate::many::simulate_many_with`] on the current rayon pool.
 pub fn population_runs(model: &Model, pop: Population, opts: &RunOptions) -> Result<Vec<Run>> {
     let design = Design::from_model(model, WEIGHT_CV)?;
     let names = design.names(model);
-    (0..pop.n)
-        .into_par_iter()
-        .map(|i| {
-            let mut inputs = Inputs::default();
-            for (name, v) in names.iter().zip(design.patient(model, pop.seed, i as u64)) {
-                inputs
-                    .set(model, name, &fmt_num(v))
-                    .map_err(|e| anyhow!("virtual patient {}: {name}: {e}", i + 1))?;
-            }
-            run(model, &inputs, opts)
-                .map_err(|e| anyhow!("{}: virtual patient {} failed: {e}", model.name, i + 1))
-        })
-        .collect()
+    let patients = (0..pop.n).map(Ok::<usize, std::convert::Infallible>);
+    let batch = Batch {
+        jobs: 0,
+        chunk: pop.n.max(1),
+    };
+    let runs = simulate_many_with(model, patients, opts, batch, |i, runner| {
+        let mut inputs = Inputs::default();
+        for (name, v) in names.iter().zip(design.patient(model, pop.seed, i as u64)) {
+            inputs
+                .set(model, name, &fmt_num(v))
+                .map_err(|e| anyhow!("virtual patient {}: {name}: {e}", i + 1))?;
+        }
+        runner
+            .run(&inputs)
+            .map_err(|e| anyhow!("{}: virtual patient {} failed: {e}", model.name, i + 1))
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    runs.flatten().collect()
 }
 
 fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
@@ -407,22 +406,24 @@ pub fn table(rows: &[Row]) -> String {
 
 /// The report as CSV.
 pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
-    let mut csv = csv::Writer::from_writer(w);
-    csv.write_record([
-        "product",
-        "metric",
-        "simulated",
-        "published",
-        "low",
-        "high",
-        "unit",
-        "within",
-        "n",
-        "source",
-        "tolerance",
-    ])?;
+    w.write_all(
+        csv_line([
+            "product",
+            "metric",
+            "simulated",
+            "published",
+            "low",
+            "high",
+            "unit",
+            "within",
+            "n",
+            "source",
+            "tolerance",
+        ])
+        .as_bytes(),
+    )?;
     for r in rows {
-        csv.write_record([
+        let cells = [
             r.product.clone(),
             r.metric.clone(),
             r.simulated.map_or(String::new(), fmt_num),
@@ -434,8 +435,8 @@ pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
             r.n.to_string(),
             r.source.clone(),
             r.tolerance.clone(),
-        ])?;
+        ];
+        w.write_all(csv_line(cells.iter().map(String::as_str)).as_bytes())?;
     }
-    csv.flush()?;
     Ok(())
 }

@@ -9,20 +9,22 @@ use std::path::Path;
 /// Top-level modules, lowest layer first. A module may import only modules of a lower layer.
 const LAYERS: &[(&str, u32)] = &[
     ("expr", 0),       // the expression language: parse, compile, programs
-    ("error", 1),      // the library's one error type
-    ("model", 2),      // spec (file schema), compile stages, runtime model, toxicity rules
-    ("sbml", 3),       // SBML front end: lowers into model::spec
-    ("regimen", 3),    // inputs and scenarios: dose, lymphodepletion, overrides
-    ("catalog", 4),    // where models come from: bundled, TOML files, SBML files
-    ("solve", 4),      // ODE integration with events
+    ("par", 0), // the one place with threads: ordered parallel map (sequential without `parallel`)
+    ("error", 1), // the library's one error type
+    ("model", 2), // spec (file schema), compile stages, runtime model, toxicity rules
+    ("sbml", 3), // SBML front end: lowers into model::spec
+    ("regimen", 3), // inputs and scenarios: dose, lymphodepletion, overrides
+    ("catalog", 4), // where models come from: bundled, TOML files, SBML files
+    ("solve", 4), // ODE integration with events
     ("trajectory", 5), // time course, samples of the continuous solution
-    ("summary", 6),    // CAR-T and tumor metrics
-    ("toxicity", 6),   // modelled CRS/ICANS grading runtime and intervention triggers
-    ("run", 7),        // one scenario through the pipeline
-    ("output", 8),     // CSV/JSON writing
-    ("plot", 8),       // figures
-    ("sweep", 9),      // many runs: CSV sweeps, populations, scenarios
-    ("validate", 10),  // presets against published figures
+    ("summary", 6), // CAR-T and tumor metrics
+    ("toxicity", 6), // modelled CRS/ICANS grading runtime and intervention triggers
+    ("run", 7), // one scenario through the pipeline
+    ("many", 8), // many scenarios: simulate_many, ordered and parallel
+    ("output", 8), // CSV/JSON writing
+    ("plot", 8), // figures
+    ("sweep", 9), // many runs: CSV sweeps, populations, scenarios
+    ("validate", 10), // presets against published figures
 ];
 
 /// Items re-exported at the crate root (`crate::Model`), by the module that defines them.
@@ -33,6 +35,10 @@ const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("Run", "run"),
     ("RunOptions", "run"),
     ("Error", "error"),
+    ("InputsBuilder", "regimen"),
+    ("simulate_many", "many"),
+    ("simulate_many_with", "many"),
+    ("Batch", "many"),
     ("Result", "error"),
 ];
 

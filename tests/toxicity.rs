@@ -716,9 +716,10 @@ set = { a = "0.1 * a" }
 #[test]
 fn default_model_grades_and_interventions_leave_car_t_expansion_unchanged() {
     let m = Model::default_model();
-    if m.toxicity.is_none() {
-        return; // the default model's [toxicity] section is docs/cartox-toxicity.toml
-    }
+    assert!(
+        m.toxicity.is_some(),
+        "the default model (models/cartox.toml) lost its [toxicity] section"
+    );
     // A patient with 1.5e11 tumor cells reaches modelled CRS grade 2, so tocilizumab fires (the
     // typical 1e11-cell patient stays at grade 1 since the CRS thresholds were calibrated to ZUMA-1
     // incidences; docs/toxicity.md).

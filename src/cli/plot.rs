@@ -41,48 +41,26 @@ pub struct PlotArgs {
     pub figure: FigureArgs,
 }
 
+impl FigureArgs {
+    /// The library's figure options.
+    pub fn options(&self) -> plot::FigureOptions {
+        plot::FigureOptions {
+            panels: self.panels.clone(),
+            width: self.width,
+            height: self.height,
+            title: self.title.clone(),
+        }
+    }
+}
+
 /// Apply panel choice, size and title; check the panels exist in the data.
-pub fn build_figure(
+fn build_figure(
     model: Option<&Model>,
     args: &FigureArgs,
     series: &[Series],
     out: &Path,
 ) -> Result<Figure> {
-    let columns: Vec<String> = if args.panels.is_empty() {
-        let defaults = model.map(figure::default_panels).unwrap_or_default();
-        let present: Vec<String> = defaults
-            .into_iter()
-            .filter(|c| series.iter().any(|s| s.column(c).is_some()))
-            .collect();
-        if present.is_empty() {
-            series
-                .first()
-                .map(|s| s.columns.iter().take(4).map(|(n, _)| n.clone()).collect())
-                .unwrap_or_default()
-        } else {
-            present
-        }
-    } else {
-        args.panels.iter().map(|p| p.trim().to_string()).collect()
-    };
-    for c in &columns {
-        if !series.iter().any(|s| s.column(c).is_some()) {
-            let available: Vec<&str> = series
-                .first()
-                .map(|s| s.columns.iter().map(|(n, _)| n.as_str()).collect())
-                .unwrap_or_default();
-            bail!(
-                "{}: unknown panel `{c}` (available: {})",
-                out.display(),
-                available.join(", ")
-            );
-        }
-    }
-    let mut fig = figure::figure_for(model, &columns, series);
-    fig.width = args.width;
-    fig.height = args.height;
-    fig.title = args.title.clone();
-    Ok(fig)
+    Ok(plot::build_figure(model, &args.options(), series, out)?)
 }
 
 pub fn run(a: PlotArgs) -> Result<ExitCode> {
@@ -142,44 +120,4 @@ pub fn run(a: PlotArgs) -> Result<ExitCode> {
     ));
     plot::render_bands(&fig, &bands, &a.out)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Dose and intervention markers (from the first run) and the monitoring windows.
-pub fn decorate(fig: &mut Figure, model: &Model, opts: &cartox::RunOptions, runs: &[cartox::Run]) {
-    if let Some(run) = runs.first() {
-        for inf in &run.scenario.infusions {
-            fig.markers.push((inf.day, "dose".into()));
-        }
-        if runs.len() == 1 {
-            if let Some(tox) = &run.toxicity {
-                for f in &tox.interventions {
-                    fig.markers.push((f.start_day, f.name.clone()));
-                }
-            }
-        }
-    }
-    let window = opts.window.min(opts.days);
-    let alarm = model.toxicity.as_ref().map(|_| opts.alarm_window);
-    fig.windows = figure::windows(window, alarm);
-}
-
-/// One run's time course as a plot series.
-pub fn series_of(
-    model: &Model,
-    run: &cartox::Run,
-    opts: &cartox::RunOptions,
-    label: &str,
-) -> Series {
-    let tr = run.trajectory(model, opts);
-    let columns = tr
-        .state_names
-        .iter()
-        .chain(&tr.observable_names)
-        .map(|n| (n.clone(), tr.column(n).unwrap_or_default()))
-        .collect();
-    Series {
-        label: label.to_string(),
-        time: tr.time.clone(),
-        columns,
-    }
 }

@@ -75,17 +75,17 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
             a.method
         )
     })?;
-    let tox = model.toxicity.as_ref();
+    let defaults = RunOptions::for_model(&model).with_days(&model, days);
     let opts = RunOptions {
         days,
         dt: parse_num("--dt", &a.dt)?,
         window: match &a.window {
             Some(w) => parse_num("--window", w)?,
-            None => days.min(tox.and_then(|t| t.window).unwrap_or(28.0)),
+            None => defaults.window,
         },
         alarm_window: match &a.alarm_window {
             Some(w) => parse_num("--alarm-window", w)?,
-            None => tox.and_then(|t| t.alarm_window).unwrap_or(14.0),
+            None => defaults.alarm_window,
         },
         interventions: !a.no_interventions,
         solver: SolverOptions {
@@ -391,9 +391,6 @@ fn render(
     args: &super::plot::FigureArgs,
     path: &std::path::Path,
 ) -> Result<()> {
-    let series = vec![super::plot::series_of(model, run, opts, &model.name)];
-    let mut fig = super::plot::build_figure(Some(model), args, &series, path)?;
-    super::plot::decorate(&mut fig, model, opts, std::slice::from_ref(run));
-    cartox::plot::render_series(&fig, &series, path)?;
+    cartox::plot::draw_runs(model, &[(&model.name, run)], opts, &args.options(), path)?;
     Ok(())
 }

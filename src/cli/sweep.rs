@@ -186,7 +186,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
         .with_context(|| format!("--params {}", a.params.display()))?;
     let cols = Columns::resolve(&model, &header, a.allow_extra)
         .with_context(|| format!("--params {}", a.params.display()))?;
-    let names = sweep::probe_metric_names(&model, &base, &opts)?;
+    let names = sweep::metric_names(&model);
     let spec = Spec {
         model: &model,
         base,
@@ -199,6 +199,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
         },
         shard,
         input_hash,
+        keep_runs: false,
     };
     let show = !a.quiet && std::io::stderr().is_terminal();
     let total = if show && !from_stdin {
@@ -225,7 +226,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
                         rows,
                         w,
                         Some(w2),
-                        &mut |_| {},
+                        &mut |_, _| {},
                         &progress,
                     )?;
                     Ok(())
@@ -233,7 +234,16 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
                 .with_context(|| format!("--timecourses {}", tc.display()))?;
                 inner
             }
-            None => sweep::run_rows(&spec, &cols, &names, rows, w, None, &mut |_| {}, &progress)?,
+            None => sweep::run_rows(
+                &spec,
+                &cols,
+                &names,
+                rows,
+                w,
+                None,
+                &mut |_, _| {},
+                &progress,
+            )?,
         };
         Ok(())
     })
@@ -267,7 +277,10 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         .map(|v| scenarios::Vary::parse(&model, v))
         .collect::<Result<_>>()?;
     let cols = scenarios::columns(&varies)?;
-    let names = sweep::probe_metric_names(&model, &base, &opts)?;
+    let names = sweep::metric_names(&model);
+    let n = scenarios::size(&varies);
+    // The plotted runs come from the same solve as the table (at most 8 are drawn).
+    let plotting = a.plot.is_some() && n <= MAX_OVERLAY;
     let spec = Spec {
         model: &model,
         base,
@@ -276,8 +289,10 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         chunk: sweep::CHUNK_ROWS,
         shard: None,
         input_hash: None,
+        keep_runs: plotting,
     };
     let mut outcomes: Vec<Outcome> = vec![];
+    let mut kept: Vec<sweep::Kept> = vec![];
     let mut report = Report::default();
     let mut go = |w: &mut dyn Write| -> Result<()> {
         report = sweep::run_rows(
@@ -287,7 +302,10 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
             scenarios::rows(&varies),
             w,
             None,
-            &mut |o| outcomes.push(o.clone()),
+            &mut |o, k| {
+                outcomes.push(o.clone());
+                kept.extend(k);
+            },
             &|_| {},
         )?;
         Ok(())
@@ -299,7 +317,7 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         None => go(&mut std::io::sink())?,
     }
     if let Some(path) = &a.plot {
-        plot_scenarios(&model, &spec.base, &spec.opts, &varies, &a.figure, path)?;
+        plot_scenarios(&model, &spec.opts, &varies, kept, &a.figure, path)?;
     }
     if !a.out.as_deref().is_some_and(is_dash) {
         println!(
@@ -326,38 +344,36 @@ pub fn run_merge(a: MergeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run every scenario again for its time course and overlay them, one colour each.
+/// Most scenarios `--plot` overlays.
+const MAX_OVERLAY: usize = 8;
+
+/// Overlay every scenario's time course (the runs of the table), one colour each.
 fn plot_scenarios(
     model: &cartox::Model,
-    base: &cartox::Inputs,
     opts: &cartox::RunOptions,
     varies: &[scenarios::Vary],
+    kept: Vec<sweep::Kept>,
     args: &super::plot::FigureArgs,
     path: &Path,
 ) -> Result<()> {
     let n = scenarios::size(varies);
-    if n > 8 {
-        anyhow::bail!("--plot: {n} scenarios is too many to overlay (at most 8)");
+    if n > MAX_OVERLAY {
+        anyhow::bail!("--plot: {n} scenarios is too many to overlay (at most {MAX_OVERLAY})");
     }
-    let mut runs = Vec::new();
-    let mut series = Vec::new();
-    for index in 0..n {
+    let mut runs = Vec::with_capacity(n);
+    let mut labels = Vec::with_capacity(n);
+    for (index, k) in kept.into_iter().enumerate() {
         let cells = scenarios::scenario(varies, index);
-        let mut inputs = base.clone();
-        let mut label = Vec::new();
-        for (v, cell) in varies.iter().zip(&cells) {
-            inputs
-                .set(model, &v.name, cell)
-                .map_err(|e| anyhow::anyhow!("scenario {}: {e}", index + 1))?;
-            label.push(format!("{} {}", v.name, cell));
-        }
-        let run = cartox::run(model, &inputs, opts)
-            .map_err(|e| anyhow::anyhow!("scenario {}: {e}", index + 1))?;
-        series.push(super::plot::series_of(model, &run, opts, &label.join(", ")));
-        runs.push(run);
+        let label: Vec<String> = varies
+            .iter()
+            .zip(&cells)
+            .map(|(v, cell)| format!("{} {}", v.name, cell))
+            .collect();
+        labels.push(label.join(", "));
+        runs.push(k.map_err(|e| anyhow::anyhow!("scenario {}: {e}", index + 1))?);
     }
-    let mut fig = super::plot::build_figure(Some(model), args, &series, path)?;
-    super::plot::decorate(&mut fig, model, opts, &runs);
-    cartox::plot::render_series(&fig, &series, path)?;
+    let labelled: Vec<(&str, &cartox::Run)> =
+        labels.iter().map(String::as_str).zip(runs.iter()).collect();
+    cartox::plot::draw_runs(model, &labelled, opts, &args.options(), path)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `cartox validate`: run the product presets against their published figures.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,10 +26,7 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode> {
     if a.n == Some(0) {
         anyhow::bail!("--n must be at least 1");
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
+    let pool = cartox::par::Pool::new(a.jobs.unwrap_or(0)).map_err(|e| anyhow::anyhow!(e))?;
     let names: Vec<String> = a
         .presets
         .iter()

@@ -1,5 +1,8 @@
 //! Outputs: time-course CSV and summary JSON, written atomically (temporary file, then rename) so
 //! a failed run never leaves a half-written file; `-` writes to standard output.
+//!
+//! Every CSV the crate writes (time courses, sweep results, populations, shards, the validation
+//! report) is formatted by [`csv_line`].
 
 use crate::trajectory::Trajectory;
 use anyhow::{Context, Result};
@@ -63,27 +66,49 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
+/// Append one CSV field (quoted only when it must be: delimiter, quote or line break).
+pub fn push_field(line: &mut String, field: &str) {
+    if field.contains([',', '"', '\n', '\r']) {
+        line.push('"');
+        line.push_str(&field.replace('"', "\"\""));
+        line.push('"');
+    } else {
+        line.push_str(field);
+    }
+}
+
+/// One CSV record with `\n` line end.
+pub fn csv_line<'s>(fields: impl IntoIterator<Item = &'s str>) -> String {
+    let mut line = String::new();
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        push_field(&mut line, f);
+    }
+    line.push('\n');
+    line
+}
+
 /// Write a time course: `time` (days), then every state, observable and extra column.
 pub fn write_timecourse(
     w: &mut dyn Write,
     tr: &Trajectory,
     extra: &[(&str, Vec<f64>)],
 ) -> Result<()> {
-    let mut csv = csv::Writer::from_writer(w);
-    let mut header = vec!["time".to_string()];
-    header.extend(tr.state_names.iter().cloned());
-    header.extend(tr.observable_names.iter().cloned());
-    header.extend(extra.iter().map(|(n, _)| n.to_string()));
-    csv.write_record(&header)?;
-    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    let mut header: Vec<&str> = vec!["time"];
+    header.extend(tr.state_names.iter().map(String::as_str));
+    header.extend(tr.observable_names.iter().map(String::as_str));
+    header.extend(extra.iter().map(|(n, _)| *n));
+    w.write_all(csv_line(header).as_bytes())?;
+    let mut row: Vec<String> = Vec::with_capacity(tr.state_names.len() + 8);
     for (r, t) in tr.time.iter().enumerate() {
         row.clear();
         row.push(fmt_num(*t));
         row.extend(tr.states.row(r).iter().map(|x| fmt_num(*x)));
         row.extend(tr.observables.row(r).iter().map(|x| fmt_num(*x)));
         row.extend(extra.iter().map(|(_, col)| fmt_num(col[r])));
-        csv.write_record(&row)?;
+        w.write_all(csv_line(row.iter().map(String::as_str)).as_bytes())?;
     }
-    csv.flush()?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! * [`render_series`] draws one line per [`Series`] (e.g. one per dosing scenario).
 //! * [`render_bands`] draws a median line and a percentile ribbon per [`Band`] (population runs).
 //! * [`percentile_band`] and [`read_timecourse_csv`] prepare data for them.
+//! * [`draw_runs`] (and [`runs_figure`], [`series_of`], [`decorate`]) draws simulated runs.
 //!
 //! Output is written to a temporary file next to the target and renamed into place only after
 //! rendering succeeded, so a failed render leaves no file behind.
@@ -13,6 +14,7 @@ mod draw;
 pub mod figure;
 mod glyphs;
 mod layout;
+mod runs;
 #[cfg(test)]
 mod tests;
 mod ticks;
@@ -21,6 +23,7 @@ use std::path::Path;
 
 pub use data::{percentile_band, read_timecourse_csv};
 pub use layout::panel_rects;
+pub use runs::{build_figure, decorate, draw_runs, runs_figure, series_of, FigureOptions};
 
 /// One simulated trajectory (or one scenario): time in days and named output columns.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -3,7 +3,7 @@
 //! Input follows mrgsolve's idata convention: an optional `ID` column, then one column per input
 //! name accepted by [`Inputs::accepts`] (parameters, `<state>_0`, `dose`, `dose_per_kg`, `weight`,
 //! `tumor_burden`, `ld`, `bridging`, `schedule`). Rows are read in chunks, each chunk is solved in
-//! parallel (rayon, order preserved) and written in input order before the next chunk is read, so
+//! parallel ([`crate::many::simulate_many_with`], order preserved) and written in input order before the next chunk is read, so
 //! memory does not grow with the number of rows and the bytes do not depend on the thread count.
 //!
 //! Output: `ID` (the input's, or the 1-based row number), carried-through extra columns, the
@@ -19,12 +19,14 @@ pub mod population;
 pub mod scenarios;
 pub mod shard;
 
+use crate::many::{simulate_many_with, Batch, Runner};
 use crate::model::Model;
 use crate::output::fmt_num;
+pub use crate::output::{csv_line, push_field};
 use crate::regimen::Inputs;
-use crate::run::{run, Metric, RunOptions};
+use crate::run::{Metric, Run, RunOptions, METRIC_NAMES};
 use anyhow::{anyhow, bail, Context, Result};
-use rayon::prelude::*;
+use std::cell::Cell;
 use std::io::{Read, Write};
 
 pub use shard::Shard;
@@ -96,9 +98,11 @@ impl Columns {
 /// What every row shares.
 #[derive(Debug, Clone)]
 pub struct Spec<'a> {
+    /// The model every row runs.
     pub model: &'a Model,
     /// Inputs from the command line, applied before each row's own cells.
     pub base: Inputs,
+    /// Span, grid, windows and solver of every run.
     pub opts: RunOptions,
     /// Worker threads (0: rayon's default, one per core).
     pub jobs: usize,
@@ -109,12 +113,17 @@ pub struct Spec<'a> {
     pub shard: Option<Shard>,
     /// Hash of the input bytes, recorded in shard outputs.
     pub input_hash: Option<u64>,
+    /// Hand every row's [`Run`] (or its error) to the observer of [`run_rows`] (for a few rows
+    /// only: a run keeps its whole solution).
+    pub keep_runs: bool,
 }
 
 /// One input row: its 0-based index in the input and its cells.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// 0-based position in the input (header not counted).
     pub index: usize,
+    /// The row's fields, as text.
     pub cells: Vec<String>,
 }
 
@@ -131,37 +140,18 @@ fn metric_cell(m: &Metric) -> String {
 /// The result of one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// 0-based position of the row in the input.
     pub index: usize,
+    /// The row's `ID` cell, or its 1-based number.
     pub id: String,
+    /// The carried-through cells, in column order.
     pub extras: Vec<String>,
     /// Metric cells in column order (all empty when the row failed).
     pub metrics: Vec<String>,
+    /// The row ran.
     pub ok: bool,
+    /// Why the row failed (naming the row and column), empty when it ran.
     pub message: String,
-}
-
-/// Append one CSV field (quoted only when it must be: delimiter, quote or line break).
-pub fn push_field(line: &mut String, field: &str) {
-    if field.contains([',', '"', '\n', '\r']) {
-        line.push('"');
-        line.push_str(&field.replace('"', "\"\""));
-        line.push('"');
-    } else {
-        line.push_str(field);
-    }
-}
-
-/// One CSV record with `\n` line end.
-pub fn csv_line<'s>(fields: impl IntoIterator<Item = &'s str>) -> String {
-    let mut line = String::new();
-    for (i, f) in fields.into_iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        push_field(&mut line, f);
-    }
-    line.push('\n');
-    line
 }
 
 /// FNV-1a (64-bit) of a byte stream: the input fingerprint recorded in shard outputs.
@@ -202,27 +192,27 @@ impl Fnv1a {
 pub struct Report {
     /// Rows run (in a shard: the shard's rows).
     pub rows: usize,
+    /// Rows that failed (status `error`).
     pub failed: usize,
     /// Rows in the whole input.
     pub input_rows: usize,
 }
 
-/// Names of the metric columns: read from one run of the command-line inputs (the names do not
-/// depend on the values).
-pub fn probe_metric_names(
-    model: &Model,
-    base: &Inputs,
-    opts: &RunOptions,
-) -> Result<Vec<&'static str>> {
-    let r = run(model, base, opts)
-        .map_err(|e| anyhow!("cannot determine the metric columns: the run with the command-line inputs alone fails: {e}"))?;
-    Ok(r.metrics().into_iter().map(|(n, _)| n).collect())
+/// Names of the metric columns for `model`: those of [`Run::metrics`], which every model has
+/// (a quantity the model lacks is an empty cell), so no simulation is needed.
+pub fn metric_names(_model: &Model) -> Vec<&'static str> {
+    METRIC_NAMES.to_vec()
 }
+
+/// A row's run, or the error that stopped it (without the row prefix), when
+/// [`Spec::keep_runs`].
+pub type Kept = std::result::Result<Run, String>;
 
 /// Everything a worker produces for one row.
 struct Done {
     outcome: Outcome,
     timecourse: String,
+    kept: Option<Kept>,
 }
 
 struct Worker<'s, 'a> {
@@ -233,7 +223,7 @@ struct Worker<'s, 'a> {
 }
 
 impl Worker<'_, '_> {
-    fn solve(&self, row: &Row) -> Done {
+    fn solve(&self, row: &Row, runner: &Runner) -> Done {
         let n = row.index + 1;
         let cell = |i: usize| row.cells.get(i).map(String::as_str).unwrap_or("");
         let id = match self.cols.id {
@@ -255,6 +245,7 @@ impl Worker<'_, '_> {
             message: String::new(),
         };
         let mut timecourse = String::new();
+        let mut kept: Option<Kept> = None;
         let result = (|| -> std::result::Result<(), String> {
             if row.cells.len() != self.cols.width {
                 return Err(format!(
@@ -265,22 +256,25 @@ impl Worker<'_, '_> {
             }
             let mut inputs = self.spec.base.clone();
             for (i, name) in &self.cols.inputs {
-                inputs
-                    .set(self.spec.model, name, cell(*i))
-                    .map_err(|e| format!("row {n}, column {name}: {e}"))?;
+                inputs.set(self.spec.model, name, cell(*i)).map_err(|e| {
+                    kept = Some(Err(e.to_string()));
+                    format!("row {n}, column {name}: {e}")
+                })?;
             }
-            let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(self.spec.model, &inputs, &self.spec.opts)
-            }))
-            .map_err(|p| {
-                let what = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                format!("row {n}: the solver panicked: {what}")
+            let solved =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(&inputs)))
+                    .map_err(|p| {
+                        let what = p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        format!("row {n}: the solver panicked: {what}")
+                    })?;
+            let r = solved.map_err(|e| {
+                kept = Some(Err(e.to_string()));
+                format!("row {n}: {e}")
             })?;
-            let r = solved.map_err(|e| format!("row {n}: {e}"))?;
             let metrics = r.metrics();
             if metrics.len() == self.names.len()
                 && metrics.iter().zip(self.names).all(|((a, _), b)| a == b)
@@ -310,8 +304,19 @@ impl Worker<'_, '_> {
                     timecourse.push('\n');
                 }
             }
+            if self.spec.keep_runs {
+                kept = Some(Ok(r));
+            }
             Ok(())
         })();
+        if !self.spec.keep_runs {
+            kept = None;
+        } else if kept.is_none() {
+            // Failed before reaching the model (field count, panic): the row's message is the error.
+            if let Err(m) = &result {
+                kept = Some(Err(m.clone()));
+            }
+        }
         match result {
             Ok(()) => outcome.ok = true,
             Err(m) => {
@@ -322,6 +327,7 @@ impl Worker<'_, '_> {
         Done {
             outcome,
             timecourse,
+            kept,
         }
     }
 }
@@ -359,7 +365,8 @@ pub fn results_header(cols: &Columns, names: &[&str], sharded: bool) -> String {
 ///
 /// `rows` yields the input's rows in order (reading errors stop the sweep); `out` receives the
 /// results, `timecourses` the long-format time courses; `observe` sees every outcome in order
-/// and `progress` the number of rows finished after each chunk.
+/// (with the row's run when [`Spec::keep_runs`]) and `progress` the number of rows finished
+/// after each chunk. Rows are solved through [`simulate_many_with`].
 #[allow(clippy::too_many_arguments)]
 pub fn run_rows(
     spec: &Spec,
@@ -368,13 +375,9 @@ pub fn run_rows(
     rows: impl Iterator<Item = Result<Row>>,
     out: &mut dyn Write,
     mut timecourses: Option<&mut dyn Write>,
-    observe: &mut dyn FnMut(&Outcome),
+    observe: &mut dyn FnMut(&Outcome, Option<Kept>),
     progress: &dyn Fn(u64),
 ) -> Result<Report> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.jobs)
-        .build()
-        .context("cannot start the worker threads")?;
     let sharded = spec.shard.is_some();
     if let Some(s) = spec.shard {
         out.write_all(s.comment_line(spec.input_hash.unwrap_or(0)).as_bytes())?;
@@ -393,43 +396,45 @@ pub fn run_rows(
         names,
         timecourses: timecourses.is_some(),
     };
-    let chunk_size = spec.chunk.max(1);
+    let chunk = spec.chunk.max(1);
+    let batch = Batch {
+        jobs: spec.jobs,
+        chunk,
+    };
+    let input_rows = Cell::new(0usize);
+    let shard = spec.shard;
+    let kept_rows = rows.filter(|r| match r {
+        Ok(r) => {
+            input_rows.set(input_rows.get().max(r.index + 1));
+            shard.is_none_or(|s| s.contains(r.index))
+        }
+        Err(_) => true,
+    });
+    let done = simulate_many_with(spec.model, kept_rows, &spec.opts, batch, |row, runner| {
+        worker.solve(&row, runner)
+    })
+    .map_err(|e| anyhow!("{e}"))?;
     let mut report = Report::default();
-    let mut chunk: Vec<Row> = Vec::with_capacity(chunk_size);
-    let mut rows = rows.peekable();
-    loop {
-        chunk.clear();
-        while chunk.len() < chunk_size {
-            match rows.next() {
-                Some(r) => {
-                    let r = r?;
-                    report.input_rows = report.input_rows.max(r.index + 1);
-                    if spec.shard.is_none_or(|s| s.contains(r.index)) {
-                        chunk.push(r);
-                    }
-                }
-                None => break,
-            }
+    for d in done {
+        let d = d?;
+        report.rows += 1;
+        if !d.outcome.ok {
+            report.failed += 1;
         }
-        if chunk.is_empty() {
-            break;
+        out.write_all(outcome_line(&d.outcome, sharded).as_bytes())?;
+        if let Some(tc) = timecourses.as_deref_mut() {
+            tc.write_all(d.timecourse.as_bytes())?;
         }
-        let done: Vec<Done> = pool.install(|| chunk.par_iter().map(|r| worker.solve(r)).collect());
-        for d in &done {
-            report.rows += 1;
-            if !d.outcome.ok {
-                report.failed += 1;
-            }
-            out.write_all(outcome_line(&d.outcome, sharded).as_bytes())?;
-            if let Some(tc) = timecourses.as_deref_mut() {
-                tc.write_all(d.timecourse.as_bytes())?;
-            }
-            observe(&d.outcome);
+        observe(&d.outcome, d.kept);
+        if report.rows % chunk == 0 {
+            progress(report.rows as u64);
         }
+    }
+    if report.rows % chunk != 0 {
         progress(report.rows as u64);
     }
-    if let Some(s) = spec.shard {
-        let _ = s;
+    report.input_rows = input_rows.get();
+    if spec.shard.is_some() {
         out.write_all(shard::trailer_line(report.input_rows).as_bytes())?;
     }
     Ok(report)

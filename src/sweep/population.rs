@@ -18,11 +18,11 @@
 use super::csv_line;
 use crate::model::{correlation_block, correlation_matrix, Model};
 use crate::output::fmt_num;
-use anyhow::{bail, Context, Result};
+use crate::par::{OrderedMap, Pool};
+use anyhow::{anyhow, bail, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use rayon::prelude::*;
 use std::io::Write;
 
 /// Default coefficient of variation of body weight.
@@ -215,36 +215,27 @@ pub fn write_population(
     jobs: usize,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .context("cannot start the worker threads")?;
+    let pool = Pool::new(jobs).map_err(|e| anyhow!(e))?;
     let names = design.names(model);
     let mut header = vec!["ID"];
     header.extend(names.iter().map(String::as_str));
     out.write_all(csv_line(header).as_bytes())?;
-    let chunk = 8192usize;
-    let mut start = 0usize;
-    while start < n {
-        let end = (start + chunk).min(n);
-        let lines: Vec<String> = pool.install(|| {
-            (start..end)
-                .into_par_iter()
-                .map(|i| {
-                    let mut line = (i + 1).to_string();
-                    for v in design.patient(model, seed, i as u64) {
-                        line.push(',');
-                        line.push_str(&fmt_num(v));
-                    }
-                    line.push('\n');
-                    line
-                })
-                .collect()
-        });
-        for l in &lines {
-            out.write_all(l.as_bytes())?;
-        }
-        start = end;
+    let lines = OrderedMap::new(
+        (0..n).map(Ok::<usize, std::convert::Infallible>),
+        pool,
+        8192,
+        |i: usize| {
+            let mut line = (i + 1).to_string();
+            for v in design.patient(model, seed, i as u64) {
+                line.push(',');
+                line.push_str(&fmt_num(v));
+            }
+            line.push('\n');
+            line
+        },
+    );
+    for l in lines.flatten() {
+        out.write_all(l.as_bytes())?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::trajectory::argmax;
 const TOL: f64 = 1e-11;
 
 /// Runs of one threshold.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Level {
     pub c: f64,
     pub m: f64,
@@ -66,7 +66,7 @@ impl Level {
 }
 
 /// The four thresholds of one graded quantity, fed piece by piece in time order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tracker {
     pub levels: Vec<Level>,
 }
@@ -279,5 +279,25 @@ mod tests {
         let root = 2f64.cbrt();
         assert!(t >= root && t - root <= TOL, "{t} vs {root}");
         assert!(g(t) < 1.0);
+    }
+
+    /// Trackers compare by their whole grade timeline: the same thresholds fed different courses
+    /// (same maximum grade, different run times) are not equal; the same course is.
+    #[test]
+    fn trackers_compare_by_timeline() {
+        let feed = |top_until: f64| {
+            let mut t = super::Tracker::new(&[1.0, 2.0, 3.0, 4.0], &[0.0; 4]);
+            // 0 -> 2.5 on [0, 1], flat at 2.5 until `top_until`, then back to 0 over one day.
+            t.piece(0.0, 1.0, 0.0, 1.25, 2.5, &mut |x| 2.5 * x);
+            t.piece(1.0, top_until, 2.5, 2.5, 2.5, &mut |_| 2.5);
+            let e = top_until + 1.0;
+            t.piece(top_until, e, 2.5, 1.25, 0.0, &mut |x| 2.5 * (e - x));
+            t.finish(e + 1.0);
+            t
+        };
+        let (a, b) = (feed(3.0), feed(5.0));
+        assert_eq!(a.max_grade(), b.max_grade());
+        assert_ne!(a, b);
+        assert_eq!(a, feed(3.0));
     }
 }
