@@ -16,6 +16,7 @@ pub mod plot;
 pub mod regimen;
 pub mod run;
 pub mod sbml;
+pub mod sensitivity;
 pub mod solve;
 pub mod summary;
 pub mod sweep;

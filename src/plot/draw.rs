@@ -310,7 +310,7 @@ pub(crate) fn render(fig: &Figure, plan: &Plan, out: &Path) -> Result<(), PlotEr
     Ok(())
 }
 
-fn downsample(big: &[u8], w: u32, h: u32, s: u32) -> Vec<u8> {
+pub(crate) fn downsample(big: &[u8], w: u32, h: u32, s: u32) -> Vec<u8> {
     let (w, h, s) = (w as usize, h as usize, s as usize);
     let bw = w * s;
     let mut out = vec![0u8; w * h * 3];
@@ -332,34 +332,34 @@ fn downsample(big: &[u8], w: u32, h: u32, s: u32) -> Vec<u8> {
 
 // ---------------------------------------------------------------- drawing
 
-const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
-const AXIS: RGBColor = RGBColor(0x44, 0x44, 0x44);
-const SOFT: RGBColor = RGBColor(0x55, 0x55, 0x55);
-const GRID: RGBColor = RGBColor(0xEB, 0xEB, 0xEB);
+pub(crate) const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+pub(crate) const AXIS: RGBColor = RGBColor(0x44, 0x44, 0x44);
+pub(crate) const SOFT: RGBColor = RGBColor(0x55, 0x55, 0x55);
+pub(crate) const GRID: RGBColor = RGBColor(0xEB, 0xEB, 0xEB);
 const THRESH: RGBColor = RGBColor(0x80, 0x80, 0x80);
 const GRADE_TINT: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
 
-fn rgb(c: (u8, u8, u8)) -> RGBColor {
+pub(crate) fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
-type R = Result<(), String>;
+pub(crate) type R = Result<(), String>;
 
 /// Drawing context: logical coordinates scaled to backend pixels.
-struct Ctx<'r, DB: DrawingBackend> {
-    root: &'r DrawingArea<DB, Shift>,
-    s: f64,
-    raster: bool,
+pub(crate) struct Ctx<'r, DB: DrawingBackend> {
+    pub root: &'r DrawingArea<DB, Shift>,
+    pub s: f64,
+    pub raster: bool,
 }
 
 impl<'r, DB: DrawingBackend> Ctx<'r, DB> {
-    fn p(&self, v: f64) -> i32 {
+    pub(crate) fn p(&self, v: f64) -> i32 {
         (v * self.s).round() as i32
     }
-    fn pt(&self, (x, y): (f64, f64)) -> (i32, i32) {
+    pub(crate) fn pt(&self, (x, y): (f64, f64)) -> (i32, i32) {
         (self.p(x), self.p(y))
     }
-    fn fill(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBAColor) -> R {
+    pub(crate) fn fill(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBAColor) -> R {
         self.root
             .draw(&Rectangle::new(
                 [self.pt((x0, y0)), self.pt((x1, y1))],
@@ -367,7 +367,7 @@ impl<'r, DB: DrawingBackend> Ctx<'r, DB> {
             ))
             .map_err(|e| e.to_string())
     }
-    fn stroke_rect(&self, r: &Rect, color: RGBColor, width: f64) -> R {
+    pub(crate) fn stroke_rect(&self, r: &Rect, color: RGBColor, width: f64) -> R {
         let sw = (width * self.s).round().max(1.0) as u32;
         self.root
             .draw(&Rectangle::new(
@@ -376,7 +376,7 @@ impl<'r, DB: DrawingBackend> Ctx<'r, DB> {
             ))
             .map_err(|e| e.to_string())
     }
-    fn line(&self, pts: &[(f64, f64)], color: RGBAColor, width: f64) -> R {
+    pub(crate) fn line(&self, pts: &[(f64, f64)], color: RGBAColor, width: f64) -> R {
         if pts.len() < 2 {
             return Ok(());
         }
@@ -386,7 +386,7 @@ impl<'r, DB: DrawingBackend> Ctx<'r, DB> {
             .draw(&PathElement::new(v, color.stroke_width(sw)))
             .map_err(|e| e.to_string())
     }
-    fn polygon(&self, pts: &[(f64, f64)], color: RGBAColor) -> R {
+    pub(crate) fn polygon(&self, pts: &[(f64, f64)], color: RGBAColor) -> R {
         if pts.len() < 3 {
             return Ok(());
         }
@@ -397,7 +397,7 @@ impl<'r, DB: DrawingBackend> Ctx<'r, DB> {
     }
     /// Text anchored at (x, y); `rotate` = reading bottom-to-top.
     #[allow(clippy::too_many_arguments)]
-    fn text(
+    pub(crate) fn text(
         &self,
         t: &str,
         x: f64,

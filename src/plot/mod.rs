@@ -12,6 +12,7 @@ mod data;
 mod draw;
 pub mod figure;
 mod glyphs;
+pub mod indices;
 mod layout;
 #[cfg(test)]
 mod tests;
