@@ -272,8 +272,9 @@ fn x_axis<DB: DrawingBackend>(c: &Ctx<DB>, ax: &Axis, r: &Rect, name: &str) -> R
     )
 }
 
-fn whisker<DB: DrawingBackend>(c: &Ctx<DB>, x0: f64, x1: f64, y: f64, cap: f64) -> R {
+fn whisker<DB: DrawingBackend>(c: &Ctx<DB>, r: &Rect, x0: f64, x1: f64, y: f64, cap: f64) -> R {
     let col = AXIS.to_rgba();
+    let (x0, x1) = (x0.clamp(r.x0, r.x1), x1.clamp(r.x0, r.x1));
     c.line(&[(x0, y), (x1, y)], col, 1.2)?;
     c.line(&[(x0, y - cap), (x0, y + cap)], col, 1.2)?;
     c.line(&[(x1, y - cap), (x1, y + cap)], col, 1.2)
@@ -353,6 +354,7 @@ fn bars<DB: DrawingBackend>(c: &Ctx<DB>, chart: &Chart, p: &ChartPanel, x: f64, 
             if let (Some(lo), Some(hi)) = (finite(v.low), finite(v.high)) {
                 whisker(
                     c,
+                    &r,
                     px(lo),
                     px(hi),
                     top + bh / 2.0,
@@ -431,7 +433,7 @@ fn scatter<DB: DrawingBackend>(c: &Ctx<DB>, chart: &Chart, p: &ChartPanel, x: f6
         };
         let (cx, cy) = (px(mx), py(sy));
         if let (Some(lo), Some(hi)) = (finite(item.values[0].low), finite(item.values[0].high)) {
-            whisker(c, px(lo), px(hi), cy, 3.0)?;
+            whisker(c, &r, px(lo), px(hi), cy, 3.0)?;
         }
         c.fill(
             cx - 4.0,
