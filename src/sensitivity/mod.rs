@@ -81,12 +81,12 @@ impl Factor {
         }
     }
 
-    /// One line describing the range, e.g. `k_act: 0.2667 .. 0.6 log-uniform (value x/÷ 1.5)`.
+    /// One line describing the range, e.g. `k_act: 0.2667 .. 0.6 log-uniform (value / 1.5 .. value * 1.5)`.
     pub fn describe(&self) -> String {
         let src = match self.source {
             RangeSource::Given => "from --ranges".to_string(),
             RangeSource::Bounds => "the model's lower..upper".to_string(),
-            RangeSource::Around(f) => format!("value x/: {}", fmt_num(1.0 + f)),
+            RangeSource::Around(f) => format!("value / {0} .. value * {0}", fmt_num(1.0 + f)),
         };
         format!(
             "{}: {} .. {} {} ({src})",
