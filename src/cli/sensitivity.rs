@@ -12,7 +12,7 @@ use cartox::sensitivity::outputs::split_list;
 use cartox::sensitivity::{self as sens, local, Factor, Index, IndexRow, OutputSpec, Population};
 use cartox::sweep::{self, population};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit status when the indices are written but some model runs failed.
@@ -183,12 +183,7 @@ fn build_population(model: &Model, m: usize, seed: u64, weight_cv: f64) -> Resul
     Ok(Population { names, patients })
 }
 
-fn write_design(
-    path: &PathBuf,
-    factors: &[Factor],
-    outputs: &[OutputSpec],
-    g: &Global,
-) -> Result<()> {
+fn write_design(path: &Path, factors: &[Factor], outputs: &[OutputSpec], g: &Global) -> Result<()> {
     write_atomic(path, |w| {
         let mut head: Vec<String> = vec!["row".into()];
         head.extend(factors.iter().map(|f| f.name.clone()));
@@ -213,7 +208,7 @@ fn write_design(
     })
 }
 
-fn write_timecourses(path: &PathBuf, names: &[String], tc: &local::Timecourses) -> Result<()> {
+fn write_timecourses(path: &Path, names: &[String], tc: &local::Timecourses) -> Result<()> {
     write_atomic(path, |w| {
         let mut head = vec!["parameter", "time"];
         head.extend(tc.observables.iter().map(String::as_str));
@@ -326,7 +321,7 @@ pub fn run(a: SensitivityArgs) -> Result<ExitCode> {
     if outputs.is_empty() {
         bail!("--outputs: no outputs given");
     }
-    if a.levels < 2 || a.levels % 2 != 0 {
+    if a.levels < 2 || !a.levels.is_multiple_of(2) {
         bail!("--levels must be an even number >= 2, got {}", a.levels);
     }
     if method == Method::Local {

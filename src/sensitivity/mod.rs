@@ -195,7 +195,7 @@ pub fn resolve_factors(
                 },
                 _ => {
                     let f = around.unwrap_or(DEFAULT_AROUND);
-                    if !(p.value > 0.0) {
+                    if p.value.is_nan() || p.value <= 0.0 {
                         bail!("--params: `{name}` = {} cannot be varied by a factor around its value: give its range with --ranges {name}=LO:HI", p.value);
                     }
                     let mut lo = p.value / (1.0 + f);
