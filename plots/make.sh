@@ -37,4 +37,9 @@ $cartox sensitivity -m axi-cel --method sobol --params k_act,rho_E,delta_E,beta,
     --plot plots/sensitivity-axi-cel.png -q \
     --title "Sobol indices, axi-cel population (100 patients per point), parameters x/÷ 1.5"
 
+# 7. Local sensitivities (tornado) of the default patient.
+$cartox sensitivity --method local --params k_act,rho_E,delta_E,beta,a_A,k_IL6 \
+    --outputs cart_cmax,cart_auc,il6_peak,crs_onset --out "$tmp/local.csv" -q \
+    --plot plots/sensitivity-local.png --title "Local sensitivities d ln y / d ln p, default patient"
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"
