@@ -29,4 +29,17 @@ $cartox plot "$tmp/population.csv" --out plots/population-500.png \
 $cartox simulate --model kimmel2021 --days 90 --plot plots/kimmel2021.png \
     --title "Kimmel 2021: T-cell competition after lymphodepletion" >/dev/null
 
+# 6. Sensitivity: Sobol indices of cart_cmax, P(CRS grade >= 2) and P(ICANS) over the axi-cel
+#    population (docs/sensitivity.md), 256 base rows x 8 points x 100 patients = 204,800 runs.
+$cartox sensitivity -m axi-cel --method sobol --params k_act,rho_E,delta_E,beta,a_A,k_IL6 \
+    --around 0.5 --n 256 --population 100 --seed 2026 \
+    --outputs 'cart_cmax,P(crs_grade>=2),P(icans_grade>=1)' --out "$tmp/sobol.csv" \
+    --plot plots/sensitivity-axi-cel.png -q \
+    --title "Sobol indices, axi-cel population (100 patients per point), parameters x/÷ 1.5"
+
+# 7. Local sensitivities (tornado) of the default patient.
+$cartox sensitivity --method local --params k_act,rho_E,delta_E,beta,a_A,k_IL6 \
+    --outputs cart_cmax,cart_auc,il6_peak,crs_onset --out "$tmp/local.csv" -q \
+    --plot plots/sensitivity-local.png --title "Local sensitivities d ln y / d ln p, default patient"
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"

@@ -50,6 +50,8 @@ pub mod plot;
 pub mod regimen;
 pub mod run;
 pub mod sbml;
+#[cfg(all(feature = "files", feature = "parallel"))]
+pub mod sensitivity;
 pub mod solve;
 pub mod summary;
 #[cfg(feature = "files")]

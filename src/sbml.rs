@@ -36,10 +36,38 @@ use std::collections::{HashMap, HashSet};
 use roxmltree::{Document, Node};
 
 /// Words of the cartox expression language that cannot be used as names.
-const RESERVED: &[&str] = &[
-    "t", "pi", "min", "max", "exp", "ln", "log", "log10", "sqrt", "pow", "floor", "ceil", "abs",
-    "if",
-];
+const RESERVED: &[&str] = crate::expr::RESERVED;
+
+/// The cartox function of a MathML trigonometric or hyperbolic element.
+fn trig_name(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "sin" => "sin",
+        "cos" => "cos",
+        "tan" => "tan",
+        "sec" => "sec",
+        "csc" => "csc",
+        "cot" => "cot",
+        "sinh" => "sinh",
+        "cosh" => "cosh",
+        "tanh" => "tanh",
+        "sech" => "sech",
+        "csch" => "csch",
+        "coth" => "coth",
+        "arcsin" => "asin",
+        "arccos" => "acos",
+        "arctan" => "atan",
+        "arcsec" => "arcsec",
+        "arccsc" => "arccsc",
+        "arccot" => "arccot",
+        "arcsinh" => "asinh",
+        "arccosh" => "acosh",
+        "arctanh" => "atanh",
+        "arcsech" => "arcsech",
+        "arccsch" => "arccsch",
+        "arccoth" => "arccoth",
+        _ => return None,
+    })
+}
 
 /// Prefix that marks a problem as "the document is broken" rather than "valid SBML we cannot run".
 const MALFORMED: &str = "malformed: ";
@@ -212,6 +240,7 @@ fn arity(op: &str) -> Option<(usize, usize)> {
         "minus" => (1, 2),
         "divide" | "power" | "neq" => (2, 2),
         "exp" | "ln" | "log" | "root" | "abs" | "floor" | "ceiling" | "not" => (1, 1),
+        _ if trig_name(op).is_some() => (1, 1),
         _ => return None,
     })
 }
@@ -533,6 +562,9 @@ fn print(e: &Expr, names: &HashMap<String, String>) -> String {
             ("power", _) => format!("({} ^ {})", p(&a[0]), p(&a[1])),
             ("exp" | "ln" | "abs" | "floor", _) => format!("{op}({})", p(&a[0])),
             ("ceiling", _) => format!("ceil({})", p(&a[0])),
+            (f, 1) if trig_name(f).is_some() => {
+                format!("{}({})", trig_name(f).unwrap_or(f), p(&a[0]))
+            }
             ("log", _) => match &a[0] {
                 Expr::Num(b, _) if *b == 10.0 => format!("log10({})", p(&a[1])),
                 base => format!("(ln({}) / ln({}))", p(&a[1]), p(base)),
@@ -619,6 +651,10 @@ fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, String> {
                 "abs" => x[0].abs(),
                 "floor" => x[0].floor(),
                 "ceiling" => x[0].ceil(),
+                f if trig_name(f).is_some() => crate::expr::FUNCS
+                    .iter()
+                    .find(|(n, _)| Some(*n) == trig_name(f))
+                    .map_or(f64::NAN, |(_, func)| func.apply(x[0])),
                 "min" => x.iter().cloned().fold(f64::INFINITY, f64::min),
                 "max" => x.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
                 "and" => b(x.iter().all(|v| *v != 0.0)),

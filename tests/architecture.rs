@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Top-level modules, lowest layer first. A module may import only modules of a lower layer.
 const LAYERS: &[(&str, u32)] = &[
-    ("expr", 0),       // the expression language: parse, compile, programs
+    ("expr", 0),         // the expression language: parse, compile, programs
     ("par", 0), // the one place with threads: ordered parallel map (sequential without `parallel`)
     ("error", 1), // the library's one error type
     ("model", 2), // spec (file schema), compile stages, runtime model, toxicity rules
@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("plot", 8), // figures
     ("sweep", 9), // many runs: CSV sweeps, populations, scenarios
     ("validate", 10), // presets against published figures
+    ("sensitivity", 10), // local, Morris and Sobol sensitivity analysis
 ];
 
 /// Items re-exported at the crate root (`crate::Model`), by the module that defines them.

@@ -2,6 +2,7 @@
 
 mod describe;
 pub(crate) mod plot;
+mod sensitivity;
 mod simulate;
 mod sweep;
 mod validate;
@@ -60,6 +61,11 @@ pub enum Command {
     ///
     /// Exit status 0 even when targets are missed (it is a report).
     Validate(validate::ValidateArgs),
+    /// Which parameters drive an output: local, Morris or Sobol indices as a tidy CSV.
+    ///
+    /// Exit status 3 when some model runs failed (the indices are still written; n_rows says
+    /// how many runs each rests on).
+    Sensitivity(Box<sensitivity::SensitivityArgs>),
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -137,5 +143,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Scenarios(a) => sweep::run_scenarios(a),
         Command::Merge(a) => sweep::run_merge(a),
         Command::Validate(a) => validate::run(a),
+        Command::Sensitivity(a) => sensitivity::run(*a),
     }
 }

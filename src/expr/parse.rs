@@ -1,11 +1,13 @@
 //! The parser: expression text to [`Ast`](super::Ast), with byte offsets in every error.
 
-use super::{err, Ast, BinOp, ExprError, Func};
+use super::{err, Ast, BinOp, ExprError, Func, FUNCS};
 
 /// Names that cannot be used for states, parameters, assignments or observables.
 pub const RESERVED: &[&str] = &[
     "t", "pi", "if", "min", "max", "abs", "exp", "ln", "log", "log10", "sqrt", "pow", "floor",
-    "ceil",
+    "ceil", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+    "atanh", "sec", "csc", "cot", "sech", "csch", "coth", "arcsec", "arccsc", "arccot", "arcsech",
+    "arccsch", "arccoth",
 ];
 
 /// True for a valid identifier: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -276,14 +278,10 @@ fn call(name: &str, mut args: Vec<Ast>, at: usize) -> Result<Ast, ExprError> {
         }
         Ok(Ast::Call(f, Box::new(args.remove(0))))
     };
+    if let Some(&(_, f)) = FUNCS.iter().find(|(n, _)| *n == name) {
+        return one(f, args);
+    }
     match name {
-        "abs" => one(Func::Abs, args),
-        "exp" => one(Func::Exp, args),
-        "ln" | "log" => one(Func::Ln, args),
-        "log10" => one(Func::Log10, args),
-        "sqrt" => one(Func::Sqrt, args),
-        "floor" => one(Func::Floor, args),
-        "ceil" => one(Func::Ceil, args),
         "pow" => {
             if args.len() != 2 {
                 return err(at, format!("`pow` takes 2 arguments, {} given", args.len()));

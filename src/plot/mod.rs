@@ -13,6 +13,7 @@ mod data;
 mod draw;
 pub mod figure;
 mod glyphs;
+pub mod indices;
 mod layout;
 mod runs;
 #[cfg(test)]

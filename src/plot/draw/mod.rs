@@ -15,6 +15,7 @@ use plotters::style::FontTransform;
 use std::path::Path;
 
 use canvas::*;
+pub(crate) use canvas::{rgb, Ctx, AXIS, GRID, INK, R, SOFT};
 use panels::*;
 pub(crate) use plan::{Layer, Plan};
-pub(crate) use render::render;
+pub(crate) use render::{downsample, render};
