@@ -170,4 +170,11 @@ pub struct Lymphodepletion {
 pub struct Summary {
     pub cart: Option<Spanned<String>>,
     pub tumor: Option<Spanned<String>>,
+    /// CAR transgene level (qPCR units, e.g. copies/ug genomic DNA): `cart_cmax_transgene`,
+    /// `cart_auc28_transgene`.
+    pub transgene: Option<Spanned<String>>,
+    /// Normal B cells in blood: `b_cell_aplasia`, `b_cell_recovery_day`.
+    pub b_cells: Option<Spanned<String>>,
+    /// B-cell aplasia threshold, in the unit of `b_cells` (e.g. 50 cells/uL).
+    pub b_cell_aplasia_below: Option<Spanned<f64>>,
 }

@@ -208,6 +208,11 @@ pub struct Model {
     pub lymphodepletion: Vec<Lymphodepletion>,
     pub summary_cart: Option<Quantity>,
     pub summary_tumor: Option<Quantity>,
+    /// Transgene (qPCR) and normal B-cell quantities of `[summary]`, see [`crate::summary`].
+    pub summary_transgene: Option<Quantity>,
+    pub summary_b_cells: Option<Quantity>,
+    /// B-cell aplasia threshold (unit of `summary_b_cells`).
+    pub b_cell_aplasia_below: Option<f64>,
     /// Modelled CRS/ICANS risk grading rules (`[toxicity]`), see `docs/toxicity.md`.
     pub toxicity: Option<crate::toxicity::Toxicity>,
     /// Rescue therapies triggered by the grades (`[[interventions]]`).
@@ -972,6 +977,36 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
             quantity(&s.tumor, "summary.tumor")?,
         ),
     };
+    let (summary_transgene, summary_b_cells) = match &raw.summary {
+        None => (None, None),
+        Some(s) => (
+            quantity(&s.transgene, "summary.transgene")?,
+            quantity(&s.b_cells, "summary.b_cells")?,
+        ),
+    };
+    let b_cell_aplasia_below = match raw
+        .summary
+        .as_ref()
+        .and_then(|s| s.b_cell_aplasia_below.as_ref())
+    {
+        None => None,
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => Some(*v.get_ref()),
+        Some(v) => {
+            return Err(loc.at(
+                v,
+                "summary.b_cell_aplasia_below must be a finite number >= 0".to_string(),
+            ))
+        }
+    };
+    if let Some(s) = raw.summary.as_ref() {
+        if let (Some(b), None) = (&s.b_cells, &s.b_cell_aplasia_below) {
+            return Err(loc.at(
+                b,
+                "summary.b_cells needs summary.b_cell_aplasia_below (the aplasia threshold)"
+                    .to_string(),
+            ));
+        }
+    }
 
     let mut model = Model {
         name: raw.model.name.get_ref().clone(),
@@ -991,6 +1026,9 @@ fn compile(raw: file::ModelFile, loc: &Locator) -> Result<Model, ModelError> {
         lymphodepletion,
         summary_cart,
         summary_tumor,
+        summary_transgene,
+        summary_b_cells,
+        b_cell_aplasia_below,
         toxicity: None,
         interventions: Vec::new(),
         events,
