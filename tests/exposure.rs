@@ -160,7 +160,8 @@ fn tisa_cel_peak_is_nearly_flat_over_the_dose_range() {
     let (lo, hi) = (peaks[0], peaks[4]);
     assert!(peaks.windows(2).all(|w| w[1] >= w[0]), "{peaks:?}");
     assert!(hi / lo <= 1.8, "{peaks:?}: ratio {}", hi / lo);
-    // The same holds in copies/ug.
+    // In copies/ug the band is wider (stated: max/min <= 2.2; 7 100 -> 14 900): the low dose peaks
+    // later, when the nucleated cells have begun to recover.
     let tg: Vec<f64> = ["0.2e6", "5e6"]
         .iter()
         .map(|d| {
@@ -170,7 +171,7 @@ fn tisa_cel_peak_is_nearly_flat_over_the_dose_range() {
             )
         })
         .collect();
-    assert!(tg[1] / tg[0] <= 1.8, "{tg:?}");
+    assert!(tg[1] / tg[0] <= 2.2, "{tg:?}");
     // Lymphodepletion and antigen still raise the peak.
     let none = number(&simulate(&m, &[("ld", "none")], &opts), "cart_cmax");
     let low_burden = number(
