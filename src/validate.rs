@@ -23,7 +23,14 @@
 //! - population metrics over the virtual patients: `crs_any_incidence` (modelled CRS grade >= 1),
 //!   `crs_severe_incidence` (grade >= 3), `icans_any_incidence`, `icans_severe_incidence`
 //!   (fractions 0-1), `crs_onset_median`, `icans_onset_median` (days, among patients with the
-//!   event), and `<metric>_median` for any numeric run metric (e.g. `cart_tmax_median`).
+//!   event), and `<metric>_median` for any numeric run metric (e.g. `cart_tmax_median`);
+//!   `complete_response_incidence`, `objective_response_incidence` (best response within the
+//!   window), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
+//!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`).
+//!
+//! Each target may say `sample = "in"` (used in a calibration) or `"out"`; the report counts both.
+//! A target's `unit` must be the unit in which the model reports the metric ([`metric_unit`]), so a
+//! figure is always compared in the unit it was published in.
 //!
 //! Virtual patients are drawn as in `cartox population` ([`crate::sweep::population::Design`]:
 //! patient `i` from its own random stream), run in parallel and collected in order, so the report
