@@ -185,6 +185,28 @@ impl Run {
             ("cart_last", Metric::Number(s.cart_last)),
             ("tumor_nadir", Metric::Number(s.tumor_nadir)),
             ("tumor_end", Metric::Number(s.tumor_end)),
+            ("cart_cmax_transgene", Metric::Number(s.cart_cmax_transgene)),
+            (
+                "cart_auc28_transgene",
+                Metric::Number(s.cart_auc28_transgene),
+            ),
+            (
+                "b_cell_aplasia",
+                match s.b_cell_aplasia {
+                    Some(b) => Metric::Flag(b),
+                    None => Metric::Text(String::new()),
+                },
+            ),
+            ("b_cell_recovery_day", Metric::Number(s.b_cell_recovery_day)),
+            (
+                "response",
+                Metric::Text(s.response.map_or("", |r| r.as_str()).to_string()),
+            ),
+            (
+                "best_response",
+                Metric::Text(s.best_response.map_or("", |r| r.as_str()).to_string()),
+            ),
+            ("relapse_day", Metric::Number(s.relapse_day)),
         ];
         let t = self.toxicity.as_ref();
         let crs = t.and_then(|t| t.crs.as_ref());
@@ -233,6 +255,13 @@ pub const METRIC_NAMES: &[&str] = &[
     "cart_last",
     "tumor_nadir",
     "tumor_end",
+    "cart_cmax_transgene",
+    "cart_auc28_transgene",
+    "b_cell_aplasia",
+    "b_cell_recovery_day",
+    "response",
+    "best_response",
+    "relapse_day",
     "crs_grade",
     "crs_onset",
     "crs_peak_day",

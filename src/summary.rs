@@ -1,8 +1,20 @@
 //! Summary metrics of one run (non-compartmental, read from the continuous solution over the
 //! monitoring window): CAR-T Cmax, Tmax, AUC and last level; tumor nadir and end level as
-//! fractions of the pre-treatment baseline.
+//! fractions of the pre-treatment baseline; when the model declares them in `[summary]`, the
+//! transgene (qPCR) exposure and normal B-cell metrics; the tumor response and relapse.
+//!
+//! Response rule (stated, modelled): the tumor relative to its pre-treatment baseline
+//! `r = T / T(0)`: **complete** if `r <= RESPONSE_COMPLETE` (1e-2), **partial** if
+//! `r <= RESPONSE_PARTIAL` (0.35), else **none**. 1e-2: a 1e11-cell baseline (median ZUMA-1
+//! metabolic tumor volume ~95 mL at 1e9 cells/mL, Kimmel 2021) down to ~1 mL, about the PET
+//! detection limit, the Lugano complete metabolic response (assumption); 0.35: Lugano partial
+//! response is a >= 50% fall in the sum of product diameters, i.e. volume to 0.5^1.5 = 0.35.
+//! `response` is read at the window's end (choose the day with `--window`), `best_response` on
+//! the nadir within the window. `relapse_day`: over the whole simulated span (`--days`, e.g. 365),
+//! the first day after a complete response on which the tumor is back above the complete-response
+//! level.
 
-use crate::model::Model;
+use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
 use crate::trajectory::{Reader, Samples};
 use serde::Serialize;
@@ -23,6 +35,97 @@ pub struct CkSummary {
     pub tumor_nadir: Option<f64>,
     /// Tumor level at the window's end, as a fraction of the pre-treatment baseline.
     pub tumor_end: Option<f64>,
+    /// Peak transgene level in the window (unit of `summary.transgene`, copies/ug gDNA).
+    pub cart_cmax_transgene: Option<f64>,
+    /// Transgene AUC over days 0-28 (copies/ug x day); `None` when the run is shorter than 28 d.
+    pub cart_auc28_transgene: Option<f64>,
+    /// Normal B cells below `summary.b_cell_aplasia_below` at the window's end.
+    pub b_cell_aplasia: Option<bool>,
+    /// First day, after B cells fell below the aplasia threshold, on which they are back at or
+    /// above it (whole simulated span); `None` if they never fell or never recover.
+    pub b_cell_recovery_day: Option<f64>,
+    /// Response at the window's end (`complete`, `partial`, `none`), see the module docs.
+    pub response: Option<Response>,
+    /// Best response within the window (on the tumor nadir).
+    pub best_response: Option<Response>,
+    /// First day after a complete response on which the tumor is back above the complete-response
+    /// level (whole simulated span).
+    pub relapse_day: Option<f64>,
+}
+
+/// Tumor level (fraction of baseline) at or below which a response is complete.
+pub const RESPONSE_COMPLETE: f64 = 1e-2;
+/// Tumor level (fraction of baseline) at or below which a response is at least partial.
+pub const RESPONSE_PARTIAL: f64 = 0.35;
+/// Window of the transgene AUC, days (`cart_auc28_transgene`).
+pub const AUC_TRANSGENE_DAYS: f64 = 28.0;
+
+/// Modelled tumor response category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Response {
+    Complete,
+    Partial,
+    None,
+}
+
+impl Response {
+    /// Classify a tumor level given as a fraction of its baseline.
+    pub fn of(fraction: f64) -> Response {
+        if fraction <= RESPONSE_COMPLETE {
+            Response::Complete
+        } else if fraction <= RESPONSE_PARTIAL {
+            Response::Partial
+        } else {
+            Response::None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Response::Complete => "complete",
+            Response::Partial => "partial",
+            Response::None => "none",
+        }
+    }
+}
+
+/// First time, after `vals` has gone below `level` (at or below it when `strict`), that it is
+/// back above it, scanning sample points in order; linear interpolation between the two points.
+fn recovery_day(days: &[f64], vals: &[f64], level: f64, strict: bool) -> Option<f64> {
+    let below = |v: f64| if strict { v <= level } else { v < level };
+    let mut was_below = false;
+    for i in 0..vals.len() {
+        if below(vals[i]) {
+            was_below = true;
+        } else if was_below {
+            let (d0, v0) = (days[i - 1], vals[i - 1]);
+            let (d1, v1) = (days[i], vals[i]);
+            let w = if v1 > v0 {
+                (level - v0) / (v1 - v0)
+            } else {
+                1.0
+            };
+            return Some(d0 + w.clamp(0.0, 1.0) * (d1 - d0));
+        }
+    }
+    None
+}
+
+/// Values of `q` on the sample points in time order (knots and interval midpoints).
+fn ordered(samples: &Samples, q: Quantity) -> (Vec<f64>, Vec<f64>) {
+    let vals = samples.values(q);
+    let mut days = Vec::with_capacity(2 * samples.pieces.len() + 1);
+    let mut out = Vec::with_capacity(days.capacity());
+    for (k, p) in samples.pieces.iter().enumerate() {
+        if k == 0 {
+            days.push(p.a);
+            out.push(vals[p.ia]);
+        }
+        days.extend([0.5 * (p.a + p.b), p.b]);
+        out.extend([vals[p.im], vals[p.ib]]);
+    }
+    (days, out)
 }
 
 /// Integral of the sampled values over `[0, end]` by Simpson's rule on each knot interval (4th
@@ -54,7 +157,64 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
             let nadir = samples.values(q).into_iter().fold(f64::INFINITY, f64::min);
             s.tumor_nadir = Some(nadir / base);
             s.tumor_end = Some(Reader::new(model, sol, &sc.params, q).at(end) / base);
+            s.response = s.tumor_end.map(Response::of);
+            s.best_response = s.tumor_nadir.map(Response::of);
+        }
+    }
+    if let Some(q) = model.summary_transgene {
+        let vals = samples.values(q);
+        s.cart_cmax_transgene = Some(samples.peak(q, &vals).1);
+        if sol.end_day() >= AUC_TRANSGENE_DAYS {
+            let w = Samples::new(model, sol, AUC_TRANSGENE_DAYS);
+            s.cart_auc28_transgene = Some(auc(&w, &w.values(q)));
+        }
+    }
+    // Whole-span scans (recovery, relapse) only when the run goes beyond the window.
+    let needs_span = model.summary_b_cells.is_some()
+        || (model.summary_tumor.is_some() && sc.tumor_baseline_state.is_some_and(|b| b > 0.0));
+    let span = (needs_span && sol.end_day() > end).then(|| Samples::new(model, sol, sol.end_day()));
+    let whole = span.as_ref().unwrap_or(samples);
+    if let (Some(q), Some(level)) = (model.summary_b_cells, model.b_cell_aplasia_below) {
+        s.b_cell_aplasia = Some(Reader::new(model, sol, &sc.params, q).at(end) < level);
+        let (days, vals) = ordered(whole, q);
+        s.b_cell_recovery_day = recovery_day(&days, &vals, level, false);
+    }
+    if let (Some(q), Some(base)) = (model.summary_tumor, sc.tumor_baseline_state) {
+        if base > 0.0 {
+            let (days, vals) = ordered(whole, q);
+            s.relapse_day = recovery_day(&days, &vals, RESPONSE_COMPLETE * base, true)
+                .filter(|_| vals.iter().any(|v| *v <= RESPONSE_COMPLETE * base));
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_rule() {
+        assert_eq!(Response::of(0.0), Response::Complete);
+        assert_eq!(Response::of(0.01), Response::Complete);
+        assert_eq!(Response::of(0.0101), Response::Partial);
+        assert_eq!(Response::of(0.35), Response::Partial);
+        assert_eq!(Response::of(0.36), Response::None);
+        assert_eq!(Response::of(2.0), Response::None);
+    }
+
+    #[test]
+    fn recovery_after_dip_interpolates() {
+        let days = [0.0, 1.0, 2.0, 3.0, 4.0];
+        // 100 -> 10 -> 20 -> 40 -> 80: below 50 from day 1, back at 50 between day 3 and 4.
+        let vals = [100.0, 10.0, 20.0, 40.0, 80.0];
+        let d = recovery_day(&days, &vals, 50.0, false).unwrap();
+        assert!((d - (3.0 + 10.0 / 40.0)).abs() < 1e-12, "{d}");
+        // never below, or never back: no recovery
+        assert_eq!(recovery_day(&days, &[60.0; 5], 50.0, false), None);
+        assert_eq!(
+            recovery_day(&days, &[60.0, 1.0, 1.0, 1.0, 1.0], 50.0, false),
+            None
+        );
+    }
 }

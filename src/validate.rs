@@ -23,14 +23,21 @@
 //! - population metrics over the virtual patients: `crs_any_incidence` (modelled CRS grade >= 1),
 //!   `crs_severe_incidence` (grade >= 3), `icans_any_incidence`, `icans_severe_incidence`
 //!   (fractions 0-1), `crs_onset_median`, `icans_onset_median` (days, among patients with the
-//!   event), and `<metric>_median` for any numeric run metric (e.g. `cart_tmax_median`).
+//!   event), and `<metric>_median` for any numeric run metric (e.g. `cart_tmax_median`);
+//!   `complete_response_incidence`, `objective_response_incidence` (best response within the
+//!   window), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
+//!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`).
+//!
+//! Each target may say `sample = "in"` (used in a calibration) or `"out"`; the report counts both.
+//! A target's `unit` must be the unit in which the model reports the metric ([`metric_unit`]), so a
+//! figure is always compared in the unit it was published in.
 //!
 //! Virtual patients are drawn as in `cartox population` ([`crate::sweep::population::Design`]:
 //! patient `i` from its own random stream), run in parallel and collected in order, so the report
 //! does not depend on the thread count. Modelled grades are risk surrogates, not ASTCT grades.
 
 use crate::many::{simulate_many_with, Batch};
-use crate::model::{Model, BUNDLED};
+use crate::model::{Model, Quantity, BUNDLED};
 use crate::output::{csv_line, fmt_num};
 use crate::run::{run, Metric, Run, RunOptions};
 use crate::sweep::population::{Design, WEIGHT_CV};
@@ -62,6 +69,10 @@ pub struct Target {
     /// Why the accepted range is what it is.
     #[serde(default)]
     pub tolerance: String,
+    /// `in`: the figure was used in a calibration (the preset's or the default model's);
+    /// `out`: an out-of-sample check. Empty when the file does not say.
+    #[serde(default)]
+    pub sample: String,
 }
 
 /// The virtual population declared by a preset.
@@ -103,6 +114,24 @@ impl Spec {
                     t.metric
                 );
             }
+            if !matches!(t.sample.as_str(), "" | "in" | "out") {
+                bail!(
+                    "{}: validation.targets[{i}] ({}): sample must be \"in\" or \"out\", got \"{}\"",
+                    model.source,
+                    t.metric,
+                    t.sample
+                );
+            }
+            if let Some(u) = metric_unit(model, &t.metric) {
+                if !t.unit.is_empty() && t.unit != u {
+                    bail!(
+                        "{}: validation.targets[{i}] ({}): unit \"{}\" but the model gives this metric in \"{u}\" (compare in the published unit)",
+                        model.source,
+                        t.metric,
+                        t.unit
+                    );
+                }
+            }
             if is_population_metric(&t.metric) && raw.population.is_none() {
                 bail!(
                     "{}: validation.targets[{i}]: `{}` is a population metric but the preset declares no [validation.population]",
@@ -142,10 +171,54 @@ pub struct Row {
     pub n: usize,
     pub source: String,
     pub tolerance: String,
+    /// `in` (used in a calibration), `out` (out-of-sample) or empty (not stated).
+    pub sample: String,
 }
 
 fn is_population_metric(m: &str) -> bool {
-    m.ends_with("_incidence") || m.ends_with("_median")
+    m.ends_with("_incidence") || m.ends_with("_median") || m.ends_with("_responder_ratio")
+}
+
+fn quantity_unit(model: &Model, q: Option<Quantity>) -> Option<String> {
+    match q? {
+        Quantity::State(i) => Some(model.states[i].unit.clone()),
+        Quantity::Observable(i) => Some(model.observables[i].unit.clone()),
+    }
+}
+
+/// The unit in which the model reports `metric` (`None` when it is not known here).
+pub fn metric_unit(model: &Model, metric: &str) -> Option<String> {
+    let cart = || quantity_unit(model, model.summary_cart);
+    let tg = || quantity_unit(model, model.summary_transgene);
+    if day_of(metric).is_some() {
+        return cart();
+    }
+    if let Some(base) = metric.strip_suffix("_median") {
+        return metric_unit(model, base);
+    }
+    if metric.ends_with("_incidence") {
+        return Some("fraction".into());
+    }
+    if metric.ends_with("_responder_ratio") {
+        return Some("ratio".into());
+    }
+    Some(match metric {
+        "cart_cmax" | "cart_last" => cart()?,
+        "cart_auc" => format!("{} x day", cart()?),
+        "cart_cmax_transgene" => tg()?,
+        "cart_auc28_transgene" => format!("{} x day", tg()?),
+        "cart_tmax"
+        | "crs_onset"
+        | "crs_peak_day"
+        | "crs_duration"
+        | "crs_severe_duration"
+        | "icans_onset"
+        | "icans_duration"
+        | "relapse_day"
+        | "b_cell_recovery_day" => "day".into(),
+        "tumor_nadir" | "tumor_end" => "fraction of baseline".into(),
+        _ => return None,
+    })
 }
 
 fn day_of(metric: &str) -> Option<f64> {
@@ -242,11 +315,56 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
             .count();
         Some(hit as f64 / runs.len() as f64)
     };
+    let text = |name: &str, r: &Run| -> String {
+        r.metrics()
+            .into_iter()
+            .find_map(|(n, m)| match m {
+                Metric::Text(t) if n == name => Some(t),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let responders = |r: &Run| text("best_response", r) == "complete";
+    let share = |pred: &dyn Fn(&Run) -> bool| -> Option<f64> {
+        Some(runs.iter().filter(|r| pred(r)).count() as f64 / runs.len() as f64)
+    };
     Ok(match metric {
+        // Best response within the window (trials report best response).
+        "complete_response_incidence" => share(&responders),
+        "objective_response_incidence" => {
+            share(&|r: &Run| matches!(text("best_response", r).as_str(), "complete" | "partial"))
+        }
+        "b_cell_aplasia_incidence" => share(&|r: &Run| {
+            r.metrics()
+                .into_iter()
+                .any(|(n, m)| n == "b_cell_aplasia" && m == Metric::Flag(true))
+        }),
         "crs_any_incidence" => incidence("crs_grade", 1.0),
         "crs_severe_incidence" => incidence("crs_grade", 3.0),
         "icans_any_incidence" => incidence("icans_grade", 1.0),
         "icans_severe_incidence" => incidence("icans_grade", 3.0),
+        _ if metric.ends_with("_responder_ratio") => {
+            // Geometric mean of a metric in complete responders over that in the others
+            // (Mueller 2018: Cmax and AUC0-28 in responders vs non-responders).
+            let base = metric.strip_suffix("_responder_ratio").unwrap_or_default();
+            if runs.first().and_then(|r| number(r, base)).is_none() {
+                bail!("unknown metric `{base}` in `{metric}` (not a numeric run metric)");
+            }
+            let gm = |want: bool| -> Option<f64> {
+                let v: Vec<f64> = runs
+                    .iter()
+                    .filter(|r| responders(r) == want)
+                    .filter_map(|r| grade(base, r))
+                    .filter(|x| *x > 0.0)
+                    .map(f64::ln)
+                    .collect();
+                (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64).exp())
+            };
+            match (gm(true), gm(false)) {
+                (Some(a), Some(b)) => Some(a / b),
+                _ => None,
+            }
+        }
         _ => {
             let Some(base) = metric.strip_suffix("_median") else {
                 bail!("unknown population metric `{metric}`");
@@ -305,6 +423,7 @@ pub fn validate_model(model: &Model, n: Option<usize>) -> Result<Vec<Row>> {
             n: count,
             source: t.source.clone(),
             tolerance: t.tolerance.clone(),
+            sample: t.sample.clone(),
         });
     }
     Ok(rows)
@@ -343,7 +462,7 @@ pub fn fmt_value(x: f64) -> String {
     }
 }
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 9] = [
     "product",
     "metric",
     "simulated",
@@ -351,12 +470,36 @@ const HEADER: [&str; 8] = [
     "range",
     "unit",
     "within",
+    "sample",
     "source",
 ];
 
+/// The report's last line: totals, then in-sample and out-of-sample counts.
+pub fn counts_line(rows: &[Row]) -> String {
+    let count = |f: &dyn Fn(&Row) -> bool| {
+        let all: Vec<&Row> = rows.iter().filter(|r| f(r)).collect();
+        (all.len(), all.iter().filter(|r| r.within).count())
+    };
+    let (n, w) = count(&|_| true);
+    let (ni, wi) = count(&|r| r.sample == "in");
+    let (no, wo) = count(&|r| r.sample == "out");
+    let mut s = format!(
+        "{n} targets, {w} within range, {} misses; in-sample {wi}/{ni} within, out-of-sample {wo}/{no} within",
+        n - w
+    );
+    let unstated = n - ni - no;
+    if unstated > 0 {
+        s.push_str(&format!(", {unstated} not marked"));
+    }
+    s.push_str(
+        " (modelled values vs published figures; grades are modelled risk, not ASTCT grades)",
+    );
+    s
+}
+
 /// The report as an aligned text table, then the count of misses.
 pub fn table(rows: &[Row]) -> String {
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             [
@@ -367,6 +510,7 @@ pub fn table(rows: &[Row]) -> String {
                 format!("{}-{}", fmt_value(r.low), fmt_value(r.high)),
                 r.unit.clone(),
                 if r.within { "yes" } else { "no" }.into(),
+                if r.sample.is_empty() { "-" } else { &r.sample }.into(),
                 r.source.clone(),
             ]
         })
@@ -380,7 +524,7 @@ pub fn table(rows: &[Row]) -> String {
     let line = |c: &[String]| -> String {
         let mut s = String::new();
         for (k, (w, v)) in width.iter().zip(c).enumerate() {
-            if k == 7 {
+            if k == 8 {
                 s.push_str(v);
             } else if (2..=4).contains(&k) {
                 s.push_str(&format!("{v:>w$}  "));
@@ -394,13 +538,9 @@ pub fn table(rows: &[Row]) -> String {
     for c in &cells {
         out.push_str(&line(c));
     }
-    let misses = rows.iter().filter(|r| !r.within).count();
-    out.push_str(&format!(
-        "\n{} targets, {} within range, {} misses (modelled values vs published figures; grades are modelled risk, not ASTCT grades)\n",
-        rows.len(),
-        rows.len() - misses,
-        misses
-    ));
+    out.push('\n');
+    out.push_str(&counts_line(rows));
+    out.push('\n');
     out
 }
 
@@ -416,6 +556,7 @@ pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
             "high",
             "unit",
             "within",
+            "sample",
             "n",
             "source",
             "tolerance",
@@ -432,6 +573,7 @@ pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
             fmt_num(r.high),
             r.unit.clone(),
             if r.within { "yes" } else { "no" }.into(),
+            r.sample.clone(),
             r.n.to_string(),
             r.source.clone(),
             r.tolerance.clone(),

@@ -103,14 +103,16 @@ fn inputs_change_the_result_in_the_expected_direction() {
         v["cart_cmax"].as_f64().unwrap()
     };
     let base = cmax(&[]);
+    // docs/default-model.md: no LD gives a 1.64-fold lower peak since the dose-flat refit
+    // (issue 13; before it 3.8-fold).
     assert!(
-        cmax(&["--ld", "none"]) < base / 2.0,
+        cmax(&["--ld", "none"]) < base / 1.5,
         "lymphodepletion should raise expansion"
     );
     assert!(cmax(&["--dose", "1e9"]) > base);
     assert!(cmax(&["--dose-per-kg", "2e6", "--weight", "100"]) > base);
     assert!(cmax(&["--tumor-burden", "1e9"]) < base);
-    assert!(cmax(&["--set", "rho_E=0.6"]) > base);
+    assert!(cmax(&["--set", "rho_E=0.8"]) > base);
     assert!(cmax(&["--schedule", "0:0.1,1:0.3,2:0.6"]) > 0.0);
 }
 

@@ -66,7 +66,7 @@ fn every_preset_loads_names_its_base_and_cites_every_override() {
         assert!(spec.targets.len() >= 5, "{name}: too few targets");
         for t in &spec.targets {
             assert!(
-                t.source.contains("literature.md")
+                (t.source.contains("literature.md") || t.source.contains("literature-2.md"))
                     && (t.source.contains("[V") || t.source.contains("[M")),
                 "{name}: {}: the source must cite literature.md and say [V] or [M]: {}",
                 t.metric,
@@ -170,16 +170,17 @@ fn axi_cel_targets_within_or_reported_as_misses() {
     check(
         "axi-cel",
         &[
-            ("cart_tmax", true),            // 8.288 vs 9 [7, 14]
-            ("cart_day7", true),            // 23.76 vs 27.5 [16.5, 57.5]
-            ("cart_day14", true),           // 12.94 vs 9.1 [3.8, 31.1]
-            ("cart_day28", true),           // 1.668 vs 2.1 [0.6, 6.1]
-            ("cart_cmax", true),            // 26.17 vs 38 [19, 76]
-            ("crs_any_incidence", true),    // 0.98 vs 0.94 [0.82, 1]
-            ("crs_severe_incidence", true), // 0.12 vs 0.13 [0.07, 0.2]
-            ("icans_any_incidence", true),  // 0.85 vs 0.87 [0.58, 0.9]
-            ("crs_onset_median", true),     // 1.967 vs 2 [1, 3]
-            ("icans_onset_median", true),   // 3.873 vs 4 [3, 5]
+            ("cart_tmax", true),                    // 7.112 vs 9 [7, 14] (in)
+            ("cart_day7", true),                    // 24.69 vs 27.5 [16.5, 57.5] (in)
+            ("cart_day14", true),                   // 12.28 vs 9.1 [3.8, 31.1] (in)
+            ("cart_day28", true),                   // 2.937 vs 2.1 [0.6, 6.1] (in)
+            ("cart_cmax", true),                    // 24.7 vs 38 [19, 76] (in)
+            ("crs_any_incidence", true),            // 0.98 vs 0.94 [0.82, 1] (in)
+            ("crs_severe_incidence", true),         // 0.13 vs 0.13 [0.07, 0.2] (in)
+            ("icans_any_incidence", true),          // 0.84 vs 0.87 [0.58, 0.9] (in)
+            ("crs_onset_median", true),             // 1.943 vs 2 [1, 3] (in)
+            ("icans_onset_median", true),           // 3.725 vs 4 [3, 5] (in)
+            ("complete_response_incidence", false), // 0.93 vs 0.54 [0.44, 0.64] (out)
         ],
     );
 }
@@ -189,12 +190,14 @@ fn cilta_cel_targets_within_or_reported_as_misses() {
     check(
         "cilta-cel",
         &[
-            ("cart_tmax", true),             // 14.2 vs 12.71 [10, 15]
-            ("cart_cmax", false),            // 7.103 vs 48692 [24346, 97384]
-            ("crs_any_incidence", false),    // 0.68 vs 0.95 [0.88, 0.99]
-            ("crs_severe_incidence", false), // 0 vs 0.04 [0.01, 0.1]
-            ("crs_onset_median", false),     // 4.471 vs 7 [5, 8]
-            ("icans_any_incidence", false),  // 0.3 vs 0.17 [0.1, 0.25]
+            ("cart_tmax", false),                   // 9.787 vs 12.71 [10, 15] (in)
+            ("cart_cmax_transgene", true), // 5.292e+04 vs 4.869e+04 [2.435e+04, 9.738e+04] (in)
+            ("crs_any_incidence", false),  // 0.84 vs 0.95 [0.88, 0.99] (in)
+            ("crs_severe_incidence", true), // 0.01 vs 0.04 [0.01, 0.1] (out)
+            ("crs_onset_median", false),   // 4.198 vs 7 [5, 8] (in)
+            ("icans_any_incidence", false), // 0.27 vs 0.17 [0.1, 0.25] (in)
+            ("complete_response_incidence", false), // 0.99 vs 0.67 [0.57, 0.76] (out)
+            ("cart_auc28_transgene", true), // 5.785e+05 vs 5.045e+05 [2.522e+05, 1.009e+06] (out)
         ],
     );
 }
@@ -204,13 +207,14 @@ fn ide_cel_targets_within_or_reported_as_misses() {
     check(
         "ide-cel",
         &[
-            ("cart_tmax", false),            // 8.737 vs 11 [9, 13]
-            ("cart_cmax", false),            // 12.52 vs 200000 [100000, 400000]
-            ("crs_any_incidence", true),     // 0.79 vs 0.84 [0.77, 0.9]
-            ("crs_severe_incidence", false), // 0 vs 0.05 [0.01, 0.1]
-            ("crs_onset_median", false),     // 2.804 vs 1 [0.5, 2]
-            ("icans_any_incidence", true),   // 0.16 vs 0.18 [0.12, 0.25]
-            ("icans_onset_median", false),   // 4.856 vs 2 [1, 3]
+            ("cart_tmax", false),                   // 8.78 vs 11 [9, 13] (in)
+            ("cart_cmax_transgene", false),         // 8.04e+04 vs 2e+05 [1e+05, 4e+05] (in)
+            ("crs_any_incidence", true),            // 0.86 vs 0.84 [0.77, 0.9] (in)
+            ("crs_severe_incidence", true),         // 0.03 vs 0.05 [0.01, 0.1] (out)
+            ("crs_onset_median", false),            // 3.033 vs 1 [0.5, 2] (in)
+            ("icans_any_incidence", false),         // 0.29 vs 0.18 [0.12, 0.25] (in)
+            ("icans_onset_median", false),          // 4.776 vs 2 [1, 3] (out)
+            ("complete_response_incidence", false), // 1 vs 0.33 [0.25, 0.41] (out)
         ],
     );
 }
@@ -220,12 +224,13 @@ fn liso_cel_targets_within_or_reported_as_misses() {
     check(
         "liso-cel",
         &[
-            ("cart_tmax", false),           // 11.58 vs 9.29 [8.81, 9.7]
-            ("crs_any_incidence", true),    // 0.46 vs 0.42 [0.33, 0.51]
-            ("crs_severe_incidence", true), // 0 vs 0.02 [0, 0.05]
-            ("crs_onset_median", false),    // 3.587 vs 5 [4, 6]
-            ("icans_any_incidence", false), // 0.13 vs 0.3 [0.21, 0.39]
-            ("icans_onset_median", false),  // 4.607 vs 9 [7, 11]
+            ("cart_tmax", false),                   // 10.2 vs 9.29 [8.81, 9.7] (out)
+            ("crs_any_incidence", true),            // 0.51 vs 0.42 [0.33, 0.51] (in)
+            ("crs_severe_incidence", true),         // 0 vs 0.02 [0, 0.05] (out)
+            ("crs_onset_median", false),            // 3.537 vs 5 [4, 6] (in)
+            ("icans_any_incidence", false),         // 0.09 vs 0.3 [0.21, 0.39] (in)
+            ("icans_onset_median", false),          // 4.057 vs 9 [7, 11] (out)
+            ("complete_response_incidence", false), // 0.89 vs 0.53 [0.46, 0.6] (out)
         ],
     );
 }
@@ -235,12 +240,15 @@ fn tisa_cel_all_targets_within_or_reported_as_misses() {
     check(
         "tisa-cel-all",
         &[
-            ("cart_tmax", true),             // 8.47 vs 9.3 [8, 11]
-            ("cart_cmax", false),            // 24.44 vs 24000 [12000, 48000]
-            ("crs_any_incidence", true),     // 0.87 vs 0.79 [0.68, 0.89]
-            ("crs_severe_incidence", false), // 0.05 vs 0.46 [0.3, 0.6]
-            ("crs_onset_median", true),      // 3.171 vs 3 [2, 4]
-            ("icans_any_incidence", true),   // 0.41 vs 0.4 [0.21, 0.5]
+            ("cart_tmax", false),                           // 7.671 vs 9.3 [8, 11] (in)
+            ("cart_cmax_transgene", true), // 1.376e+04 vs 2.4e+04 [1.2e+04, 4.8e+04] (in)
+            ("crs_any_incidence", false),  // 0.98 vs 0.79 [0.68, 0.89] (in)
+            ("crs_severe_incidence", false), // 0 vs 0.46 [0.3, 0.6] (out)
+            ("crs_onset_median", true),    // 2.601 vs 3 [2, 4] (out)
+            ("icans_any_incidence", true), // 0.42 vs 0.4 [0.21, 0.5] (in)
+            ("complete_response_incidence", false), // 0.94 vs 0.81 [0.71, 0.89] (out)
+            ("cart_auc28_transgene", true), // 1.215e+05 vs 1.72e+05 [8.6e+04, 3.44e+05] (out)
+            ("cart_cmax_transgene_responder_ratio", false), // 22.35 vs 1.74 [1.2, 2.6] (out)
         ],
     );
 }
@@ -250,14 +258,15 @@ fn tisa_cel_dlbcl_targets_within_or_reported_as_misses() {
     check(
         "tisa-cel-dlbcl",
         &[
-            ("cart_tmax", true),               // 9.681 vs 9 [7, 11]
-            ("cart_cmax", false),              // 4.429 vs 5500 [2750, 11000]
-            ("crs_any_incidence", true),       // 0.59 vs 0.58 [0.48, 0.68]
-            ("crs_severe_incidence", false),   // 0.01 vs 0.22 [0.12, 0.3]
-            ("crs_onset_median", true),        // 2.438 vs 3 [2, 4]
-            ("icans_any_incidence", true),     // 0.18 vs 0.21 [0.12, 0.3]
-            ("icans_severe_incidence", false), // 0.03 vs 0.12 [0.05, 0.2]
-            ("icans_onset_median", true),      // 4.309 vs 6 [4, 8]
+            ("cart_tmax", true),                    // 8.677 vs 9 [7, 11] (in)
+            ("cart_cmax_transgene", true),          // 3128 vs 5500 [2750, 1.1e+04] (in)
+            ("crs_any_incidence", true),            // 0.62 vs 0.58 [0.48, 0.68] (in)
+            ("crs_severe_incidence", false),        // 0 vs 0.22 [0.12, 0.3] (out)
+            ("crs_onset_median", true),             // 2.672 vs 3 [2, 4] (out)
+            ("icans_any_incidence", false),         // 0.09 vs 0.21 [0.12, 0.3] (in)
+            ("icans_severe_incidence", false),      // 0 vs 0.12 [0.05, 0.2] (out)
+            ("icans_onset_median", false),          // 3.462 vs 6 [4, 8] (out)
+            ("complete_response_incidence", false), // 0.87 vs 0.4 [0.31, 0.5] (out)
         ],
     );
 }
@@ -311,11 +320,22 @@ fn cli_validate_writes_the_csv_and_counts_misses() {
         "{stdout}"
     );
     assert!(stdout.contains("misses"), "{stdout}");
+    // count line: both sample counts; every row marked in or out
+    let last = stdout
+        .lines()
+        .find(|l| l.contains(" targets, "))
+        .unwrap_or_else(|| panic!("no count line: {stdout}"));
+    assert!(
+        last.contains("in-sample")
+            && last.contains("out-of-sample")
+            && !last.contains("not marked"),
+        "{last}"
+    );
     let text = fs::read_to_string(&out).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "product,metric,simulated,published,low,high,unit,within,n,source,tolerance"
+        "product,metric,simulated,published,low,high,unit,within,sample,n,source,tolerance"
     );
     let n_targets = Spec::of(&Model::resolve("axi-cel").unwrap())
         .unwrap()
@@ -328,4 +348,42 @@ fn cli_validate_writes_the_csv_and_counts_misses() {
             .targets
             .len();
     assert_eq!(lines.count(), n_targets);
+}
+
+#[test]
+fn a_target_in_another_unit_than_the_model_reports_is_an_error() {
+    // The pre-issue-13 mistake: a copies/ug figure checked against the cells/uL metric.
+    let (_d, p) = write_temp(
+        "[preset]\nname = \"x\"\nbase = \"cartox\"\n[[validation.targets]]\nmetric = \"cart_cmax\"\nsample = \"out\"\npublished = 24000.0\nlow = 12000.0\nhigh = 48000.0\nunit = \"copies/ug\"\nsource = \"s\"\n",
+    );
+    let m = Model::load(&p).unwrap();
+    let e = format!("{:#}", validate::validate_model(&m, None).unwrap_err());
+    assert!(
+        e.contains("cart_cmax") && e.contains("copies/ug") && e.contains("cells/uL"),
+        "{e}"
+    );
+    // The transgene metric in copies/ug is accepted, and `sample` must be in or out.
+    let (_d2, p2) = write_temp(
+        "[preset]\nname = \"x\"\nbase = \"cartox\"\n[[validation.targets]]\nmetric = \"cart_cmax_transgene\"\nsample = \"maybe\"\npublished = 24000.0\nlow = 12000.0\nhigh = 48000.0\nunit = \"copies/ug\"\nsource = \"s\"\n",
+    );
+    let m2 = Model::load(&p2).unwrap();
+    let e2 = format!("{:#}", validate::validate_model(&m2, None).unwrap_err());
+    assert!(e2.contains("sample") && e2.contains("maybe"), "{e2}");
+}
+
+#[test]
+fn every_bundled_target_is_marked_in_or_out_and_in_its_published_unit() {
+    for name in validate::bundled_presets() {
+        let m = Model::resolve(&name).unwrap();
+        for t in Spec::of(&m).unwrap().unwrap().targets {
+            assert!(
+                t.sample == "in" || t.sample == "out",
+                "{name}: {}",
+                t.metric
+            );
+            let u = validate::metric_unit(&m, &t.metric)
+                .unwrap_or_else(|| panic!("{name}: {}: unit unknown", t.metric));
+            assert_eq!(u, t.unit, "{name}: {}", t.metric);
+        }
+    }
 }

@@ -144,6 +144,7 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         render(&model, &run, &opts, &a.figure, path)?;
     }
     let cart_unit = unit_of(&model, model.summary_cart);
+    let tg_unit = unit_of(&model, model.summary_transgene);
     if let Some(path) = &a.summary {
         let mut m = Map::new();
         m.insert("model".into(), json!(model.name));
@@ -172,6 +173,8 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
                 "cart_cmax": cart_unit, "cart_tmax": "day",
                 "cart_auc": format!("{cart_unit} x day"), "cart_last": cart_unit,
                 "tumor_nadir": "fraction of baseline", "tumor_end": "fraction of baseline",
+                "cart_cmax_transgene": tg_unit, "cart_auc28_transgene": format!("{tg_unit} x day"),
+                "b_cell_recovery_day": "day", "relapse_day": "day",
             }),
         );
         let text = serde_json::to_string_pretty(&Value::Object(m))?;
@@ -377,6 +380,40 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
         );
         println!("  nadir            {}", g(nadir));
         println!("  at day {:<9} {}", g(window), g(end));
+        if let (Some(r), Some(b)) = (s.response, s.best_response) {
+            println!(
+                "  response         {} at day {}, best {} (modelled rule, docs/default-model.md)",
+                r.as_str(),
+                g(window),
+                b.as_str()
+            );
+        }
+        if let Some(d) = s.relapse_day {
+            println!("  relapse          day {}", g(d));
+        }
+    }
+    if let Some(cmax) = s.cart_cmax_transgene {
+        let u = unit_of(model, model.summary_transgene);
+        println!(
+            "\nCAR transgene ({}, {u}):",
+            name_of(model, model.summary_transgene)
+        );
+        println!("  peak             {} {u}", g(cmax));
+        if let Some(auc) = s.cart_auc28_transgene {
+            println!("  AUC days 0-28    {} {u} x day", g(auc));
+        }
+    }
+    if let Some(aplasia) = s.b_cell_aplasia {
+        println!(
+            "\nNormal B cells ({}): aplasia (< {} {}) at day {}: {}{}",
+            name_of(model, model.summary_b_cells),
+            g(model.b_cell_aplasia_below.unwrap_or(f64::NAN)),
+            unit_of(model, model.summary_b_cells),
+            g(window),
+            if aplasia { "yes" } else { "no" },
+            s.b_cell_recovery_day
+                .map_or(String::new(), |d| format!(", recovery day {}", g(d)))
+        );
     }
     print_toxicity(model, run, opts);
     println!("\nModelled quantities from a mathematical model; not clinical advice.");

@@ -261,6 +261,12 @@ pub struct Model {
     pub summary_cart: Option<Quantity>,
     /// Tumor quantity the summary metrics read.
     pub summary_tumor: Option<Quantity>,
+    /// Transgene (qPCR) quantity of `[summary]`: `cart_cmax_transgene`, `cart_auc28_transgene`.
+    pub summary_transgene: Option<Quantity>,
+    /// Normal B-cell quantity of `[summary]`: `b_cell_aplasia`, `b_cell_recovery_day`.
+    pub summary_b_cells: Option<Quantity>,
+    /// B-cell aplasia threshold (unit of `summary_b_cells`).
+    pub b_cell_aplasia_below: Option<f64>,
     /// Modelled CRS/ICANS risk grading rules (`[toxicity]`), see `docs/toxicity.md`.
     pub toxicity: Option<rules::Toxicity>,
     /// Rescue therapies triggered by the grades (`[[interventions]]`).

@@ -273,6 +273,16 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Tumor quantity (state or observable) for nadir and end values.
     pub tumor: Option<Spanned<String>>,
+    /// CAR transgene level (qPCR units, e.g. copies/ug genomic DNA): `cart_cmax_transgene`,
+    /// `cart_auc28_transgene`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transgene: Option<Spanned<String>>,
+    /// Normal B cells in blood: `b_cell_aplasia`, `b_cell_recovery_day`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_cells: Option<Spanned<String>>,
+    /// B-cell aplasia threshold, in the unit of `b_cells` (e.g. 50 cells/uL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_cell_aplasia_below: Option<Spanned<f64>>,
 }
 
 /// `[toxicity]`: modelled CRS/ICANS risk grading (see `docs/toxicity.md`).

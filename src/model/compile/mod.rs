@@ -31,7 +31,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
     let (events, event_times) = dynamics::events(&spec, &cx)?;
     let lymphodepletion = regimen::lymphodepletion(&spec, &cx)?;
     let hooks = regimen::hooks(&spec, &cx)?;
-    let (summary_cart, summary_tumor) = regimen::summary_quantities(&spec, loc)?;
+    let summary = regimen::summary_hooks(&spec, loc)?;
 
     let mut model = Model {
         name: spec.model.name.get_ref().clone(),
@@ -49,8 +49,11 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         breakpoints,
         regimen: hooks,
         lymphodepletion,
-        summary_cart,
-        summary_tumor,
+        summary_cart: summary.cart,
+        summary_tumor: summary.tumor,
+        summary_transgene: summary.transgene,
+        summary_b_cells: summary.b_cells,
+        b_cell_aplasia_below: summary.b_cell_aplasia_below,
         toxicity: None,
         interventions: Vec::new(),
         events,

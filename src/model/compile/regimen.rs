@@ -89,11 +89,17 @@ pub(super) fn hooks(spec: &ModelSpec, cx: &Context) -> Result<Option<RegimenHook
     })
 }
 
-/// `[summary]`: the CAR-T and tumor quantities the summary metrics read.
-pub(super) fn summary_quantities(
-    spec: &ModelSpec,
-    loc: &Locator,
-) -> Result<(Option<Quantity>, Option<Quantity>), ModelError> {
+/// The quantities `[summary]` names, and the B-cell aplasia threshold.
+pub(super) struct SummaryHooks {
+    pub cart: Option<Quantity>,
+    pub tumor: Option<Quantity>,
+    pub transgene: Option<Quantity>,
+    pub b_cells: Option<Quantity>,
+    pub b_cell_aplasia_below: Option<f64>,
+}
+
+/// `[summary]`: the quantities the summary metrics read (CAR-T, tumor, transgene, B cells).
+pub(super) fn summary_hooks(spec: &ModelSpec, loc: &Locator) -> Result<SummaryHooks, ModelError> {
     let quantity =
         |q: &Option<Spanned<String>>, key: &str| -> Result<Option<Quantity>, ModelError> {
             let Some(q) = q else { return Ok(None) };
@@ -113,11 +119,37 @@ pub(super) fn summary_quantities(
                 format!("{key}: `{name}` is neither an observable nor a state"),
             ))
         };
-    Ok(match &spec.summary {
-        None => (None, None),
-        Some(s) => (
-            quantity(&s.cart, "summary.cart")?,
-            quantity(&s.tumor, "summary.tumor")?,
-        ),
+    let Some(s) = &spec.summary else {
+        return Ok(SummaryHooks {
+            cart: None,
+            tumor: None,
+            transgene: None,
+            b_cells: None,
+            b_cell_aplasia_below: None,
+        });
+    };
+    let b_cell_aplasia_below = match &s.b_cell_aplasia_below {
+        None => None,
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => Some(*v.get_ref()),
+        Some(v) => {
+            return Err(loc.at(
+                v,
+                "summary.b_cell_aplasia_below must be a finite number >= 0".to_string(),
+            ))
+        }
+    };
+    if let (Some(b), None) = (&s.b_cells, &s.b_cell_aplasia_below) {
+        return Err(loc.at(
+            b,
+            "summary.b_cells needs summary.b_cell_aplasia_below (the aplasia threshold)"
+                .to_string(),
+        ));
+    }
+    Ok(SummaryHooks {
+        cart: quantity(&s.cart, "summary.cart")?,
+        tumor: quantity(&s.tumor, "summary.tumor")?,
+        transgene: quantity(&s.transgene, "summary.transgene")?,
+        b_cells: quantity(&s.b_cells, "summary.b_cells")?,
+        b_cell_aplasia_below,
     })
 }
