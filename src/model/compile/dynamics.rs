@@ -102,11 +102,9 @@ pub(super) fn equations(
     Ok((equations, texts))
 }
 
-/// `[[observables]]`.
-pub(super) fn observables(
-    raw: &[spec::Observable],
-    cx: &Context,
-) -> Result<Vec<Derived>, ModelError> {
+/// `[[observables]]`, then the assignments marked `observe = true` (each read from its slot).
+pub(super) fn observables(spec: &ModelSpec, cx: &Context) -> Result<Vec<Derived>, ModelError> {
+    let raw = &spec.observables;
     let mut observables = Vec::new();
     for o in raw {
         let (_, node) = cx.expr(
@@ -120,6 +118,18 @@ pub(super) fn observables(
             description: o.description.clone(),
             expr: node,
             text: o.expr.get_ref().clone(),
+        });
+    }
+    for a in spec.assignments.iter().filter(|a| a.observe) {
+        let name = a.name.get_ref();
+        let own = Spanned::new(a.name.span(), name.clone());
+        let (_, node) = cx.expr(&own, Scope::Dynamic, &format!("assignment `{name}`"))?;
+        observables.push(Derived {
+            name: name.clone(),
+            unit: a.unit.clone(),
+            description: a.description.clone(),
+            expr: node,
+            text: name.clone(),
         });
     }
     Ok(observables)
