@@ -50,6 +50,7 @@ mod xml;
 
 use std::collections::{HashMap, HashSet};
 
+use indexmap::IndexMap;
 use roxmltree::{Document, Node};
 
 use crate::model::ModelSpec;
@@ -152,10 +153,10 @@ struct Translator<'a, 'i> {
     time_unit: String,
     funcs: HashMap<String, Function>,
     assignment_rules: Vec<(String, Expr)>,
-    rate_rules: HashMap<String, Expr>,
+    rate_rules: IndexMap<String, Expr>,
     /// Variables of assignment rules.
     assigned: HashSet<String>,
-    initial_assignments: HashMap<String, Expr>,
+    initial_assignments: IndexMap<String, Expr>,
     events: Vec<events::SbmlEvent>,
     /// SBML id -> cartox name (a reserved word gets a trailing `_`).
     names: HashMap<String, String>,
@@ -188,9 +189,9 @@ impl<'a, 'i> Translator<'a, 'i> {
             time_unit: "day".into(),
             funcs: HashMap::new(),
             assignment_rules: Vec::new(),
-            rate_rules: HashMap::new(),
+            rate_rules: IndexMap::new(),
             assigned: HashSet::new(),
-            initial_assignments: HashMap::new(),
+            initial_assignments: IndexMap::new(),
             events: Vec::new(),
             names: HashMap::new(),
             taken: HashSet::new(),
