@@ -313,6 +313,66 @@ fn mathml_subset_prints_cartox_expressions() {
     }
 }
 
+/// Every MathML trigonometric and hyperbolic element becomes the cartox function of the same
+/// value: the translated model's rate `f(k) * A * cell` equals the f64 reference at t = 0.
+#[test]
+fn mathml_trigonometry_maps_to_cartox_functions() {
+    // (MathML element, cartox name, argument, reference value)
+    let inv = |x: f64| 1.0 / x;
+    let cases: [(&str, &str, f64, f64); 24] = [
+        ("sin", "sin", 0.3, 0.3f64.sin()),
+        ("cos", "cos", 0.3, 0.3f64.cos()),
+        ("tan", "tan", 0.3, 0.3f64.tan()),
+        ("sec", "sec", 0.3, inv(0.3f64.cos())),
+        ("csc", "csc", 0.3, inv(0.3f64.sin())),
+        ("cot", "cot", 0.3, inv(0.3f64.tan())),
+        ("sinh", "sinh", 0.3, 0.3f64.sinh()),
+        ("cosh", "cosh", 0.3, 0.3f64.cosh()),
+        ("tanh", "tanh", 0.3, 0.3f64.tanh()),
+        ("sech", "sech", 0.3, inv(0.3f64.cosh())),
+        ("csch", "csch", 0.3, inv(0.3f64.sinh())),
+        ("coth", "coth", 0.3, inv(0.3f64.tanh())),
+        ("arcsin", "asin", 0.3, 0.3f64.asin()),
+        ("arccos", "acos", 0.3, 0.3f64.acos()),
+        ("arctan", "atan", 0.3, 0.3f64.atan()),
+        ("arcsec", "arcsec", 2.5, inv(2.5).acos()),
+        ("arccsc", "arccsc", 2.5, inv(2.5).asin()),
+        ("arccot", "arccot", 2.5, inv(2.5).atan()),
+        ("arcsinh", "asinh", 0.3, 0.3f64.asinh()),
+        ("arccosh", "acosh", 2.5, 2.5f64.acosh()),
+        ("arctanh", "atanh", 0.3, 0.3f64.atanh()),
+        ("arcsech", "arcsech", 0.3, inv(0.3).acosh()),
+        ("arccsch", "arccsch", 0.3, inv(0.3).asinh()),
+        ("arccoth", "arccoth", 2.5, inv(2.5).atanh()),
+    ];
+    for (el, name, x, want) in cases {
+        let rate = format!(
+            "<apply><times/><apply><{el}/><ci>k</ci></apply><ci>A</ci><ci>cell</ci></apply>"
+        );
+        let xml = doc("", &rate).replace(
+            r#"<localParameter id="k" value="3"/>"#,
+            &format!(r#"<localParameter id="k" value="{x}"/>"#),
+        );
+        let text = sbml_to_toml(&xml, "tiny.xml").unwrap_or_else(|e| panic!("{el}: {e}"));
+        let m: toml::Table = text.parse().unwrap();
+        let eq = m["equations"]["log_"].as_str().unwrap();
+        assert!(eq.contains(&format!("{name}(R_k)")), "{el}: {eq}");
+        // The engine's own evaluator: [A] = 2, cell = 2, so the rate in amount/time (the
+        // right-hand side of log_, an amount) is f(k) * 2 * 2.
+        let model = cartox::model::Model::from_toml(&text, "tiny.xml").unwrap();
+        let params: Vec<f64> = model.parameters.iter().map(|p| p.value).collect();
+        let mut v = model.slots_with_params(&params);
+        let mut dy = [0.0; 2];
+        model.rhs(&mut v, 0.0, &[2.0, 2.0], &mut dy);
+        let want = want * 4.0;
+        assert!(
+            (dy[1] - want).abs() <= 1e-15 * want.abs(),
+            "{el}: {} vs {want}",
+            dy[1]
+        );
+    }
+}
+
 #[test]
 fn function_definitions_are_inlined() {
     let fd = r#"<listOfFunctionDefinitions><functionDefinition id="f"><math xmlns="http://www.w3.org/1998/Math/MathML">
@@ -361,11 +421,11 @@ fn event_algebraic_rule_and_mathml_are_all_reported() {
   <listOfRules><algebraicRule><math xmlns="http://www.w3.org/1998/Math/MathML"><ci>k</ci></math></algebraicRule></listOfRules>
   <listOfEvents><event id="dose" useValuesFromTriggerTime="true"><trigger initialValue="false" persistent="true">
    <math xmlns="http://www.w3.org/1998/Math/MathML"><apply><gt/><ci>A</ci><cn>1</cn></apply></math></trigger></event></listOfEvents>"#;
-    let rate = "<apply><times/><apply><sin/><ci>k</ci></apply><apply><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/delay\">delay</csymbol><ci>A</ci><cn>1</cn></apply></apply>";
+    let rate = "<apply><times/><apply><factorial/><ci>k</ci></apply><apply><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/delay\">delay</csymbol><ci>A</ci><cn>1</cn></apply></apply>";
     let err = sbml_to_toml(&doc(extra, rate), "bad.xml").unwrap_err();
     let e = err.to_string();
     assert!(e.starts_with("bad.xml: unsupported SBML: "), "{e}");
-    for needle in ["event 'dose'", "algebraic rule", "<sin>", "delay"] {
+    for needle in ["event 'dose'", "algebraic rule", "<factorial>", "delay"] {
         assert!(e.contains(needle), "{needle} missing from: {e}");
     }
     assert_eq!(err.problems.len(), 4, "{e}");

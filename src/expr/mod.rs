@@ -57,7 +57,7 @@ pub enum BinOp {
 }
 
 /// One-argument functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Func {
     Abs,
     Exp,
@@ -66,11 +66,73 @@ pub enum Func {
     Sqrt,
     Floor,
     Ceil,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Sec,
+    Csc,
+    Cot,
+    Sech,
+    Csch,
+    Coth,
+    Arcsec,
+    Arccsc,
+    Arccot,
+    Arcsech,
+    Arccsch,
+    Arccoth,
 }
 
+/// Every one-argument function by its name in the expression language (`log` is `ln`).
+pub const FUNCS: &[(&str, Func)] = &[
+    ("abs", Func::Abs),
+    ("exp", Func::Exp),
+    ("ln", Func::Ln),
+    ("log", Func::Ln),
+    ("log10", Func::Log10),
+    ("sqrt", Func::Sqrt),
+    ("floor", Func::Floor),
+    ("ceil", Func::Ceil),
+    ("sin", Func::Sin),
+    ("cos", Func::Cos),
+    ("tan", Func::Tan),
+    ("asin", Func::Asin),
+    ("acos", Func::Acos),
+    ("atan", Func::Atan),
+    ("sinh", Func::Sinh),
+    ("cosh", Func::Cosh),
+    ("tanh", Func::Tanh),
+    ("asinh", Func::Asinh),
+    ("acosh", Func::Acosh),
+    ("atanh", Func::Atanh),
+    ("sec", Func::Sec),
+    ("csc", Func::Csc),
+    ("cot", Func::Cot),
+    ("sech", Func::Sech),
+    ("csch", Func::Csch),
+    ("coth", Func::Coth),
+    ("arcsec", Func::Arcsec),
+    ("arccsc", Func::Arccsc),
+    ("arccot", Func::Arccot),
+    ("arcsech", Func::Arcsech),
+    ("arccsch", Func::Arccsch),
+    ("arccoth", Func::Arccoth),
+];
+
 impl Func {
+    /// The function's value. The reciprocal functions are `1 / f(x)` and their inverses
+    /// `f⁻¹(1 / x)` (`arccot(x) = atan(1 / x)`, so `arccot` of a negative number is negative).
     #[inline]
-    fn apply(self, x: f64) -> f64 {
+    pub fn apply(self, x: f64) -> f64 {
         match self {
             Func::Abs => x.abs(),
             Func::Exp => x.exp(),
@@ -79,7 +141,40 @@ impl Func {
             Func::Sqrt => x.sqrt(),
             Func::Floor => x.floor(),
             Func::Ceil => x.ceil(),
+            Func::Sin => x.sin(),
+            Func::Cos => x.cos(),
+            Func::Tan => x.tan(),
+            Func::Asin => x.asin(),
+            Func::Acos => x.acos(),
+            Func::Atan => x.atan(),
+            Func::Sinh => x.sinh(),
+            Func::Cosh => x.cosh(),
+            Func::Tanh => x.tanh(),
+            Func::Asinh => x.asinh(),
+            Func::Acosh => x.acosh(),
+            Func::Atanh => x.atanh(),
+            Func::Sec => 1.0 / x.cos(),
+            Func::Csc => 1.0 / x.sin(),
+            Func::Cot => 1.0 / x.tan(),
+            Func::Sech => 1.0 / x.cosh(),
+            Func::Csch => 1.0 / x.sinh(),
+            Func::Coth => 1.0 / x.tanh(),
+            Func::Arcsec => (1.0 / x).acos(),
+            Func::Arccsc => (1.0 / x).asin(),
+            Func::Arccot => (1.0 / x).atan(),
+            Func::Arcsech => (1.0 / x).acosh(),
+            Func::Arccsch => (1.0 / x).asinh(),
+            Func::Arccoth => (1.0 / x).atanh(),
         }
+    }
+
+    /// The function's name in the expression language.
+    pub fn name(self) -> &'static str {
+        FUNCS
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -91,6 +186,9 @@ pub enum Ast {
     Neg(Box<Ast>),
     Not(Box<Ast>),
     Bin(BinOp, Box<Ast>, Box<Ast>),
+    /// `a op1 b op2 c ...` evaluated left to right, `((a op1 b) op2 c) ...`, with two or more
+    /// operators: held flat, so that a sum of thousands of terms is not a deep tree.
+    Chain(Box<Ast>, Vec<(BinOp, Ast)>),
     Call(Func, Box<Ast>),
     If(Box<Ast>, Box<Ast>, Box<Ast>),
 }
@@ -111,6 +209,12 @@ impl Ast {
             Ast::Bin(_, a, b) => {
                 a.collect_names(out);
                 b.collect_names(out);
+            }
+            Ast::Chain(first, rest) => {
+                first.collect_names(out);
+                for (_, x) in rest {
+                    x.collect_names(out);
+                }
             }
             Ast::If(c, a, b) => {
                 c.collect_names(out);
@@ -150,6 +254,28 @@ impl Ast {
                 Box::new(a.compile(resolve)?),
                 Box::new(b.compile(resolve)?),
             ),
+            // The first operation, and the next ones while the result so far is a constant, fold
+            // exactly as the left-associated binary tree would; the rest stays a flat chain.
+            Ast::Chain(first, rest) => {
+                let mut acc = first.compile(resolve)?;
+                let mut tail = Vec::new();
+                for (k, (op, x)) in rest.iter().enumerate() {
+                    let x = x.compile(resolve)?;
+                    if k == 0 || (tail.is_empty() && acc.as_const().is_some()) {
+                        acc = Node::Bin(*op, Box::new(acc), Box::new(x)).fold();
+                    } else {
+                        tail.push((*op, x));
+                    }
+                }
+                return Ok(match tail.len() {
+                    0 => acc,
+                    1 => {
+                        let (op, x) = tail.pop().expect("one operand");
+                        Node::Bin(op, Box::new(acc), Box::new(x)).fold()
+                    }
+                    _ => Node::Chain(Box::new(acc), tail),
+                });
+            }
         };
         Ok(node.fold())
     }
@@ -166,6 +292,8 @@ pub enum Node {
     Powi(Box<Node>, i32),
     Call(Func, Box<Node>),
     If(Box<Node>, Box<Node>, Box<Node>),
+    /// `((a op1 b) op2 c) ...`, left to right, held flat (see [`Ast::Chain`]).
+    Chain(Box<Node>, Vec<(BinOp, Node)>),
     /// `slot op slot` (a fused form of the most common leaves: `k * E`, `N + C`).
     BinVV(BinOp, usize, usize),
     /// `slot op constant`
@@ -211,6 +339,13 @@ impl Node {
                 BinOp::Or => bool_f(truth(a.eval(v)) || truth(b.eval(v))),
                 _ => apply(*op, a.eval(v), b.eval(v)),
             },
+            Node::Chain(first, rest) => {
+                let mut acc = first.eval(v);
+                for (op, x) in rest {
+                    acc = apply(*op, acc, x.eval(v));
+                }
+                acc
+            }
             Node::BinVV(op, i, j) => apply(*op, v[*i], v[*j]),
             Node::BinVC(op, i, c) => apply(*op, v[*i], *c),
             Node::BinCV(op, c, j) => apply(*op, *c, v[*j]),
@@ -223,7 +358,7 @@ impl Node {
         let constant = |n: &Node| matches!(n, Node::Const(_));
         let all_const = match &self {
             Node::Const(_) | Node::Var(_) => false,
-            Node::BinVV(..) | Node::BinVC(..) | Node::BinCV(..) => false,
+            Node::BinVV(..) | Node::BinVC(..) | Node::BinCV(..) | Node::Chain(..) => false,
             Node::Neg(a) | Node::Not(a) | Node::Powi(a, _) | Node::Call(_, a) => constant(a),
             Node::Bin(_, a, b) => constant(a) && constant(b),
             Node::If(c, a, b) => constant(c) && constant(a) && constant(b),
@@ -252,6 +387,12 @@ impl Node {
             Node::Bin(_, a, b) => {
                 a.slots(out);
                 b.slots(out);
+            }
+            Node::Chain(first, rest) => {
+                first.slots(out);
+                for (_, x) in rest {
+                    x.slots(out);
+                }
             }
             Node::If(c, a, b) => {
                 c.slots(out);
@@ -294,8 +435,11 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
 mod parse;
 mod program;
 
-pub use parse::{is_identifier, parse, RESERVED};
+pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
 pub use program::{Program, ProgramBuilder};
+
+#[cfg(test)]
+mod limits_tests;
 
 #[cfg(test)]
 mod tests {
@@ -339,6 +483,78 @@ mod tests {
         assert_eq!(ev("x <= 3 && x >= 3", &v), 1.0);
         assert!((ev("pi", &v) - std::f64::consts::PI).abs() < 1e-15);
         assert_eq!(ev("x^2 + x^0.5^2", &v), 9.0 + 3f64.powf(0.25));
+    }
+
+    #[test]
+    fn trigonometric_and_hyperbolic_functions_equal_std() {
+        type F = fn(f64) -> f64;
+        let cases: [(&str, F); 24] = [
+            ("sin", f64::sin),
+            ("cos", f64::cos),
+            ("tan", f64::tan),
+            ("asin", f64::asin),
+            ("acos", f64::acos),
+            ("atan", f64::atan),
+            ("sinh", f64::sinh),
+            ("cosh", f64::cosh),
+            ("tanh", f64::tanh),
+            ("asinh", f64::asinh),
+            ("acosh", f64::acosh),
+            ("atanh", f64::atanh),
+            ("sec", |x| 1.0 / x.cos()),
+            ("csc", |x| 1.0 / x.sin()),
+            ("cot", |x| 1.0 / x.tan()),
+            ("sech", |x| 1.0 / x.cosh()),
+            ("csch", |x| 1.0 / x.sinh()),
+            ("coth", |x| 1.0 / x.tanh()),
+            ("arcsec", |x| (1.0 / x).acos()),
+            ("arccsc", |x| (1.0 / x).asin()),
+            ("arccot", |x| (1.0 / x).atan()),
+            ("arcsech", |x| (1.0 / x).acosh()),
+            ("arccsch", |x| (1.0 / x).asinh()),
+            ("arccoth", |x| (1.0 / x).atanh()),
+        ];
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        for (name, f) in cases {
+            for x in [
+                -2.5,
+                -0.7,
+                -0.0,
+                0.0,
+                0.3,
+                0.9,
+                1.0,
+                1.7,
+                40.0,
+                f64::INFINITY,
+            ] {
+                let got = ev(&format!("{name}(x)"), &[("x", x)]);
+                assert!(same(got, f(x)), "{name}({x}) = {got}, std {}", f(x));
+                // Constant arguments fold to the same value.
+                if x.is_finite() {
+                    let folded = parse(&format!("{name}({x:?})"))
+                        .unwrap()
+                        .compile(&|_| None)
+                        .unwrap();
+                    assert!(
+                        matches!(folded, Node::Const(c) if same(c, f(x))),
+                        "{name}({x:?})"
+                    );
+                }
+            }
+            assert!(RESERVED.contains(&name), "{name} not reserved");
+        }
+        // A few exact identities as a check on the reference closures themselves.
+        let v = [("x", 0.5)];
+        assert!((ev("sin(x)^2 + cos(x)^2", &v) - 1.0).abs() < 1e-15);
+        assert!((ev("cosh(x)^2 - sinh(x)^2", &v) - 1.0).abs() < 1e-15);
+        assert!((ev("sec(pi / 3)", &v) - 2.0).abs() < 1e-15);
+        assert!((ev("arccot(1) - pi / 4", &v)).abs() < 1e-15);
+        assert!((ev("atanh(tanh(x)) - x", &v)).abs() < 1e-15);
+        assert_eq!(
+            parse("sin(1, 2)").unwrap_err().message,
+            "`sin` takes 1 argument, 2 given"
+        );
     }
 
     #[test]

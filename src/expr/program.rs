@@ -94,6 +94,30 @@ macro_rules! program_ops {
             Sqrt,
             Floor,
             Ceil,
+            Sin,
+            Cos,
+            Tan,
+            Asin,
+            Acos,
+            Atan,
+            Sinh,
+            Cosh,
+            Tanh,
+            Asinh,
+            Acosh,
+            Atanh,
+            Sec,
+            Csc,
+            Cot,
+            Sech,
+            Csch,
+            Coth,
+            Arcsec,
+            Arccsc,
+            Arccot,
+            Arcsech,
+            Arccsch,
+            Arccoth,
             /// `v[a].powi(b)`: `b` holds the exponent (as `i32` bits), not a slot.
             Powi,
             /// `v[a] != 0 ? v[b] : v[c]` (both branches are computed: expressions have no side
@@ -147,6 +171,30 @@ macro_rules! program_ops {
                     | Op::Sqrt
                     | Op::Floor
                     | Op::Ceil
+                    | Op::Sin
+                    | Op::Cos
+                    | Op::Tan
+                    | Op::Asin
+                    | Op::Acos
+                    | Op::Atan
+                    | Op::Sinh
+                    | Op::Cosh
+                    | Op::Tanh
+                    | Op::Asinh
+                    | Op::Acosh
+                    | Op::Atanh
+                    | Op::Sec
+                    | Op::Csc
+                    | Op::Cot
+                    | Op::Sech
+                    | Op::Csch
+                    | Op::Coth
+                    | Op::Arcsec
+                    | Op::Arccsc
+                    | Op::Arccot
+                    | Op::Arcsech
+                    | Op::Arccsch
+                    | Op::Arccoth
                     | Op::Powi
                     | Op::Copy => 1,
                     Op::Select $(| Op::$l)* $(| Op::$r)* => 3,
@@ -190,6 +238,30 @@ macro_rules! program_ops {
                 Op::Sqrt => get(ins.a).sqrt(),
                 Op::Floor => get(ins.a).floor(),
                 Op::Ceil => get(ins.a).ceil(),
+                Op::Sin => Func::Sin.apply(get(ins.a)),
+                Op::Cos => Func::Cos.apply(get(ins.a)),
+                Op::Tan => Func::Tan.apply(get(ins.a)),
+                Op::Asin => Func::Asin.apply(get(ins.a)),
+                Op::Acos => Func::Acos.apply(get(ins.a)),
+                Op::Atan => Func::Atan.apply(get(ins.a)),
+                Op::Sinh => Func::Sinh.apply(get(ins.a)),
+                Op::Cosh => Func::Cosh.apply(get(ins.a)),
+                Op::Tanh => Func::Tanh.apply(get(ins.a)),
+                Op::Asinh => Func::Asinh.apply(get(ins.a)),
+                Op::Acosh => Func::Acosh.apply(get(ins.a)),
+                Op::Atanh => Func::Atanh.apply(get(ins.a)),
+                Op::Sec => Func::Sec.apply(get(ins.a)),
+                Op::Csc => Func::Csc.apply(get(ins.a)),
+                Op::Cot => Func::Cot.apply(get(ins.a)),
+                Op::Sech => Func::Sech.apply(get(ins.a)),
+                Op::Csch => Func::Csch.apply(get(ins.a)),
+                Op::Coth => Func::Coth.apply(get(ins.a)),
+                Op::Arcsec => Func::Arcsec.apply(get(ins.a)),
+                Op::Arccsc => Func::Arccsc.apply(get(ins.a)),
+                Op::Arccot => Func::Arccot.apply(get(ins.a)),
+                Op::Arcsech => Func::Arcsech.apply(get(ins.a)),
+                Op::Arccsch => Func::Arccsch.apply(get(ins.a)),
+                Op::Arccoth => Func::Arccoth.apply(get(ins.a)),
                 Op::Powi => get(ins.a).powi(ins.b as i32),
                 Op::Select => {
                     if truth(get(ins.a)) {
@@ -282,6 +354,30 @@ impl Op {
             Func::Sqrt => Op::Sqrt,
             Func::Floor => Op::Floor,
             Func::Ceil => Op::Ceil,
+            Func::Sin => Op::Sin,
+            Func::Cos => Op::Cos,
+            Func::Tan => Op::Tan,
+            Func::Asin => Op::Asin,
+            Func::Acos => Op::Acos,
+            Func::Atan => Op::Atan,
+            Func::Sinh => Op::Sinh,
+            Func::Cosh => Op::Cosh,
+            Func::Tanh => Op::Tanh,
+            Func::Asinh => Op::Asinh,
+            Func::Acosh => Op::Acosh,
+            Func::Atanh => Op::Atanh,
+            Func::Sec => Op::Sec,
+            Func::Csc => Op::Csc,
+            Func::Cot => Op::Cot,
+            Func::Sech => Op::Sech,
+            Func::Csch => Op::Csch,
+            Func::Coth => Op::Coth,
+            Func::Arcsec => Op::Arcsec,
+            Func::Arccsc => Op::Arccsc,
+            Func::Arccot => Op::Arccot,
+            Func::Arcsech => Op::Arcsech,
+            Func::Arccsch => Op::Arccsch,
+            Func::Arccoth => Op::Arccoth,
         }
     }
 
@@ -492,6 +588,16 @@ impl ProgramBuilder {
                 let y = self.emit(b, None);
                 self.push(Op::bin(*op), dst, &[x, y], 0)
             }
+            // The instructions of the left-associated binary tree, in the same order.
+            Node::Chain(first, rest) => {
+                let mut acc = self.emit(first, None);
+                for (k, (op, x)) in rest.iter().enumerate() {
+                    let y = self.emit(x, None);
+                    let d = if k + 1 == rest.len() { dst } else { None };
+                    acc = self.push(Op::bin(*op), d, &[acc, y], 0);
+                }
+                acc
+            }
             Node::BinVV(op, i, j) => self.push(Op::bin(*op), dst, &[*i, *j], 0),
             Node::BinVC(op, i, c) => {
                 let y = self.constant(*c);
@@ -593,6 +699,30 @@ impl Op {
             Op::Div => 14,
             Op::Sqrt => 18,
             Op::Pow | Op::Powi | Op::Exp | Op::Ln | Op::Log10 => 40,
+            Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Asin
+            | Op::Acos
+            | Op::Atan
+            | Op::Sinh
+            | Op::Cosh
+            | Op::Tanh
+            | Op::Asinh
+            | Op::Acosh
+            | Op::Atanh
+            | Op::Sec
+            | Op::Csc
+            | Op::Cot
+            | Op::Sech
+            | Op::Csch
+            | Op::Coth
+            | Op::Arcsec
+            | Op::Arccsc
+            | Op::Arccot
+            | Op::Arcsech
+            | Op::Arccsch
+            | Op::Arccoth => 40,
             op if op.arity() >= 3 && op != Op::Select => 10,
             _ => 4,
         }
@@ -888,7 +1018,10 @@ mod tests {
             6 => format!("-({a})"),
             7 => format!("!({a})"),
             8 => {
-                let f = ["abs", "exp", "ln", "log10", "sqrt", "floor", "ceil"];
+                let f = [
+                    "abs", "exp", "ln", "log10", "sqrt", "floor", "ceil", "sin", "acos", "tanh",
+                    "arccoth", "sec", "acosh",
+                ];
                 format!("{}({a})", f[pick(rng, f.len())])
             }
             9 => format!("{}({a}, {b})", ["min", "max", "pow"][pick(rng, 3)]),

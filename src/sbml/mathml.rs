@@ -36,6 +36,38 @@ fn arity(op: &str) -> Option<(usize, usize)> {
         "minus" => (1, 2),
         "divide" | "power" | "neq" => (2, 2),
         "exp" | "ln" | "log" | "root" | "abs" | "floor" | "ceiling" | "not" => (1, 1),
+        _ if trig_name(op).is_some() => (1, 1),
+        _ => return None,
+    })
+}
+
+/// The cartox function of a MathML trigonometric or hyperbolic element.
+pub(super) fn trig_name(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "sin" => "sin",
+        "cos" => "cos",
+        "tan" => "tan",
+        "sec" => "sec",
+        "csc" => "csc",
+        "cot" => "cot",
+        "sinh" => "sinh",
+        "cosh" => "cosh",
+        "tanh" => "tanh",
+        "sech" => "sech",
+        "csch" => "csch",
+        "coth" => "coth",
+        "arcsin" => "asin",
+        "arccos" => "acos",
+        "arctan" => "atan",
+        "arcsec" => "arcsec",
+        "arccsc" => "arccsc",
+        "arccot" => "arccot",
+        "arcsinh" => "asinh",
+        "arccosh" => "acosh",
+        "arctanh" => "atanh",
+        "arcsech" => "arcsech",
+        "arccsch" => "arccsch",
+        "arccoth" => "arccoth",
         _ => return None,
     })
 }

@@ -60,10 +60,7 @@ use units::UnitDef;
 use xml::child;
 
 /// Words of the cartox expression language that cannot be used as names.
-const RESERVED: &[&str] = &[
-    "t", "pi", "min", "max", "exp", "ln", "log", "log10", "sqrt", "pow", "floor", "ceil", "abs",
-    "if",
-];
+const RESERVED: &[&str] = crate::expr::RESERVED;
 
 /// Import an SBML Level 2 or 3 core model as a model spec. `source_name` is the file name used
 /// in error messages and in the generated description.

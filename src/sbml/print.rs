@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::mathml::Expr;
+use super::mathml::{trig_name, Expr};
 
 /// Prints an expression in the cartox language, fully parenthesised; `names` maps SBML ids to
 /// cartox names (identifiers not in the map are printed unchanged).
@@ -39,6 +39,9 @@ pub(super) fn print(e: &Expr, names: &HashMap<String, String>) -> String {
             ("power", _) => format!("({} ^ {})", p(&a[0]), p(&a[1])),
             ("exp" | "ln" | "abs" | "floor", _) => format!("{op}({})", p(&a[0])),
             ("ceiling", _) => format!("ceil({})", p(&a[0])),
+            (f, 1) if trig_name(f).is_some() => {
+                format!("{}({})", trig_name(f).unwrap_or(f), p(&a[0]))
+            }
             ("log", _) => match &a[0] {
                 Expr::Num(b, _) if *b == 10.0 => format!("log10({})", p(&a[1])),
                 base => format!("(ln({}) / ln({}))", p(&a[1]), p(base)),
