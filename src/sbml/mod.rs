@@ -31,7 +31,7 @@
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
 //!   the document itself is broken).
 //!
-//! The importer's parts: [`xml`](self) reading helpers, MathML (`mathml.rs`), printing and
+//! The importer's parts: XML reading (`xml.rs`), MathML (`mathml.rs`), printing and
 //! evaluating expressions (`print.rs`, with the crate's [`crate::expr`]), units (`units.rs`),
 //! rules and function definitions (`rules.rs`), symbols and their roles (`symbols.rs`),
 //! reactions (`reactions.rs`), events (`events.rs`) and the spec it emits (`emit.rs`).
