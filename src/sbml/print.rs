@@ -88,8 +88,6 @@ pub(super) fn print(e: &Expr, names: &HashMap<String, String>) -> String {
     }
 }
 
-/// Evaluates an expression (used for initial assignments of parameters). `t` is 0.
-
 /// Evaluates a constant expression (an initial assignment of a parameter, an event time) with
 /// the crate's expression evaluator, at t = 0. `lookup` gives the value of an SBML id; the error
 /// is the first identifier (or function) without a value.
