@@ -44,14 +44,8 @@ impl Model {
         let label = path.display().to_string();
         let xml = std::fs::read_to_string(path)
             .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
-        let text = crate::sbml::sbml_to_toml(&xml, &label).map_err(|e| {
-            ModelError::plain(
-                &label,
-                e.to_string()
-                    .trim_start_matches(&format!("{label}: "))
-                    .to_string(),
-            )
-        })?;
-        Model::from_toml(&text, &format!("{label} (imported)"))
+        let spec = crate::sbml::sbml_to_spec(&xml, &label)
+            .map_err(|e| ModelError::plain(&label, e.summary()))?;
+        Model::from_spec(spec, &format!("{label} (imported)"))
     }
 }

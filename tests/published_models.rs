@@ -9,6 +9,14 @@ use cartox::solve::Method;
 use common::*;
 use std::path::Path;
 
+/// A file of the SBML reference folder: `$CARTOX_SBML_REFERENCE` or ../shared/reference beside
+/// the checkout.
+fn reference(rel: &str) -> String {
+    let root = std::env::var("CARTOX_SBML_REFERENCE")
+        .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference").into());
+    format!("{root}/{rel}")
+}
+
 /// Compare a model with its reference CSV (time in the model's own unit) column by column.
 fn check_against_reference(stem: &str, method: Method, tol: f64) {
     let model = Model::resolve(stem).unwrap();
@@ -122,7 +130,7 @@ fn stein2019_summary_metrics() {
 
 /// SBML files imported directly must match libRoadRunner just like the hand-written model files.
 fn check_import(xml: &str, stem: &str) {
-    let path = format!("{}/../shared/reference/{xml}", env!("CARGO_MANIFEST_DIR"));
+    let path = reference(xml);
     let imported = Model::resolve(&path).unwrap();
     let model = Model::resolve(stem).unwrap();
     assert_eq!(imported.time_unit, model.time_unit, "{xml}");
@@ -172,7 +180,7 @@ fn imported_sbml_matches_model_files_and_roadrunner() {
 /// id), solved with radau5 at rtol 1e-10, atol 1e-12: the worst column-scaled error and its
 /// column.
 fn sbml_vs_roadrunner(xml: &str, stem: &str) -> (f64, String) {
-    let path = format!("{}/../shared/reference/{xml}", env!("CARGO_MANIFEST_DIR"));
+    let path = reference(xml);
     let imported = Model::resolve(&path).unwrap();
     let (header, rows) = read_csv(Path::new(&format!("tests/data/{stem}.csv")));
     let per_day = imported.time_unit.per_day();
@@ -222,10 +230,7 @@ fn hardiansyah2019_import_matches_roadrunner() {
 /// antibody's *initial* value, COPASI's Metabolite_6).
 #[test]
 fn dwivedi2014_events_import() {
-    let path = format!(
-        "{}/../shared/reference/sbml-more/BIOMD0000000534.xml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = reference("sbml-more/BIOMD0000000534.xml");
     let m = Model::resolve(&path).unwrap();
     assert_eq!(m.time_unit.as_str(), "hour");
     let ab = m

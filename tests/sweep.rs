@@ -344,7 +344,7 @@ fn timecourses_in_long_format() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "ID,time,Normal_T_cells,CAR_T_cells,Antigen_presenting_tumour_cells"
+        "ID,time,Normal_T_cells,CAR_T_cells,Antigen_presenting_tumour_cells,Total_lymphocyte_count"
     );
     assert_eq!(lines.len(), 1 + 3 * 5);
     assert!(lines[1].starts_with("pt0,0,"));

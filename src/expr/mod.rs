@@ -186,6 +186,9 @@ pub enum Ast {
     Neg(Box<Ast>),
     Not(Box<Ast>),
     Bin(BinOp, Box<Ast>, Box<Ast>),
+    /// `a op1 b op2 c ...` evaluated left to right, `((a op1 b) op2 c) ...`, with two or more
+    /// operators: held flat, so that a sum of thousands of terms is not a deep tree.
+    Chain(Box<Ast>, Vec<(BinOp, Ast)>),
     Call(Func, Box<Ast>),
     If(Box<Ast>, Box<Ast>, Box<Ast>),
 }
@@ -206,6 +209,12 @@ impl Ast {
             Ast::Bin(_, a, b) => {
                 a.collect_names(out);
                 b.collect_names(out);
+            }
+            Ast::Chain(first, rest) => {
+                first.collect_names(out);
+                for (_, x) in rest {
+                    x.collect_names(out);
+                }
             }
             Ast::If(c, a, b) => {
                 c.collect_names(out);
@@ -245,6 +254,28 @@ impl Ast {
                 Box::new(a.compile(resolve)?),
                 Box::new(b.compile(resolve)?),
             ),
+            // The first operation, and the next ones while the result so far is a constant, fold
+            // exactly as the left-associated binary tree would; the rest stays a flat chain.
+            Ast::Chain(first, rest) => {
+                let mut acc = first.compile(resolve)?;
+                let mut tail = Vec::new();
+                for (k, (op, x)) in rest.iter().enumerate() {
+                    let x = x.compile(resolve)?;
+                    if k == 0 || (tail.is_empty() && acc.as_const().is_some()) {
+                        acc = Node::Bin(*op, Box::new(acc), Box::new(x)).fold();
+                    } else {
+                        tail.push((*op, x));
+                    }
+                }
+                return Ok(match tail.len() {
+                    0 => acc,
+                    1 => {
+                        let (op, x) = tail.pop().expect("one operand");
+                        Node::Bin(op, Box::new(acc), Box::new(x)).fold()
+                    }
+                    _ => Node::Chain(Box::new(acc), tail),
+                });
+            }
         };
         Ok(node.fold())
     }
@@ -261,6 +292,8 @@ pub enum Node {
     Powi(Box<Node>, i32),
     Call(Func, Box<Node>),
     If(Box<Node>, Box<Node>, Box<Node>),
+    /// `((a op1 b) op2 c) ...`, left to right, held flat (see [`Ast::Chain`]).
+    Chain(Box<Node>, Vec<(BinOp, Node)>),
     /// `slot op slot` (a fused form of the most common leaves: `k * E`, `N + C`).
     BinVV(BinOp, usize, usize),
     /// `slot op constant`
@@ -306,6 +339,13 @@ impl Node {
                 BinOp::Or => bool_f(truth(a.eval(v)) || truth(b.eval(v))),
                 _ => apply(*op, a.eval(v), b.eval(v)),
             },
+            Node::Chain(first, rest) => {
+                let mut acc = first.eval(v);
+                for (op, x) in rest {
+                    acc = apply(*op, acc, x.eval(v));
+                }
+                acc
+            }
             Node::BinVV(op, i, j) => apply(*op, v[*i], v[*j]),
             Node::BinVC(op, i, c) => apply(*op, v[*i], *c),
             Node::BinCV(op, c, j) => apply(*op, *c, v[*j]),
@@ -318,7 +358,7 @@ impl Node {
         let constant = |n: &Node| matches!(n, Node::Const(_));
         let all_const = match &self {
             Node::Const(_) | Node::Var(_) => false,
-            Node::BinVV(..) | Node::BinVC(..) | Node::BinCV(..) => false,
+            Node::BinVV(..) | Node::BinVC(..) | Node::BinCV(..) | Node::Chain(..) => false,
             Node::Neg(a) | Node::Not(a) | Node::Powi(a, _) | Node::Call(_, a) => constant(a),
             Node::Bin(_, a, b) => constant(a) && constant(b),
             Node::If(c, a, b) => constant(c) && constant(a) && constant(b),
@@ -347,6 +387,12 @@ impl Node {
             Node::Bin(_, a, b) => {
                 a.slots(out);
                 b.slots(out);
+            }
+            Node::Chain(first, rest) => {
+                first.slots(out);
+                for (_, x) in rest {
+                    x.slots(out);
+                }
             }
             Node::If(c, a, b) => {
                 c.slots(out);
@@ -389,8 +435,11 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
 mod parse;
 mod program;
 
-pub use parse::{is_identifier, parse, RESERVED};
+pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
 pub use program::{Program, ProgramBuilder};
+
+#[cfg(test)]
+mod limits_tests;
 
 #[cfg(test)]
 mod tests {

@@ -112,14 +112,25 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
     Ok(toks)
 }
 
+/// How deeply an expression may nest. Both the parser's recursion (parentheses, function
+/// arguments, unary `-`/`!`, `^` exponents and operands of a tighter operator each count one
+/// level) and the height of the resulting tree are limited to this; deeper input is an error
+/// rather than a stack overflow (every pass over an expression tree recurses once per level).
+/// Long flat chains (`a + b + c + ...`, `min(a, b, c, ...)`) do not nest: they are held flat.
+pub const MAX_DEPTH: usize = 500;
+
 /// Parse an expression. Errors carry the byte offset of the offending token.
 pub fn parse(src: &str) -> Result<Ast, ExprError> {
     let toks = tokenize(src)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     if matches!(p.peek(), Tok::End) {
         return err(0, "empty expression");
     }
-    let ast = p.or()?;
+    let (ast, _) = p.expr(1)?;
     match p.peek() {
         Tok::End => Ok(ast),
         Tok::RParen => err(p.offset(), "unmatched `)`"),
@@ -139,9 +150,65 @@ fn describe(t: &Tok) -> String {
     }
 }
 
+/// A binary operator token: the operator and its precedence (1 = `||` binds loosest).
+fn binary(tok: &Tok) -> Option<(BinOp, u8)> {
+    let Tok::Op(o) = tok else {
+        return None;
+    };
+    Some(match *o {
+        "||" => (BinOp::Or, 1),
+        "&&" => (BinOp::And, 2),
+        "<" => (BinOp::Lt, 3),
+        "<=" => (BinOp::Le, 3),
+        ">" => (BinOp::Gt, 3),
+        ">=" => (BinOp::Ge, 3),
+        "==" => (BinOp::Eq, 3),
+        "!=" => (BinOp::Ne, 3),
+        "+" => (BinOp::Add, 4),
+        "-" => (BinOp::Sub, 4),
+        "*" => (BinOp::Mul, 5),
+        "/" => (BinOp::Div, 5),
+        _ => return None,
+    })
+}
+
+/// `first op1 x1 op2 x2 ...` (left-associated) as an [`Ast`]: one operator is a `Bin`, more a
+/// flat `Chain`.
+fn chain(first: Ast, mut rest: Vec<(BinOp, Ast)>) -> Ast {
+    match rest.len() {
+        0 => first,
+        1 => {
+            let (op, x) = rest.pop().expect("one operand");
+            Ast::Bin(op, Box::new(first), Box::new(x))
+        }
+        _ => Ast::Chain(Box::new(first), rest),
+    }
+}
+
+/// The depth error at byte `pos`.
+fn too_deep<T>(pos: usize) -> Result<T, ExprError> {
+    err(
+        pos,
+        format!("expression nested more than {MAX_DEPTH} levels deep"),
+    )
+}
+
+/// The height of a node over children of the given heights, or the depth error at `pos`.
+fn height(children: usize, pos: usize) -> Result<usize, ExprError> {
+    if children >= MAX_DEPTH {
+        return too_deep(pos);
+    }
+    Ok(children + 1)
+}
+
+/// A parsed sub-expression and the height of its tree (a leaf is 1).
+type Parsed = (Ast, usize);
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// Current recursion depth (see [`MAX_DEPTH`]).
+    depth: usize,
 }
 
 impl Parser {
@@ -168,70 +235,94 @@ impl Parser {
         None
     }
 
-    fn binary_level(
-        &mut self,
-        ops: &[&'static str],
-        next: fn(&mut Parser) -> Result<Ast, ExprError>,
-    ) -> Result<Ast, ExprError> {
-        let mut lhs = next(self)?;
-        while let Some(op) = self.eat_op(ops) {
-            let rhs = next(self)?;
-            let op = match op {
-                "||" => BinOp::Or,
-                "&&" => BinOp::And,
-                "<" => BinOp::Lt,
-                "<=" => BinOp::Le,
-                ">" => BinOp::Gt,
-                ">=" => BinOp::Ge,
-                "==" => BinOp::Eq,
-                "!=" => BinOp::Ne,
-                "+" => BinOp::Add,
-                "-" => BinOp::Sub,
-                "*" => BinOp::Mul,
-                _ => BinOp::Div,
-            };
-            lhs = Ast::Bin(op, Box::new(lhs), Box::new(rhs));
+    /// One level deeper, or an error at the current token past [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return too_deep(self.offset());
         }
-        Ok(lhs)
+        Ok(())
     }
 
-    fn or(&mut self) -> Result<Ast, ExprError> {
-        self.binary_level(&["||"], Parser::and)
-    }
-    fn and(&mut self) -> Result<Ast, ExprError> {
-        self.binary_level(&["&&"], Parser::cmp)
-    }
-    fn cmp(&mut self) -> Result<Ast, ExprError> {
-        self.binary_level(&["<", "<=", ">", ">=", "==", "!="], Parser::add)
-    }
-    fn add(&mut self) -> Result<Ast, ExprError> {
-        self.binary_level(&["+", "-"], Parser::mul)
-    }
-    fn mul(&mut self) -> Result<Ast, ExprError> {
-        self.binary_level(&["*", "/"], Parser::unary)
-    }
-    fn unary(&mut self) -> Result<Ast, ExprError> {
-        match self.eat_op(&["-", "!", "+"]) {
-            Some("-") => Ok(Ast::Neg(Box::new(self.unary()?))),
-            Some("!") => Ok(Ast::Not(Box::new(self.unary()?))),
-            Some(_) => self.unary(),
-            None => self.power(),
+    /// Operands joined by binary operators of precedence `min` and above (precedence climbing):
+    /// operators of one level are collected into one flat chain, in a loop, so a sum of many
+    /// terms costs no recursion; only the operand of a tighter operator recurses.
+    fn expr(&mut self, min: u8) -> Result<Parsed, ExprError> {
+        self.enter()?;
+        let (mut first, mut first_h) = self.unary()?;
+        let mut level = 0;
+        let mut rest: Vec<(BinOp, Ast)> = Vec::new();
+        let mut rest_h = 0;
+        let mut at = 0;
+        while let Some((op, prec)) = binary(self.peek()) {
+            if prec < min {
+                break;
+            }
+            at = self.offset();
+            self.next();
+            let (x, h) = self.expr(prec + 1)?;
+            // A looser operator than the chain so far: the chain becomes its first operand.
+            if prec != level && !rest.is_empty() {
+                first_h = height(first_h.max(rest_h), at)?;
+                first = chain(first, std::mem::take(&mut rest));
+                rest_h = 0;
+            }
+            level = prec;
+            rest.push((op, x));
+            rest_h = rest_h.max(h);
         }
+        if !rest.is_empty() {
+            first_h = height(first_h.max(rest_h), at)?;
+        }
+        self.depth -= 1;
+        Ok((chain(first, rest), first_h))
     }
-    fn power(&mut self) -> Result<Ast, ExprError> {
-        let base = self.primary()?;
+
+    /// Prefix operators (read in a loop; each `-` or `!` is one level), then a power.
+    fn unary(&mut self) -> Result<Parsed, ExprError> {
+        let mut prefix = Vec::new();
+        loop {
+            let at = self.offset();
+            match self.eat_op(&["-", "!", "+"]) {
+                Some("+") => {}
+                Some(op) => {
+                    self.enter()?;
+                    prefix.push((op, at));
+                }
+                None => break,
+            }
+        }
+        let (mut ast, mut h) = self.power()?;
+        self.depth -= prefix.len();
+        for (op, at) in prefix.into_iter().rev() {
+            h = height(h, at)?;
+            ast = match op {
+                "-" => Ast::Neg(Box::new(ast)),
+                _ => Ast::Not(Box::new(ast)),
+            };
+        }
+        Ok((ast, h))
+    }
+
+    fn power(&mut self) -> Result<Parsed, ExprError> {
+        let (base, base_h) = self.primary()?;
+        let at = self.offset();
         if self.eat_op(&["^"]).is_some() {
-            let exp = self.unary()?;
-            return Ok(Ast::Bin(BinOp::Pow, Box::new(base), Box::new(exp)));
+            self.enter()?;
+            let (exp, exp_h) = self.unary()?;
+            self.depth -= 1;
+            let h = height(base_h.max(exp_h), at)?;
+            return Ok((Ast::Bin(BinOp::Pow, Box::new(base), Box::new(exp)), h));
         }
-        Ok(base)
+        Ok((base, base_h))
     }
-    fn primary(&mut self) -> Result<Ast, ExprError> {
+
+    fn primary(&mut self) -> Result<Parsed, ExprError> {
         let (tok, at) = self.next();
         match tok {
-            Tok::Num(v) => Ok(Ast::Num(v)),
+            Tok::Num(v) => Ok((Ast::Num(v), 1)),
             Tok::LParen => {
-                let inner = self.or()?;
+                let inner = self.expr(1)?;
                 match self.next() {
                     (Tok::RParen, _) => Ok(inner),
                     (t, p) => err(p, format!("expected `)` but found {}", describe(&t))),
@@ -241,24 +332,27 @@ impl Parser {
                 if matches!(self.peek(), Tok::LParen) {
                     self.next();
                     let args = self.args()?;
-                    call(&name, args, at)
+                    let h = height(args.iter().map(|a| a.1).max().unwrap_or(0), at)?;
+                    let args = args.into_iter().map(|a| a.0).collect();
+                    Ok((call(&name, args, at)?, h))
                 } else if name == "pi" {
-                    Ok(Ast::Num(std::f64::consts::PI))
+                    Ok((Ast::Num(std::f64::consts::PI), 1))
                 } else {
-                    Ok(Ast::Name(name, at))
+                    Ok((Ast::Name(name, at), 1))
                 }
             }
             t => err(at, format!("expected a value but found {}", describe(&t))),
         }
     }
-    fn args(&mut self) -> Result<Vec<Ast>, ExprError> {
+
+    fn args(&mut self) -> Result<Vec<Parsed>, ExprError> {
         let mut args = Vec::new();
         if matches!(self.peek(), Tok::RParen) {
             self.next();
             return Ok(args);
         }
         loop {
-            args.push(self.or()?);
+            args.push(self.expr(1)?);
             match self.next() {
                 (Tok::Comma, _) => continue,
                 (Tok::RParen, _) => return Ok(args),
@@ -302,9 +396,10 @@ fn call(name: &str, mut args: Vec<Ast>, at: usize) -> Result<Ast, ExprError> {
             } else {
                 BinOp::Max
             };
+            // Left-associated, as a flat chain: min(a, b, c) = min(min(a, b), c).
             let mut it = args.into_iter();
-            let first = it.next().unwrap();
-            Ok(it.fold(first, |acc, x| Ast::Bin(op, Box::new(acc), Box::new(x))))
+            let first = it.next().expect("2 or more arguments");
+            Ok(chain(first, it.map(|x| (op, x)).collect()))
         }
         "if" => {
             if args.len() != 3 {

@@ -588,6 +588,16 @@ impl ProgramBuilder {
                 let y = self.emit(b, None);
                 self.push(Op::bin(*op), dst, &[x, y], 0)
             }
+            // The instructions of the left-associated binary tree, in the same order.
+            Node::Chain(first, rest) => {
+                let mut acc = self.emit(first, None);
+                for (k, (op, x)) in rest.iter().enumerate() {
+                    let y = self.emit(x, None);
+                    let d = if k + 1 == rest.len() { dst } else { None };
+                    acc = self.push(Op::bin(*op), d, &[acc, y], 0);
+                }
+                acc
+            }
             Node::BinVV(op, i, j) => self.push(Op::bin(*op), dst, &[*i, *j], 0),
             Node::BinVC(op, i, c) => {
                 let y = self.constant(*c);

@@ -14,6 +14,10 @@ fn is_empty(s: &str) -> bool {
     s.is_empty()
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 /// A whole model file (every section), as typed data.
@@ -195,6 +199,10 @@ pub struct Assignment {
     #[serde(default, skip_serializing_if = "is_empty")]
     /// Free text shown by `cartox describe`.
     pub description: String,
+    /// Also an output column (an observable of the same name), e.g. an SBML species set by an
+    /// assignment rule. Default false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub observe: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

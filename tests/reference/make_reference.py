@@ -131,7 +131,12 @@ def simulate(roadrunner, sbml_path, spec):
     configure(rr)
     if spec["states"] is None:
         spec["states"] = list(rr.model.getFloatingSpeciesIds())
-    sel = ["[%s]" % s for s in spec["states"]]
+    # species set by assignment rules (cartox reports them as output columns named by their id;
+    # libRoadRunner lists them only when selected)
+    rules = set(rr.getAssignmentRuleIds())
+    species = list(rr.model.getFloatingSpeciesIds()) + list(rr.model.getBoundarySpeciesIds())
+    spec["observables"] = [s for s in species if s in rules and s not in spec["states"]]
+    sel = ["[%s]" % s for s in spec["states"] + spec["observables"]]
     rr.timeCourseSelections = ["time"] + sel
     t0 = 0.0
     # rates of change of all state variables (floating species and rate-rule species) at t0
@@ -198,7 +203,7 @@ def main():
             raise SystemExit("%s: libsbml reports %d errors" % (path, nerr))
         rows, rates = simulate(roadrunner, path, spec)
         csv = out_dir / (spec["stem"] + ".csv")
-        write_csv(csv, ["time"] + spec["states"], rows)
+        write_csv(csv, ["time"] + spec["states"] + spec["observables"], rows)
         print("wrote %s (%d rows, 0-%g %s)" % (csv, len(rows), spec["end"], spec["unit"]))
         summary.append((spec, path, rates))
 
@@ -221,7 +226,8 @@ def main():
         "the cartox TOML transcription) with libRoadRunner's CVODE integrator (BDF, stiff), relative",
         "tolerance %g, absolute tolerance %g, at most %d internal steps, fixed output grid." % (RTOL, ATOL, MAX_STEPS),
         "Columns: `time` in the model's own time unit, then the SBML species that are states of the",
-        "cartox model, in the TOML order, as concentrations (every compartment has size 1). Values are",
+        "cartox model, in the TOML order, then the species set by assignment rules (output columns of",
+        "the cartox model), as concentrations (every compartment has size 1). Values are",
         "written with Python `repr()` (shortest round-trip form of the double). %d evenly spaced output" % N_POINTS,
         "points over the span.",
         "",

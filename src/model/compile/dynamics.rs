@@ -102,11 +102,9 @@ pub(super) fn equations(
     Ok((equations, texts))
 }
 
-/// `[[observables]]`.
-pub(super) fn observables(
-    raw: &[spec::Observable],
-    cx: &Context,
-) -> Result<Vec<Derived>, ModelError> {
+/// `[[observables]]`, then the assignments marked `observe = true` (each read from its slot).
+pub(super) fn observables(spec: &ModelSpec, cx: &Context) -> Result<Vec<Derived>, ModelError> {
+    let raw = &spec.observables;
     let mut observables = Vec::new();
     for o in raw {
         let (_, node) = cx.expr(
@@ -120,6 +118,18 @@ pub(super) fn observables(
             description: o.description.clone(),
             expr: node,
             text: o.expr.get_ref().clone(),
+        });
+    }
+    for a in spec.assignments.iter().filter(|a| a.observe) {
+        let name = a.name.get_ref();
+        let own = Spanned::new(a.name.span(), name.clone());
+        let (_, node) = cx.expr(&own, Scope::Dynamic, &format!("assignment `{name}`"))?;
+        observables.push(Derived {
+            name: name.clone(),
+            unit: a.unit.clone(),
+            description: a.description.clone(),
+            expr: node,
+            text: name.clone(),
         });
     }
     Ok(observables)
@@ -205,36 +215,38 @@ fn dependency_order(names: &[&str], asts: &[Ast]) -> Result<Vec<usize>, Vec<usiz
                 .collect()
         })
         .collect();
-    // 0 = unvisited, 1 = on the stack, 2 = done
+    // 0 = unvisited, 1 = on the path, 2 = done. Depth-first with an explicit stack of
+    // (assignment, next dependency to visit), so a long chain of assignments cannot overflow.
     let mut mark = vec![0u8; names.len()];
     let mut order = Vec::with_capacity(names.len());
-    fn visit(
-        i: usize,
-        deps: &[Vec<usize>],
-        mark: &mut [u8],
-        order: &mut Vec<usize>,
-        stack: &mut Vec<usize>,
-    ) -> Result<(), Vec<usize>> {
-        match mark[i] {
-            2 => return Ok(()),
-            1 => {
-                let from = stack.iter().position(|&s| s == i).unwrap_or(0);
-                return Err(stack[from..].to_vec());
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for root in 0..names.len() {
+        if mark[root] != 0 {
+            continue;
+        }
+        mark[root] = 1;
+        path.push((root, 0));
+        while let Some(top) = path.last_mut() {
+            let (i, k) = *top;
+            if let Some(&d) = deps[i].get(k) {
+                top.1 += 1;
+                match mark[d] {
+                    0 => {
+                        mark[d] = 1;
+                        path.push((d, 0));
+                    }
+                    1 => {
+                        let from = path.iter().position(|&(s, _)| s == d).unwrap_or(0);
+                        return Err(path[from..].iter().map(|&(s, _)| s).collect());
+                    }
+                    _ => {}
+                }
+            } else {
+                mark[i] = 2;
+                order.push(i);
+                path.pop();
             }
-            _ => {}
         }
-        mark[i] = 1;
-        stack.push(i);
-        for &d in &deps[i] {
-            visit(d, deps, mark, order, stack)?;
-        }
-        stack.pop();
-        mark[i] = 2;
-        order.push(i);
-        Ok(())
-    }
-    for i in 0..names.len() {
-        visit(i, &deps, &mut mark, &mut order, &mut Vec::new())?;
     }
     Ok(order)
 }

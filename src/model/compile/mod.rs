@@ -26,7 +26,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
     let states = dynamics::states(&spec.states, &cx)?;
     let (assignments, assignment_slots) = dynamics::assignments(&spec, &cx)?;
     let (equations, equation_texts) = dynamics::equations(&spec, &cx)?;
-    let observables = dynamics::observables(&spec.observables, &cx)?;
+    let observables = dynamics::observables(&spec, &cx)?;
     let breakpoints = dynamics::breakpoints(&spec.model, &cx)?;
     let (events, event_times) = dynamics::events(&spec, &cx)?;
     let lymphodepletion = regimen::lymphodepletion(&spec, &cx)?;

@@ -1,0 +1,133 @@
+//! Reactions: each kinetic law, its local parameters (renamed `<reactionId>_<parameterId>`) and
+//! the signed, stoichiometry-weighted terms it adds to its species' right-hand sides.
+
+use std::collections::HashMap;
+
+use super::mathml::{cartox_number_text, Expr};
+use super::print::print;
+use super::xml::{attr_bool, attr_f64, child, list};
+use super::{LocalParam, Role, Translator, RESERVED};
+
+impl Translator<'_, '_> {
+    /// `<listOfReactions>`.
+    pub(super) fn read_reactions(&mut self) {
+        for r in list(self.model, "listOfReactions", "reaction") {
+            let rid = r.attribute("id").unwrap_or("").to_string();
+            if attr_bool(r, "fast") {
+                self.unsupported(format!("fast reaction '{rid}'"));
+            }
+            let Some(law) = child(r, "kineticLaw") else {
+                self.unsupported(format!("reaction '{rid}' has no kinetic law"));
+                continue;
+            };
+            // Local parameters (L2 listOfParameters, L3 listOfLocalParameters) → <rid>_<pid>.
+            let mut local: HashMap<String, String> = HashMap::new();
+            let locals = list(law, "listOfParameters", "parameter")
+                .into_iter()
+                .chain(list(law, "listOfLocalParameters", "localParameter"));
+            for p in locals {
+                let pid = p.attribute("id").unwrap_or("");
+                let mut name = format!("{rid}_{pid}");
+                while self.taken.contains(&name) || RESERVED.contains(&name.as_str()) {
+                    name.push('_');
+                }
+                self.taken.insert(name.clone());
+                self.names.insert(name.clone(), name.clone());
+                self.roles.insert(name.clone(), Role::Parameter);
+                local.insert(pid.to_string(), name.clone());
+                let Some(v) = attr_f64(p, "value") else {
+                    self.malformed(format!(
+                        "local parameter '{pid}' of reaction '{rid}' has no value"
+                    ));
+                    continue;
+                };
+                let what = p.attribute("name").unwrap_or(pid);
+                let unit = self.unit_of(p);
+                self.local_params.push(LocalParam {
+                    name,
+                    value: v,
+                    unit,
+                    description: format!("{what} (local to reaction {rid})"),
+                });
+            }
+            let ctx = format!("the kinetic law of reaction '{rid}'");
+            let Some(rate) = self.math_of(law, &ctx) else {
+                continue;
+            };
+            let rate = rate.map(&mut |e| match e {
+                Expr::Sym(s) => local.get(s).map(|n| Expr::Sym(n.clone())),
+                _ => None,
+            });
+            self.check_symbols(&rate, &ctx);
+            let rate = print(&rate, &self.names);
+            for (list_name, sign) in [("listOfReactants", "-"), ("listOfProducts", "+")] {
+                for sr in list(r, list_name, "speciesReference") {
+                    let sp = sr.attribute("species").unwrap_or("").to_string();
+                    if !self.species.iter().any(|s| s.id == sp) {
+                        self.malformed(format!(
+                            "reaction '{rid}' refers to unknown species '{sp}'"
+                        ));
+                        continue;
+                    }
+                    let stoich = if let Some(sm) = child(sr, "stoichiometryMath") {
+                        let ctx = format!("the stoichiometryMath of '{sp}' in reaction '{rid}'");
+                        let Some(e) = self.math_of(sm, &ctx) else {
+                            continue;
+                        };
+                        print(&e, &self.names)
+                    } else {
+                        if let Some(srid) = sr.attribute("id") {
+                            if self.initial_assignments.contains_key(srid)
+                                || self.assigned.contains(srid)
+                                || self.rate_rules.contains_key(srid)
+                            {
+                                self.unsupported(format!(
+                                    "variable stoichiometry '{srid}' in reaction '{rid}'"
+                                ));
+                            }
+                        }
+                        let s = sr.attribute("stoichiometry").unwrap_or("1").trim();
+                        match s.parse::<f64>() {
+                            Ok(v) if v.is_finite() => cartox_number_text(s, v),
+                            _ => {
+                                self.malformed(format!(
+                                    "bad stoichiometry '{s}' in reaction '{rid}'"
+                                ));
+                                continue;
+                            }
+                        }
+                    };
+                    let term = if stoich.parse::<f64>() == Ok(1.0) {
+                        rate.clone()
+                    } else {
+                        format!("({stoich} * {rate})")
+                    };
+                    self.terms
+                        .entry(sp)
+                        .or_default()
+                        .push(format!("{sign}{term}"));
+                }
+            }
+        }
+    }
+}
+
+/// `d[S]/dt` from the signed reaction terms: `(±r1 ± r2 ...) / compartment`.
+pub(super) fn species_rhs(terms: &[String], compartment: Option<&str>) -> String {
+    if terms.is_empty() {
+        return "0".into();
+    }
+    let mut sum = String::new();
+    for (i, t) in terms.iter().enumerate() {
+        let (sign, body) = t.split_at(1);
+        match (i, sign) {
+            (0, "-") => sum.push_str(&format!("-{body}")),
+            (0, _) => sum.push_str(body),
+            (_, s) => sum.push_str(&format!(" {s} {body}")),
+        }
+    }
+    match compartment {
+        Some(c) => format!("({sum}) / {c}"),
+        None => sum,
+    }
+}
