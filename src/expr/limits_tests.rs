@@ -172,16 +172,16 @@ fn the_deepest_accepted_trees_fit_a_small_stack() {
     assert_eq!(full_cycle(&src, &["x"], &[0.5]).unwrap(), (0.5, 0.5));
 }
 
-/// Expression shapes: (opening, closing) around a core, repeated, and the levels each adds.
+/// Expression shapes: (opening, closing) around a core, repeated, and the levels each adds
+/// (bracketed, so that each wraps the whole core; bare unary chains are tested above).
 fn shape() -> impl Strategy<Value = (&'static str, &'static str, usize)> {
     prop_oneof![
         Just(("(", ")", 1)),
         Just(("-(", ")", 2)),
-        Just(("!", "", 1)),
-        Just(("-", "", 1)),
+        Just(("!(", ")", 2)),
         Just(("x + (", ")", 2)),
         Just(("(x * ", ") - x", 2)),
-        Just(("2 ^ ", "", 1)),
+        Just(("2 ^ (", ")", 2)),
         Just(("cos(", ")", 1)),
         Just(("min(x, ", ")", 1)),
         Just(("if(x < 1, ", ", x)", 1)),
