@@ -88,6 +88,11 @@ fn bundled_models_match_central_differences() {
         let sc = Scenario::prepare(&m, &Inputs::default()).unwrap();
         let y0 = cartox::solve::initial_state(&m, &sc);
         let (checked, skipped) = compare(name, &m, &sc.params, &y0, 0x5EED + k as u64);
+        println!(
+            "{name}: {} non-zero entries of {}, {checked} checked, {skipped} skipped",
+            m.jacobian_sparsity().len(),
+            y0.len() * y0.len()
+        );
         assert!(
             skipped * 20 <= checked,
             "{name}: {skipped} skipped of {checked}"
@@ -123,6 +128,11 @@ fn translated_sbml_models_match_central_differences() {
         };
         let y0 = cartox::solve::initial_state(&m, &sc);
         let (checked, skipped) = compare(&name, &m, &sc.params, &y0, 0xC0FFEE + tested);
+        println!(
+            "{name}: {} non-zero entries of {}, {checked} checked, {skipped} skipped",
+            m.jacobian_sparsity().len(),
+            y0.len() * y0.len()
+        );
         assert!(
             skipped * 20 <= checked,
             "{name}: {skipped} skipped of {checked}"
