@@ -432,8 +432,11 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
     }
 }
 
+mod diff;
 mod parse;
 mod program;
+
+pub use diff::derivative;
 
 pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
 pub use program::{Program, ProgramBuilder};

@@ -5,6 +5,7 @@
 //! `[t, state_1..state_n, param_1..param_p, assignment_1..assignment_a]`.
 
 mod compile;
+pub mod jacobian;
 pub(crate) mod location;
 mod preset;
 pub mod rules;
@@ -290,6 +291,8 @@ pub struct Model {
     /// Constant slots of the programs, and the length of a value vector.
     consts: Vec<(usize, f64)>,
     slot_len: usize,
+    /// The analytic Jacobian of the right-hand side (see [`Model::jacobian`]).
+    jac: jacobian::Jacobian,
 }
 
 impl Model {
@@ -400,6 +403,17 @@ impl Model {
         self.deriv_slots = deriv_slots;
         self.obs_programs = obs_programs;
         self.obs_slots = obs_slots;
+        let parts = jacobian::Parts {
+            n_states: self.states.len(),
+            assignments: self
+                .assignment_slots
+                .iter()
+                .copied()
+                .zip(self.assignments.iter().map(|a| &a.expr))
+                .collect(),
+            equations: &self.equations,
+        };
+        self.jac = jacobian::build(&parts, &mut b);
         self.slot_len = b.len();
         self.consts = b.consts;
     }
@@ -420,6 +434,21 @@ impl Model {
         for (d, &slot) in dy.iter_mut().zip(&self.deriv_slots) {
             *d = v[slot];
         }
+    }
+
+    /// The analytic Jacobian of the right-hand side at (t, y), d f_i / d y_j, written row-major
+    /// into `jac` (n x n, n = number of states; zeros outside [`jacobian_sparsity`]).
+    /// `v` is the value vector as for [`rhs`](Self::rhs) (parameters set); time and states are
+    /// written into it.
+    pub fn jacobian(&self, v: &mut [f64], t: f64, y: &[f64], jac: &mut [f64]) {
+        set_time_and_state(v, t, y);
+        self.jac.fill(v, y.len(), jac);
+    }
+
+    /// The structurally non-zero entries (row i, column j) of [`jacobian`](Self::jacobian),
+    /// row-major.
+    pub fn jacobian_sparsity(&self) -> &[(usize, usize)] {
+        self.jac.sparsity()
     }
 
     /// One observable at one time point (`v` prepared as for `rhs`); only the assignments it

@@ -67,6 +67,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         obs_slots: Vec::new(),
         consts: Vec::new(),
         slot_len: 0,
+        jac: super::jacobian::Jacobian::default(),
     };
     model.build_programs();
     let (toxicity, interventions) =
