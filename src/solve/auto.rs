@@ -26,6 +26,10 @@ const BACK_AFTER: u32 = 10;
 pub(crate) struct AutoState {
     stiff: bool,
     back_after: u32,
+    /// dopri5 steps taken in the solve (for its Jacobian check).
+    dopri_steps: u64,
+    /// The method of the last piece integrated (true: radau5), to count switches.
+    last_stiff: Option<bool>,
 }
 
 impl Default for AutoState {
@@ -33,6 +37,8 @@ impl Default for AutoState {
         AutoState {
             stiff: false,
             back_after: BACK_AFTER,
+            dopri_steps: 0,
+            last_stiff: None,
         }
     }
 }
@@ -54,13 +60,17 @@ pub(super) fn integrate(
             h0,
             ..span
         };
+        if state.last_stiff.is_some_and(|s| s != state.stiff) {
+            stats.switches += 1;
+        }
+        state.last_stiff = Some(state.stiff);
         let (seg, switch) = if state.stiff {
             let test = NonStiffTest {
                 steps: state.back_after,
             };
             radau::integrate_piece(piece, stats, Some(&test))?
         } else {
-            dopri::integrate_piece(piece, stats, true)?
+            dopri::integrate_piece(piece, stats, Some(&mut state.dopri_steps))?
         };
         let steps = seg.steps();
         if let [.., a, b] = steps {
@@ -78,7 +88,10 @@ pub(super) fn integrate(
             state.back_after = state.back_after.saturating_mul(2);
         }
         state.stiff = !state.stiff;
-        stats.switches += 1;
+        if t >= span.t1 {
+            // Found stiff at the span's last step: the next span starts with radau5.
+            break;
+        }
         if stats.accepted_steps - steps_before > u64::from(span.opts.max_steps) {
             return Err((t, "too many steps".into()));
         }

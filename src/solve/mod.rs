@@ -12,6 +12,7 @@ mod auto;
 mod dopri;
 mod implicit;
 mod radau;
+mod stiffness;
 
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;

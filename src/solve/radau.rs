@@ -201,32 +201,6 @@ pub(super) const NONSTIFF_H_RHO: f64 = 1.0;
 /// First interval (accepted steps) between Jacobian refreshes for the non-stiff test.
 const REFRESH: u64 = 16;
 
-/// Spectral radius of `jac` by power iteration: the geometric mean of the growth factors
-/// |J x_k| / |x_k| over iterations 8-23 (from a fixed vector with no zero component), which
-/// tends to |lambda_max| also for a complex pair. Infinite when the Jacobian is not finite.
-pub(super) fn spectral_radius(jac: &DMatrix<f64>) -> f64 {
-    let n = jac.nrows();
-    let mut x = DVector::from_fn(n, |i, _| 1.0 + (0.618_033_988_75 * i as f64).fract());
-    x /= x.norm();
-    let (mut log_sum, mut count) = (0.0, 0);
-    for it in 0..24 {
-        let jx = jac * &x;
-        let r = jx.norm();
-        if !r.is_finite() {
-            return f64::INFINITY;
-        }
-        if r == 0.0 {
-            return 0.0;
-        }
-        if it >= 8 {
-            log_sum += r.ln();
-            count += 1;
-        }
-        x = jx / r;
-    }
-    (log_sum / f64::from(count)).exp()
-}
-
 /// Integrate `[t0, t1]` with Radau IIA(5); with a non-stiff test (`--method auto`), end early
 /// when it passes (the bool is then true).
 pub(super) fn integrate_piece(
@@ -322,7 +296,7 @@ pub(super) fn integrate_piece(
             stats.jacobian_evaluations += 1;
             (need_jac, caljac, factors) = (false, true, None);
             if nonstiff.is_some() {
-                rho = spectral_radius(&jac);
+                rho = super::stiffness::spectral_radius(&jac);
                 since_jac = 0;
             }
         }
