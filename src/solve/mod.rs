@@ -326,7 +326,7 @@ pub(crate) fn left_limit(t1: f64) -> f64 {
 /// right-hand side at (t, y) into `jac[i * n + j]` (row-major, n x n), `v` being the model's slot
 /// buffer with the segment's parameter values (as for `Model::rhs`). Without one, radau5 uses
 /// forward differences.
-pub type JacobianFn = dyn Fn(&mut [f64], f64, &[f64], &mut [f64]);
+pub type JacobianFn<'a> = dyn Fn(&mut [f64], f64, &[f64], &mut [f64]) + 'a;
 
 /// One integration request: the model with fixed parameter values, from `y0` at `t0` to `t1`
 /// (model time units); `h0` is a first step size to try (0 = let the method estimate one).
@@ -343,7 +343,7 @@ pub(crate) struct Span<'a> {
     /// first step where one of them has risen from below its level to at or above it.
     pub watch: &'a [(Quantity, f64)],
     /// Analytic Jacobian for radau5 (finite differences without one).
-    pub jacobian: Option<&'a JacobianFn>,
+    pub jacobian: Option<&'a JacobianFn<'a>>,
 }
 
 /// The levels a span watches (see [`Span::watch`]): for each, whether it was below its level at
@@ -454,7 +454,7 @@ pub fn solve_with_jacobian(
     end_day: f64,
     opts: &SolverOptions,
     trigger: Option<&mut dyn Trigger>,
-    jacobian: Option<&JacobianFn>,
+    jacobian: Option<&JacobianFn<'_>>,
 ) -> Result<Solution, SolveError> {
     let per_day = model.time_unit.per_day();
     let fail = |t: f64, message: String| SolveError {

@@ -148,7 +148,7 @@ impl Segment for RadauSegment {
 /// into `buf`), else forward differences.
 fn jacobian(
     rhs: &mut Rhs,
-    analytic: Option<&JacobianFn>,
+    analytic: Option<&JacobianFn<'_>>,
     buf: &mut [f64],
     t: f64,
     y: &mut [f64],
