@@ -228,7 +228,7 @@ fn auto_is_bit_identical_to_dopri5_on_models_that_never_turn_stiff() {
             window: days.min(28.0),
             ..RunOptions::default()
         };
-        let mut dopri = auto.clone();
+        let mut dopri = auto;
         dopri.solver.method = Method::Dopri5;
         let a = cartox::run(&model, &inputs, &auto).unwrap();
         let d = cartox::run(&model, &inputs, &dopri).unwrap();

@@ -87,16 +87,17 @@ where
         }
         let h = t - self.t_prev;
         self.t_prev = t;
-        if self.auto_steps.is_some() {
-            if k >= CHECK_AFTER && (k - CHECK_AFTER) % CHECK_EVERY == 0 {
-                let mut v = self.slots.borrow_mut();
-                let (tt, y, f) = (t.min(self.t_last), y.as_slice(), dy.as_slice());
-                let rho = super::stiffness::jacobian_radius(self.model, &mut v, tt, y, f);
-                self.evals.set(self.evals.get() + y.len() as u64);
-                if h * rho >= STIFF_H_RHO {
-                    self.stiff_at.set(Some(t));
-                    return true;
-                }
+        if self.auto_steps.is_some()
+            && k >= CHECK_AFTER
+            && (k - CHECK_AFTER).is_multiple_of(CHECK_EVERY)
+        {
+            let mut v = self.slots.borrow_mut();
+            let (tt, y, f) = (t.min(self.t_last), y.as_slice(), dy.as_slice());
+            let rho = super::stiffness::jacobian_radius(self.model, &mut v, tt, y, f);
+            self.evals.set(self.evals.get() + y.len() as u64);
+            if h * rho >= STIFF_H_RHO {
+                self.stiff_at.set(Some(t));
+                return true;
             }
         }
         false
@@ -178,7 +179,7 @@ where
     let stopped_at = Cell::new(None);
     let evals = Cell::new(0);
     let stiff_at = Cell::new(None);
-    let auto_steps = auto_steps.map(|n| &*Cell::from_mut(n));
+    let auto_steps = auto_steps.map(Cell::from_mut);
     let rhs = Rhs {
         model,
         slots: RefCell::new(model.slots_with_params(params)),
