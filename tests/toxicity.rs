@@ -811,7 +811,7 @@ fn overlapping_interventions_keep_each_effect_for_its_duration() {
     }
 }
 
-/// Interventions are found as events without chunking the integration: dopri5 and radau5 stop
+/// Interventions are found as events without chunking the integration: auto, dopri5 and radau5 stop
 /// at the end of the step where a trigger level is crossed (and at decided start/end days), so a
 /// run where tocilizumab and dexamethasone both fire takes about as many steps as the same run
 /// without interventions (dopri5 took 1.7x with 1-day chunks), and the trigger days match a
@@ -834,7 +834,7 @@ fn interventions_are_located_without_chunking_the_integration() {
     };
     let reference = run(Method::Dopri5, true, 1e-10);
     let fired_ref = &reference.toxicity.as_ref().unwrap().interventions;
-    for method in [Method::Dopri5, Method::Radau5] {
+    for method in [Method::Auto, Method::Dopri5, Method::Radau5] {
         let (on, off) = (run(method, true, 1e-6), run(method, false, 1e-6));
         let fired = &on.toxicity.as_ref().unwrap().interventions;
         assert_eq!(fired.len(), 2, "{method:?}: {fired:?}");

@@ -120,8 +120,9 @@ pub struct ModelArgs {
     /// Do not fire the model's toxicity-triggered interventions (tocilizumab, corticosteroids).
     #[arg(long)]
     pub no_interventions: bool,
-    /// Integration method: dopri5 (explicit, default), radau5 or bdf (implicit, for stiff models).
-    #[arg(long, default_value = "dopri5")]
+    /// Integration method: auto (default: dopri5, switching to radau5 while the model is
+    /// stiff), dopri5 (explicit), radau5 or bdf (implicit, for stiff models).
+    #[arg(long, default_value = "auto")]
     pub method: String,
     /// Relative tolerance.
     #[arg(long, default_value = "1e-6", allow_hyphen_values = true)]

@@ -71,7 +71,7 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
     let days = parse_num("--days", &a.days)?;
     let method = Method::parse(&a.method).ok_or_else(|| {
         anyhow!(
-            "--method: unknown method `{}` (use dopri5, radau5 or bdf)",
+            "--method: unknown method `{}` (use auto, dopri5, radau5 or bdf)",
             a.method
         )
     })?;
@@ -167,6 +167,7 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
             m.extend(o);
         }
         toxicity_json(&model, &run, &mut m);
+        m.insert("solver".into(), solver_json(&opts, &run.solution.stats));
         m.insert(
             "units".into(),
             json!({
@@ -192,6 +193,25 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         print_summary(&model, &run, &opts, &cart_unit);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The solver settings and the work done: accepted steps per method that ran, switches (auto).
+fn solver_json(opts: &RunOptions, st: &cartox::solve::Stats) -> Value {
+    let steps: Map<String, Value> = st
+        .methods()
+        .into_iter()
+        .map(|(m, n)| (m.as_str().to_string(), json!(n)))
+        .collect();
+    json!({
+        "method": opts.solver.method.as_str(),
+        "rtol": opts.solver.rtol,
+        "atol": opts.solver.atol,
+        "steps": st.accepted_steps,
+        "steps_by_method": steps,
+        "switches": st.switches,
+        "rejected_steps": st.rejected_steps,
+        "rhs_evaluations": st.rhs_evaluations,
+    })
 }
 
 /// The modelled CRS/ICANS risk-grade metrics (names as in `Run::metrics`), with details and units.
@@ -347,15 +367,13 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
             sc.ld.as_deref().unwrap_or("none")
         );
     }
-    let st = run.solution.stats;
     println!(
-        "solved {} days with {} (rtol {:e}, atol {:e}): {} steps, {} right-hand-side evaluations",
+        "solved {} days with {} (rtol {:e}, atol {:e}): {}",
         g(opts.days),
         opts.solver.method.as_str(),
         opts.solver.rtol,
         opts.solver.atol,
-        st.accepted_steps,
-        st.rhs_evaluations
+        run.solution.stats.describe(opts.solver.method)
     );
     if let (Some(cmax), Some(tmax), Some(auc), Some(last)) =
         (s.cart_cmax, s.cart_tmax, s.cart_auc, s.cart_last)

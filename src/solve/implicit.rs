@@ -123,6 +123,7 @@ fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>
         other => (t0, format!("{other:?}")),
     })?;
     stats.accepted_steps += sol.steps.accepted as u64;
+    stats.bdf_steps += sol.steps.accepted as u64;
     stats.rejected_steps += sol.steps.rejected as u64;
     stats.rhs_evaluations += sol.evals.function as u64;
     let mut t: Vec<f64> = Vec::new();

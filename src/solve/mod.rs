@@ -2,14 +2,17 @@
 //! model breakpoints, triggered interventions), keeping the solver's continuous (dense) output so
 //! any time point — output grid or threshold crossing — is read from the solution itself.
 //!
-//! Methods: `dopri5` (ode_solvers' explicit Dormand-Prince 5(4), the default), and for stiff
-//! models `radau5` (Radau IIA after Hairer & Wanner's RADAU5, `radau.rs`: the
-//! differential-equations crate's Radau5 measurably fails, see there) and `bdf` (the
-//! differential-equations crate's variable-order BDF). See `docs/solvers.md`.
+//! Methods: `auto` (the default, `auto.rs`: dopri5, switching to radau5 while the problem is
+//! stiff), `dopri5` (ode_solvers' explicit Dormand-Prince 5(4)), and for stiff models `radau5`
+//! (Radau IIA after Hairer & Wanner's RADAU5, `radau.rs`: the differential-equations crate's
+//! Radau5 measurably fails, see there) and `bdf` (the differential-equations crate's
+//! variable-order BDF). See `docs/solvers.md`.
 
+mod auto;
 mod dopri;
 mod implicit;
 mod radau;
+mod stiffness;
 
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
@@ -18,6 +21,8 @@ use std::fmt;
 /// Integration method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// dopri5 while the problem is not stiff, radau5 while it is (`auto.rs`).
+    Auto,
     /// Explicit Dormand-Prince 5(4) with 4th-order dense output (ode_solvers).
     Dopri5,
     /// Implicit Radau IIA of order 5 for stiff models (`radau.rs`).
@@ -29,6 +34,7 @@ pub enum Method {
 impl Method {
     pub fn parse(s: &str) -> Option<Method> {
         match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(Method::Auto),
             "dopri5" | "rk45" => Some(Method::Dopri5),
             "radau5" | "radau" | "stiff" => Some(Method::Radau5),
             "bdf" => Some(Method::Bdf),
@@ -37,6 +43,7 @@ impl Method {
     }
     pub fn as_str(self) -> &'static str {
         match self {
+            Method::Auto => "auto",
             Method::Dopri5 => "dopri5",
             Method::Radau5 => "radau5",
             Method::Bdf => "bdf",
@@ -57,7 +64,7 @@ pub struct SolverOptions {
 impl Default for SolverOptions {
     fn default() -> Self {
         SolverOptions {
-            method: Method::Dopri5,
+            method: Method::Auto,
             rtol: 1e-6,
             atol: 1e-9,
             max_steps: 500_000,
@@ -106,6 +113,48 @@ pub struct Stats {
     pub accepted_steps: u64,
     pub rejected_steps: u64,
     pub rhs_evaluations: u64,
+    /// Accepted steps taken by each method (they add up to `accepted_steps`).
+    pub dopri5_steps: u64,
+    pub radau5_steps: u64,
+    pub bdf_steps: u64,
+    /// Changes of method within the solve (`auto`).
+    pub switches: u64,
+    /// Jacobians evaluated by radau5 (analytic or by finite differences).
+    pub jacobian_evaluations: u64,
+}
+
+impl Stats {
+    /// The methods that took steps, with their accepted steps, in the order dopri5, radau5, bdf.
+    pub fn methods(&self) -> Vec<(Method, u64)> {
+        [
+            (Method::Dopri5, self.dopri5_steps),
+            (Method::Radau5, self.radau5_steps),
+            (Method::Bdf, self.bdf_steps),
+        ]
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .collect()
+    }
+
+    /// One line on the work done, e.g. "691 steps (dopri5 22, radau5 669; 1 switch), 5227
+    /// right-hand-side evaluations"; the breakdown only when the method was `auto`.
+    pub fn describe(&self, method: Method) -> String {
+        let mut s = format!("{} steps", self.accepted_steps);
+        if method == Method::Auto {
+            let parts: Vec<String> = self
+                .methods()
+                .iter()
+                .map(|(m, n)| format!("{} {n}", m.as_str()))
+                .collect();
+            let switches = match self.switches {
+                0 => String::new(),
+                1 => "; 1 switch".into(),
+                k => format!("; {k} switches"),
+            };
+            s += &format!(" ({}{switches})", parts.join(", "));
+        }
+        s + &format!(", {} right-hand-side evaluations", self.rhs_evaluations)
+    }
 }
 
 /// A continuous solution over `[0, end]` made of segments split at events.
@@ -273,6 +322,12 @@ pub(crate) fn left_limit(t1: f64) -> f64 {
     t1 - 1e-12 * t1.abs().max(1.0)
 }
 
+/// An analytic Jacobian for the implicit methods: `(v, t, y, jac)` writes d f_i / d y_j of the
+/// right-hand side at (t, y) into `jac[i * n + j]` (row-major, n x n), `v` being the model's slot
+/// buffer with the segment's parameter values (as for `Model::rhs`). Without one, radau5 uses
+/// forward differences.
+pub type JacobianFn<'a> = dyn Fn(&mut [f64], f64, &[f64], &mut [f64]) + 'a;
+
 /// One integration request: the model with fixed parameter values, from `y0` at `t0` to `t1`
 /// (model time units); `h0` is a first step size to try (0 = let the method estimate one).
 #[derive(Clone, Copy)]
@@ -287,6 +342,8 @@ pub(crate) struct Span<'a> {
     /// Quantities and levels to watch: dopri5 and radau5 end the span early, at the end of the
     /// first step where one of them has risen from below its level to at or above it.
     pub watch: &'a [(Quantity, f64)],
+    /// Analytic Jacobian for radau5 (finite differences without one).
+    pub jacobian: Option<&'a JacobianFn<'a>>,
 }
 
 /// The levels a span watches (see [`Span::watch`]): for each, whether it was below its level at
@@ -335,12 +392,15 @@ impl<'a> Watcher<'a> {
     }
 }
 
-/// Integrate one segment with the method the options name.
+/// Integrate one segment with the method the options name (`auto` carries its state from one
+/// segment to the next).
 pub(crate) fn integrate_segment(
     span: Span,
     stats: &mut Stats,
+    auto: &mut auto::AutoState,
 ) -> Result<Box<dyn Segment>, (f64, String)> {
     match span.opts.method {
+        Method::Auto => auto::integrate(span, stats, auto),
         Method::Dopri5 => dopri::integrate(span, stats),
         Method::Radau5 | Method::Bdf => implicit::integrate(span, stats),
     }
@@ -375,12 +435,27 @@ pub trait Trigger {
 }
 
 /// Solve a scenario from day 0 to `end_day` with the scheduled events and optional triggers.
+/// radau5 (under `radau5` and `auto`) uses the model's analytic Jacobian ([`Model::jacobian`]).
 pub fn solve(
     model: &Model,
     sc: &Scenario,
     end_day: f64,
     opts: &SolverOptions,
     trigger: Option<&mut dyn Trigger>,
+) -> Result<Solution, SolveError> {
+    let analytic = |v: &mut [f64], t: f64, y: &[f64], jac: &mut [f64]| model.jacobian(v, t, y, jac);
+    solve_with_jacobian(model, sc, end_day, opts, trigger, Some(&analytic))
+}
+
+/// [`solve`] with a given Jacobian for radau5 (under `radau5` and `auto`); `None` uses forward
+/// differences (the fallback, and a cross-check of the analytic one).
+pub fn solve_with_jacobian(
+    model: &Model,
+    sc: &Scenario,
+    end_day: f64,
+    opts: &SolverOptions,
+    trigger: Option<&mut dyn Trigger>,
+    jacobian: Option<&JacobianFn<'_>>,
 ) -> Result<Solution, SolveError> {
     let per_day = model.time_unit.per_day();
     let fail = |t: f64, message: String| SolveError {
@@ -406,6 +481,8 @@ pub fn solve(
     let mut seg_params: Vec<Vec<f64>> = Vec::new();
     // Step size to resume with after a segment boundary (continuing where the solver was).
     let mut h_hint = 0.0;
+    // auto: the method in use, carried over segment boundaries.
+    let mut auto = auto::AutoState::default();
     while t < t_end {
         let mut stop = events
             .get(next)
@@ -433,14 +510,18 @@ pub fn solve(
                 opts,
                 h0: h_hint,
                 watch: &watch,
+                jacobian,
             };
-            let seg = integrate_segment(span, &mut stats).map_err(|(at, msg)| fail(at, msg))?;
+            let auto_at_start = auto.clone();
+            let seg = integrate_segment(span, &mut stats, &mut auto)
+                .map_err(|(at, msg)| fail(at, msg))?;
             let mut seg = seg;
             if let Some(tr) = trigger.as_deref_mut() {
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
                     if tc <= seg.t0() {
                         // The event falls at the segment's start: apply it and integrate again.
                         ev.apply(model, t, &mut y, &mut params);
+                        auto = auto_at_start;
                         continue;
                     }
                     if tc < seg.t1() {
@@ -451,7 +532,8 @@ pub fn solve(
                             watch: &[],
                             ..span
                         };
-                        seg = integrate_segment(exact, &mut stats)
+                        auto = auto_at_start;
+                        seg = integrate_segment(exact, &mut stats, &mut auto)
                             .map_err(|(at, msg)| fail(at, msg))?;
                     }
                     let pos = events.partition_point(|e| e.day <= ev.day);

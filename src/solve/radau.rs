@@ -4,8 +4,9 @@
 //! - the stage equations are transformed so that each simplified Newton iteration solves with
 //!   one real LU of (u1/h I - J) and one complex LU of ((alpha + i beta)/h I - J), factorised
 //!   once per step size;
-//! - Jacobian by forward differences (increment sqrt(1e-16 max(1e-5, |y_j|))), kept while the
-//!   Newton iteration contracts fast;
+//! - Jacobian from the span's analytic Jacobian when one is given (`Span::jacobian`), else by
+//!   forward differences (increment sqrt(1e-16 max(1e-5, |y_j|))), kept while the Newton
+//!   iteration contracts fast;
 //! - error estimate (u1/h I - J)^-1 (f(y0) + (e1 Z1 + e2 Z2 + e3 Z3)/h), measured against
 //!   rtol' = 0.1 rtol^(2/3), atol' = rtol' atol/rtol (so that the global error is ~ rtol), and
 //!   Gustafsson's predictive step-size controller;
@@ -23,7 +24,7 @@
 //!
 //! Neither can be worked around through its options. See docs/solvers.md.
 
-use super::{Segment, Span, Stats, Watcher};
+use super::{JacobianFn, Segment, Span, Stats, Watcher};
 use crate::model::Model;
 use nalgebra::{Complex, DMatrix, DVector, LU};
 
@@ -143,9 +144,28 @@ impl Segment for RadauSegment {
     }
 }
 
-/// Forward-difference Jacobian at (t, y), f0 = f(t, y).
-fn jacobian(rhs: &mut Rhs, t: f64, y: &mut [f64], f0: &[f64], jac: &mut DMatrix<f64>) {
-    let mut f1 = vec![0.0; y.len()];
+/// The Jacobian at (t, y), f0 = f(t, y): the span's analytic Jacobian when it has one (row-major
+/// into `buf`), else forward differences.
+fn jacobian(
+    rhs: &mut Rhs,
+    analytic: Option<&JacobianFn<'_>>,
+    buf: &mut [f64],
+    t: f64,
+    y: &mut [f64],
+    f0: &[f64],
+    jac: &mut DMatrix<f64>,
+) {
+    let n = y.len();
+    if let Some(jf) = analytic {
+        jf(&mut rhs.slots, t.min(rhs.t_last), y, buf);
+        for i in 0..n {
+            for j in 0..n {
+                jac[(i, j)] = buf[i * n + j];
+            }
+        }
+        return;
+    }
+    let mut f1 = vec![0.0; n];
     for j in 0..y.len() {
         let yj = y[j];
         let delta = (UROUND * yj.abs().max(1e-5)).sqrt();
@@ -160,6 +180,34 @@ fn jacobian(rhs: &mut Rhs, t: f64, y: &mut [f64], f0: &[f64], jac: &mut DMatrix<
 
 /// Integrate `[t0, t1]` with Radau IIA(5).
 pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+    integrate_piece(span, stats, None).map(|(seg, _)| seg)
+}
+
+/// For `--method auto`: when to hand a span back to the explicit method.
+///
+/// After each accepted step, h rho(J) is compared with [`NONSTIFF_H_RHO`], rho(J) the spectral
+/// radius of the Jacobian (power iteration, [`spectral_radius`]): below it, an explicit step of
+/// about this size is stable with room to spare, so the step size is limited by accuracy, not
+/// by stiffness. After `steps` such steps in a row the span ends there (returned flag true).
+/// While the problem stays stiff the Jacobian is refreshed for this test every `refresh`
+/// accepted steps, `refresh` doubling each time (a stiff model pays little for it).
+pub(super) struct NonStiffTest {
+    pub steps: u32,
+}
+
+/// h rho(J) below which a Radau step counts as non-stiff (DOPRI5's stability boundary on the
+/// negative real axis is about 3.3; one third of it leaves room for its larger accurate steps).
+pub(super) const NONSTIFF_H_RHO: f64 = 1.0;
+/// First interval (accepted steps) between Jacobian refreshes for the non-stiff test.
+const REFRESH: u64 = 16;
+
+/// Integrate `[t0, t1]` with Radau IIA(5); with a non-stiff test (`--method auto`), end early
+/// when it passes (the bool is then true).
+pub(super) fn integrate_piece(
+    span: Span,
+    stats: &mut Stats,
+    nonstiff: Option<&NonStiffTest>,
+) -> Result<(Box<dyn Segment>, bool), (f64, String)> {
     let Span {
         model,
         params,
@@ -221,7 +269,12 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
     let (mut hold, mut hacc, mut erracc) = (h, h, 1e-2f64);
     let (mut naccpt, mut nsteps, mut nsing) = (0u64, 0u64, 0u32);
     let mut jac = DMatrix::zeros(n, n);
+    let mut jac_buf = vec![0.0; if span.jacobian.is_some() { n * n } else { 0 }];
     let (mut need_jac, mut factors) = (true, None::<Factors>);
+    // The non-stiff test (auto): rho(J), accepted steps since the last Jacobian, the refresh
+    // interval, non-stiff steps in a row, and whether the span ended on it.
+    let (mut rho, mut since_jac, mut refresh, mut nonstiff_run) = (f64::INFINITY, 0u64, REFRESH, 0);
+    let mut ended_nonstiff = false;
     let mut z = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
     let mut f = z.clone();
     let mut k = z.clone();
@@ -231,8 +284,21 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
     let mut b2 = DVector::<Complex<f64>>::zeros(n);
     loop {
         if need_jac {
-            jacobian(&mut rhs, t, &mut y, &f0, &mut jac);
+            jacobian(
+                &mut rhs,
+                span.jacobian,
+                &mut jac_buf,
+                t,
+                &mut y,
+                &f0,
+                &mut jac,
+            );
+            stats.jacobian_evaluations += 1;
             (need_jac, caljac, factors) = (false, true, None);
+            if nonstiff.is_some() {
+                rho = super::stiffness::spectral_radius(&jac);
+                since_jac = 0;
+            }
         }
         if factors.is_none() {
             factors = factorise(&jac, h);
@@ -407,6 +473,22 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
         if last || watcher.crossed(t, &y) {
             break;
         }
+        let mut refresh_jac = false;
+        if let Some(test) = nonstiff {
+            since_jac += 1;
+            if h * rho <= NONSTIFF_H_RHO {
+                nonstiff_run += 1;
+                if nonstiff_run >= test.steps {
+                    ended_nonstiff = true;
+                    break;
+                }
+            } else {
+                nonstiff_run = 0;
+                if since_jac >= refresh {
+                    (refresh_jac, refresh) = (true, 2 * refresh);
+                }
+            }
+        }
         rhs.f(t, &y, &mut f0);
         hnew = hnew.min(h_max);
         if reject {
@@ -417,15 +499,16 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
             (h, last) = (t1 - t, true);
         } else {
             // Keep h and the factors when the change would be small.
-            if theta <= THET && (1.0..=1.2).contains(&(hnew / h)) {
+            if theta <= THET && (1.0..=1.2).contains(&(hnew / h)) && !refresh_jac {
                 continue;
             }
             h = hnew;
         }
         factors = None;
-        need_jac = theta > THET;
+        need_jac = theta > THET || refresh_jac;
     }
     stats.accepted_steps += naccpt;
+    stats.radau5_steps += naccpt;
     stats.rhs_evaluations += rhs.evals;
-    Ok(Box::new(seg))
+    Ok((Box::new(seg), ended_nonstiff))
 }
