@@ -143,9 +143,9 @@ pub fn series_color(i: usize) -> (u8, u8, u8) {
 pub const RIBBON_ALPHA: f64 = 0.25;
 
 /// Draw one line per series in every panel (colour = series index), write `.png` or `.svg`.
-pub fn render_series(fig: &Figure, series: &[Series], out: &Path) -> Result<(), PlotError> {
+pub fn render_series(fig: &Figure, series: &[Series], out: &Path) -> crate::error::Result<()> {
     let plan = draw::Plan::from_series(fig, series, out)?;
-    draw::render(fig, &plan, out)
+    Ok(draw::render(fig, &plan, out)?)
 }
 
 /// Draw a median line and ribbon per band; `bands_per_panel[i]` holds one [`Band`] per group for
@@ -154,9 +154,9 @@ pub fn render_bands(
     fig: &Figure,
     bands_per_panel: &[Vec<Band>],
     out: &Path,
-) -> Result<(), PlotError> {
+) -> crate::error::Result<()> {
     let plan = draw::Plan::from_bands(fig, bands_per_panel, out)?;
-    draw::render(fig, &plan, out)
+    Ok(draw::render(fig, &plan, out)?)
 }
 
 pub(crate) fn file_name(p: &Path) -> String {
