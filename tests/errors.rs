@@ -138,12 +138,13 @@ fn data_error_prints_file_row_and_column() {
 
 #[test]
 fn plot_error_is_a_library_error() {
+    // a figure with no panels cannot be drawn: the error names the output file
     let fig = cartox::plot::Figure::default();
     let out = std::path::Path::new("/nonexistent-dir/fig.pdf");
     let e = cartox::plot::render_series(&fig, &[], out).unwrap_err();
     let s = one_line(&e);
     assert!(
-        matches!(&e, Error::Plot(PlotError::Format { file }) if file == "/nonexistent-dir/fig.pdf"),
+        matches!(&e, Error::Plot(PlotError::Data { file, .. }) if file == "/nonexistent-dir/fig.pdf"),
         "{s}"
     );
 }
