@@ -24,7 +24,7 @@ fn model_file_error_has_line_and_column() {
             assert_eq!(file, "bad.toml");
             assert_eq!(*line, Some(3), "{s}");
             let c = column.expect("a column");
-            assert!(c >= 1 && c <= 10, "{s}");
+            assert!((1..=10).contains(&c), "{s}");
             assert!(s.starts_with(&format!("bad.toml:3:{c}: ")), "{s}");
         }
         other => panic!("wrong variant {other:?}"),
