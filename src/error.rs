@@ -45,9 +45,15 @@ pub enum Error {
         /// The operating system's reason, with what was being done.
         message: String,
     },
+    /// An input (dose, regimen, parameter or initial-state override) does not fit the model.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The solver failed.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
     /// A figure could not be drawn.
-    #[error("{0}")]
-    Plot(String),
+    #[error(transparent)]
+    Plot(#[from] PlotError),
 }
 
 /// The library's result type.
@@ -97,3 +103,62 @@ impl fmt::Display for ModelError {
 }
 
 impl std::error::Error for ModelError {}
+
+/// An input that could not be used: `name` is the input as flags, CSV columns and JSON spell it
+/// (`dose`, `ld`, `schedule`, a parameter, `<state>_0`); the message is one line naming it. The
+/// caller adds where it came from (flag, file, row, column).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct InputError {
+    /// The input's name.
+    pub name: String,
+    /// What is wrong, one line.
+    pub message: String,
+}
+
+/// A failed solve: names the model and the time (days) where it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolveError {
+    pub model: String,
+    pub day: f64,
+    pub message: String,
+}
+
+impl fmt::Display for SolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "model `{}`: solve failed at day {:.6}: {}",
+            self.model, self.day, self.message
+        )
+    }
+}
+
+impl std::error::Error for SolveError {}
+
+/// Errors of the figure renderer and its helpers; every message is one line naming the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlotError {
+    /// Reading or parsing an input file failed.
+    #[error("{file}: {msg}")]
+    Input { file: String, msg: String },
+    /// A panel names a column that no series has.
+    #[error("{file}: unknown panel `{column}` (available: {available})")]
+    UnknownPanel {
+        file: String,
+        column: String,
+        available: String,
+    },
+    /// The data cannot be drawn (empty series, all-NaN column, mismatched lengths, ...).
+    #[error("{file}: {msg}")]
+    Data { file: String, msg: String },
+    /// The output extension is neither `.png` nor `.svg`.
+    #[error("{file}: unsupported output format (use .png or .svg)")]
+    Format { file: String },
+    /// Creating, writing or renaming the output failed.
+    #[error("cannot write {file}: {msg}")]
+    Write { file: String, msg: String },
+    /// The drawing backend failed.
+    #[error("{file}: rendering failed: {msg}")]
+    Render { file: String, msg: String },
+}

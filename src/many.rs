@@ -6,10 +6,11 @@
 //! of runs. Results are the same bytes whatever the thread count: runs are independent.
 //! The CSV sweep, `scenarios`, `population` validation and `validate` all run through here.
 
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::par::{OrderedMap, Pool};
 use crate::regimen::Inputs;
-use crate::run::{run, Run, RunError, RunOptions};
+use crate::run::{run, Run, RunOptions};
 use std::convert::Infallible;
 
 /// How many runs are solved together and on how many threads.
@@ -43,7 +44,7 @@ pub struct Runner<'a> {
 
 impl Runner<'_> {
     /// [`run`] with this runner's model and options.
-    pub fn run(&self, inputs: &Inputs) -> Result<Run, RunError> {
+    pub fn run(&self, inputs: &Inputs) -> Result<Run> {
         run(self.model, inputs, self.opts)
     }
 }
@@ -51,7 +52,7 @@ impl Runner<'_> {
 /// Simulate every input, yielding the runs in input order (a chunk at a time, in parallel on
 /// the current rayon pool).
 ///
-/// Errors: the options are checked once before anything is solved ([`RunError::Options`]); each
+/// Errors: the options are checked once before anything is solved ([`Error::Options`]); each
 /// run's own error is its item.
 ///
 /// ```
@@ -64,13 +65,13 @@ impl Runner<'_> {
 ///     .map(|r| r.unwrap().summary.cart_cmax.unwrap())
 ///     .collect();
 /// assert!(peaks[0] < peaks[1] && peaks[1] < peaks[2]);
-/// # Ok::<(), cartox::run::RunError>(())
+/// # Ok::<(), cartox::Error>(())
 /// ```
 pub fn simulate_many<'a>(
     model: &'a Model,
     inputs: impl IntoIterator<Item = Inputs> + 'a,
     opts: &'a RunOptions,
-) -> Result<impl Iterator<Item = Result<Run, RunError>> + 'a, RunError> {
+) -> Result<impl Iterator<Item = Result<Run>> + 'a> {
     let items = inputs.into_iter().map(Ok::<Inputs, Infallible>);
     let it = simulate_many_with(model, items, opts, Batch::default(), |i, r| r.run(&i))?;
     Ok(it.map(|r| match r {
@@ -89,15 +90,18 @@ pub fn simulate_many_with<'a, T, U, E, F>(
     opts: &'a RunOptions,
     batch: Batch,
     f: F,
-) -> Result<impl Iterator<Item = Result<U, E>> + 'a, RunError>
+) -> Result<impl Iterator<Item = Result<U, E>> + 'a>
 where
     T: Send + 'a,
     U: Send + 'a,
     E: 'a,
     F: Fn(T, &Runner<'a>) -> U + Sync + 'a,
 {
-    opts.validate().map_err(RunError::Options)?;
-    let pool = Pool::new(batch.jobs).map_err(RunError::Options)?;
+    opts.validate()?;
+    let pool = Pool::new(batch.jobs).map_err(|message| Error::Options {
+        option: "--jobs".to_string(),
+        message,
+    })?;
     let runner = Runner { model, opts };
     Ok(OrderedMap::new(items, pool, batch.chunk, move |t| {
         f(t, &runner)

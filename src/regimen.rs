@@ -4,23 +4,16 @@
 //! `dose_per_kg` (cells/kg), `weight` (kg), `tumor_burden` (cells), `ld`, `bridging` (fraction),
 //! `schedule` (`day:fraction,...`), any parameter name, and `<state>_0`.
 
+pub use crate::error::InputError;
+use crate::error::Result;
 use crate::model::Model;
-use std::fmt;
 
-/// An input that could not be used; the caller adds where it came from (flag, file, row, column).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InputError(pub String);
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+fn bad<T>(name: &str, msg: impl Into<String>) -> Result<T> {
+    Err(InputError {
+        name: name.to_string(),
+        message: msg.into(),
     }
-}
-
-impl std::error::Error for InputError {}
-
-fn bad<T>(msg: impl Into<String>) -> Result<T, InputError> {
-    Err(InputError(msg.into()))
+    .into())
 }
 
 /// The regimen input names (besides parameters and `<state>_0`).
@@ -52,27 +45,27 @@ pub struct Inputs {
 }
 
 /// The number in `text` (finite or not: the typed setters check that).
-fn parse_number(name: &str, text: &str) -> Result<f64, InputError> {
+fn parse_number(name: &str, text: &str) -> Result<f64> {
     let t = text.trim();
     if t.is_empty() {
-        return bad(format!("`{name}` is empty"));
+        return bad(name, format!("`{name}` is empty"));
     }
     t.parse::<f64>()
-        .or_else(|_| bad(format!("`{name}` = `{t}` is not a number")))
+        .or_else(|_| bad(name, format!("`{name}` = `{t}` is not a number")))
 }
 
-fn finite(name: &str, v: f64) -> Result<f64, InputError> {
+fn finite(name: &str, v: f64) -> Result<f64> {
     if v.is_finite() {
         Ok(v)
     } else {
-        bad(format!("`{name}` = {v} is not a finite number"))
+        bad(name, format!("`{name}` = {v} is not a finite number"))
     }
 }
 
-fn non_negative(name: &str, v: f64) -> Result<f64, InputError> {
+fn non_negative(name: &str, v: f64) -> Result<f64> {
     let v = finite(name, v)?;
     if v < 0.0 {
-        return bad(format!("`{name}` = {v} must not be negative"));
+        return bad(name, format!("`{name}` = {v} must not be negative"));
     }
     Ok(v)
 }
@@ -89,7 +82,7 @@ impl Inputs {
     ///     .build();
     /// assert_eq!(inputs.dose, Some(1e8));
     /// assert!(cartox::Inputs::builder(&model).param("no_such", 1.0).is_err());
-    /// # Ok::<(), cartox::regimen::InputError>(())
+    /// # Ok::<(), cartox::Error>(())
     /// ```
     pub fn builder(model: &Model) -> InputsBuilder<'_> {
         InputsBuilder {
@@ -99,45 +92,48 @@ impl Inputs {
     }
 
     /// Set the total infused dose, CAR-T cells (finite, >= 0).
-    pub fn set_dose(&mut self, cells: f64) -> Result<(), InputError> {
+    pub fn set_dose(&mut self, cells: f64) -> Result<()> {
         self.dose = Some(non_negative("dose", cells)?);
         Ok(())
     }
 
     /// Set the dose per kg of body weight, CAR-T cells/kg (finite, >= 0; needs a `weight`).
-    pub fn set_dose_per_kg(&mut self, cells_per_kg: f64) -> Result<(), InputError> {
+    pub fn set_dose_per_kg(&mut self, cells_per_kg: f64) -> Result<()> {
         self.dose_per_kg = Some(non_negative("dose_per_kg", cells_per_kg)?);
         Ok(())
     }
 
     /// Set the body weight, kg (finite, > 0).
-    pub fn set_weight(&mut self, kg: f64) -> Result<(), InputError> {
+    pub fn set_weight(&mut self, kg: f64) -> Result<()> {
         let w = non_negative("weight", kg)?;
         if w == 0.0 {
-            return bad("`weight` must be above 0 kg");
+            return bad("weight", "`weight` must be above 0 kg");
         }
         self.weight = Some(w);
         Ok(())
     }
 
     /// Set the tumor burden at lymphodepletion, cells (finite, >= 0).
-    pub fn set_tumor_burden(&mut self, cells: f64) -> Result<(), InputError> {
+    pub fn set_tumor_burden(&mut self, cells: f64) -> Result<()> {
         self.tumor_burden = Some(non_negative("tumor_burden", cells)?);
         Ok(())
     }
 
     /// Set the bridging therapy: fraction of the tumor removed before infusion, in [0, 1).
-    pub fn set_bridging(&mut self, fraction: f64) -> Result<(), InputError> {
+    pub fn set_bridging(&mut self, fraction: f64) -> Result<()> {
         let b = non_negative("bridging", fraction)?;
         if b >= 1.0 {
-            return bad(format!("`bridging` = {b} must be a fraction in [0, 1)"));
+            return bad(
+                "bridging",
+                format!("`bridging` = {b} must be a fraction in [0, 1)"),
+            );
         }
         self.bridging = Some(b);
         Ok(())
     }
 
     /// Choose a lymphodepletion regimen declared by the model (`[[lymphodepletion]]` name).
-    pub fn set_ld(&mut self, model: &Model, name: &str) -> Result<(), InputError> {
+    pub fn set_ld(&mut self, model: &Model, name: &str) -> Result<()> {
         let ld = name.trim();
         if model.ld_regimen(ld).is_none() {
             let known: Vec<&str> = model
@@ -145,15 +141,18 @@ impl Inputs {
                 .iter()
                 .map(|l| l.name.as_str())
                 .collect();
-            return bad(format!(
-                "unknown lymphodepletion regimen `{ld}` (model `{}` declares: {})",
-                model.name,
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ));
+            return bad(
+                "ld",
+                format!(
+                    "unknown lymphodepletion regimen `{ld}` (model `{}` declares: {})",
+                    model.name,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
         }
         self.ld = Some(ld.to_string());
         Ok(())
@@ -161,7 +160,7 @@ impl Inputs {
 
     /// Set a split infusion: (day, fraction of the total dose), days >= 0 and increasing,
     /// fractions >= 0 summing to 1 (as [`parse_schedule`] reads it).
-    pub fn set_schedule(&mut self, schedule: Vec<(f64, f64)>) -> Result<(), InputError> {
+    pub fn set_schedule(&mut self, schedule: Vec<(f64, f64)>) -> Result<()> {
         check_schedule(&schedule, |k| {
             format!("{}:{}", schedule[k].0, schedule[k].1)
         })?;
@@ -170,9 +169,11 @@ impl Inputs {
     }
 
     /// Override a parameter of the model (by name; within its declared bounds).
-    pub fn set_param(&mut self, model: &Model, name: &str, value: f64) -> Result<(), InputError> {
+    pub fn set_param(&mut self, model: &Model, name: &str, value: f64) -> Result<()> {
         let Some(i) = model.parameter_index(name) else {
-            return bad(format!(
+            return bad(
+                name,
+                format!(
                 "unknown parameter `{name}`: model `{}` has no such parameter (see `cartox describe {}`)",
                 model.name, model.name
             ));
@@ -185,17 +186,15 @@ impl Inputs {
     }
 
     /// Override the initial value of a state of the model (by state name, without `_0`).
-    pub fn set_initial(
-        &mut self,
-        model: &Model,
-        state: &str,
-        value: f64,
-    ) -> Result<(), InputError> {
+    pub fn set_initial(&mut self, model: &Model, state: &str, value: f64) -> Result<()> {
         let Some(i) = model.state_index(state) else {
-            return bad(format!(
+            return bad(
+                &format!("{state}_0"),
+                format!(
                 "unknown state `{state}`: model `{}` has no such state (see `cartox describe {}`)",
                 model.name, model.name
-            ));
+            ),
+            );
         };
         let v = finite(&format!("{state}_0"), value)?;
         self.initial.retain(|(j, _)| *j != i);
@@ -205,7 +204,7 @@ impl Inputs {
 
     /// Set one input by name from text (flags, CSV cells), validating it against the model: the
     /// text is read as a number (or regimen name, or schedule) and handed to the typed setter.
-    pub fn set(&mut self, model: &Model, name: &str, text: &str) -> Result<(), InputError> {
+    pub fn set(&mut self, model: &Model, name: &str, text: &str) -> Result<()> {
         match name {
             "dose" => self.set_dose(parse_number(name, text)?),
             "dose_per_kg" => self.set_dose_per_kg(parse_number(name, text)?),
@@ -223,7 +222,9 @@ impl Inputs {
                 {
                     self.set_initial(model, state, parse_number(name, text)?)
                 } else {
-                    bad(format!(
+                    bad(
+                        name,
+                        format!(
                         "unknown name `{name}`: not a parameter, `<state>_0` or regimen input of model `{}` (see `cartox describe {}`)",
                         model.name, model.name
                     ))
@@ -253,52 +254,52 @@ pub struct InputsBuilder<'m> {
 
 impl InputsBuilder<'_> {
     /// Total infused dose, CAR-T cells.
-    pub fn dose(mut self, cells: f64) -> Result<Self, InputError> {
+    pub fn dose(mut self, cells: f64) -> Result<Self> {
         self.inputs.set_dose(cells)?;
         Ok(self)
     }
     /// Dose per kg of body weight, CAR-T cells/kg.
-    pub fn dose_per_kg(mut self, cells_per_kg: f64) -> Result<Self, InputError> {
+    pub fn dose_per_kg(mut self, cells_per_kg: f64) -> Result<Self> {
         self.inputs.set_dose_per_kg(cells_per_kg)?;
         Ok(self)
     }
     /// Body weight, kg.
-    pub fn weight(mut self, kg: f64) -> Result<Self, InputError> {
+    pub fn weight(mut self, kg: f64) -> Result<Self> {
         self.inputs.set_weight(kg)?;
         Ok(self)
     }
     /// Lymphodepletion regimen declared by the model.
-    pub fn ld(mut self, name: &str) -> Result<Self, InputError> {
+    pub fn ld(mut self, name: &str) -> Result<Self> {
         self.inputs.set_ld(self.model, name)?;
         Ok(self)
     }
     /// Tumor burden at lymphodepletion, cells.
-    pub fn tumor_burden(mut self, cells: f64) -> Result<Self, InputError> {
+    pub fn tumor_burden(mut self, cells: f64) -> Result<Self> {
         self.inputs.set_tumor_burden(cells)?;
         Ok(self)
     }
     /// Bridging therapy: fraction of the tumor removed before infusion, in [0, 1).
-    pub fn bridging(mut self, fraction: f64) -> Result<Self, InputError> {
+    pub fn bridging(mut self, fraction: f64) -> Result<Self> {
         self.inputs.set_bridging(fraction)?;
         Ok(self)
     }
     /// Split infusion: (day, fraction of the total dose), fractions summing to 1.
-    pub fn schedule(mut self, schedule: Vec<(f64, f64)>) -> Result<Self, InputError> {
+    pub fn schedule(mut self, schedule: Vec<(f64, f64)>) -> Result<Self> {
         self.inputs.set_schedule(schedule)?;
         Ok(self)
     }
     /// Override a parameter by name.
-    pub fn param(mut self, name: &str, value: f64) -> Result<Self, InputError> {
+    pub fn param(mut self, name: &str, value: f64) -> Result<Self> {
         self.inputs.set_param(self.model, name, value)?;
         Ok(self)
     }
     /// Override a state's initial value by state name.
-    pub fn initial(mut self, state: &str, value: f64) -> Result<Self, InputError> {
+    pub fn initial(mut self, state: &str, value: f64) -> Result<Self> {
         self.inputs.set_initial(self.model, state, value)?;
         Ok(self)
     }
     /// Any input by name from text, as [`Inputs::set`].
-    pub fn set(mut self, name: &str, text: &str) -> Result<Self, InputError> {
+    pub fn set(mut self, name: &str, text: &str) -> Result<Self> {
         self.inputs.set(self.model, name, text)?;
         Ok(self)
     }
@@ -308,23 +309,29 @@ impl InputsBuilder<'_> {
     }
 }
 
-fn check_bounds(model: &Model, i: usize, v: f64) -> Result<(), InputError> {
+fn check_bounds(model: &Model, i: usize, v: f64) -> Result<()> {
     let p = &model.parameters[i];
     if let Some(l) = p.lower {
         if v < l {
-            return bad(format!("`{}` = {v} is below its lower bound {l}", p.name));
+            return bad(
+                &p.name,
+                format!("`{}` = {v} is below its lower bound {l}", p.name),
+            );
         }
     }
     if let Some(u) = p.upper {
         if v > u {
-            return bad(format!("`{}` = {v} is above its upper bound {u}", p.name));
+            return bad(
+                &p.name,
+                format!("`{}` = {v} is above its upper bound {u}", p.name),
+            );
         }
     }
     Ok(())
 }
 
 /// Parse `day:fraction,day:fraction,...` (`;` also separates entries); fractions must sum to 1.
-pub fn parse_schedule(text: &str) -> Result<Vec<(f64, f64)>, InputError> {
+pub fn parse_schedule(text: &str) -> Result<Vec<(f64, f64)>> {
     let parts: Vec<&str> = text
         .split([',', ';'])
         .map(str::trim)
@@ -333,7 +340,10 @@ pub fn parse_schedule(text: &str) -> Result<Vec<(f64, f64)>, InputError> {
     let mut out: Vec<(f64, f64)> = Vec::new();
     for part in &parts {
         let Some((d, f)) = part.split_once(':') else {
-            return bad(format!("schedule entry `{part}` is not `day:fraction`"));
+            return bad(
+                "schedule",
+                format!("schedule entry `{part}` is not `day:fraction`"),
+            );
         };
         let day = non_negative("schedule day", parse_number("schedule day", d)?)?;
         let frac = non_negative("schedule fraction", parse_number("schedule fraction", f)?)?;
@@ -345,28 +355,34 @@ pub fn parse_schedule(text: &str) -> Result<Vec<(f64, f64)>, InputError> {
 }
 
 /// The checks on the last entry of a schedule being built.
-fn check_schedule_entry(s: &[(f64, f64)], label: &str) -> Result<(), InputError> {
+fn check_schedule_entry(s: &[(f64, f64)], label: &str) -> Result<()> {
     let k = s.len() - 1;
     let (day, frac) = s[k];
     non_negative("schedule day", day)?;
     non_negative("schedule fraction", frac)?;
     if k > 0 && day <= s[k - 1].0 {
-        return bad(format!("schedule days must increase (`{label}`)"));
+        return bad(
+            "schedule",
+            format!("schedule days must increase (`{label}`)"),
+        );
     }
     Ok(())
 }
 
 /// Days finite, >= 0 and increasing; fractions finite, >= 0, summing to 1; not empty.
-fn check_schedule(s: &[(f64, f64)], label: impl Fn(usize) -> String) -> Result<(), InputError> {
+fn check_schedule(s: &[(f64, f64)], label: impl Fn(usize) -> String) -> Result<()> {
     for k in 0..s.len() {
         check_schedule_entry(&s[..=k], &label(k))?;
     }
     if s.is_empty() {
-        return bad("schedule is empty");
+        return bad("schedule", "schedule is empty");
     }
     let total: f64 = s.iter().map(|(_, f)| f).sum();
     if (total - 1.0).abs() > 1e-9 {
-        return bad(format!("schedule fractions sum to {total}, not 1"));
+        return bad(
+            "schedule",
+            format!("schedule fractions sum to {total}, not 1"),
+        );
     }
     Ok(())
 }
@@ -397,7 +413,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// Resolve inputs against the model's defaults.
-    pub fn prepare(model: &Model, inputs: &Inputs) -> Result<Scenario, InputError> {
+    pub fn prepare(model: &Model, inputs: &Inputs) -> Result<Scenario> {
         let mut params: Vec<f64> = model.parameters.iter().map(|p| p.value).collect();
         for &(i, v) in &inputs.params {
             params[i] = v;
@@ -423,7 +439,9 @@ impl Scenario {
                 ("weight", inputs.weight.is_some()),
             ] {
                 if given {
-                    return bad(format!(
+                    return bad(
+                        name,
+                        format!(
                         "`{name}` cannot be used: model `{}` declares no [regimen]; set initial states with `<state>_0`",
                         model.name
                     ));
@@ -436,7 +454,9 @@ impl Scenario {
                     Some(ts) => initial[ts] = tb * h.tumor_factor.eval(&v),
                     None => {
                         if inputs.tumor_burden.is_some() {
-                            return bad(format!(
+                            return bad(
+                                "tumor_burden",
+                                format!(
                                 "`tumor_burden` cannot be used: model `{}` declares no regimen.tumor_state",
                                 model.name
                             ));
@@ -460,7 +480,12 @@ impl Scenario {
         if let (Some(b), Some(h)) = (inputs.bridging, hooks) {
             match h.tumor_state {
                 Some(ts) => initial[ts] *= 1.0 - b,
-                None => return bad("`bridging` needs regimen.tumor_state in the model"),
+                None => {
+                    return bad(
+                        "bridging",
+                        "`bridging` needs regimen.tumor_state in the model",
+                    )
+                }
             }
         }
 
@@ -470,7 +495,7 @@ impl Scenario {
             .or_else(|| hooks.and_then(|h| h.ld.clone()));
         if let Some(name) = &ld {
             let Some(regimen) = model.ld_regimen(name) else {
-                return bad(format!("unknown lymphodepletion regimen `{name}`"));
+                return bad("ld", format!("unknown lymphodepletion regimen `{name}`"));
             };
             v[1..1 + n].copy_from_slice(&initial);
             for (i, expr, _) in &regimen.changes {
@@ -479,24 +504,26 @@ impl Scenario {
         }
         for (s, x) in model.states.iter().zip(&initial) {
             if !x.is_finite() {
-                return bad(format!(
-                    "initial value of state `{}` is not finite ({x})",
-                    s.name
-                ));
+                return bad(
+                    &format!("{}_0", s.name),
+                    format!("initial value of state `{}` is not finite ({x})", s.name),
+                );
             }
         }
 
         let (mut infusions, mut dose_factor, mut dose_state, mut total) = (vec![], 0.0, None, 0.0);
         if let Some(h) = hooks {
             let weight = inputs.weight.or(h.weight);
-            let per_kg = |x: f64| -> Result<f64, InputError> {
+            let per_kg = |x: f64| -> Result<f64> {
                 match weight {
                     Some(w) => Ok(x * w),
-                    None => bad("`dose_per_kg` needs `weight` (kg)"),
+                    None => bad("dose_per_kg", "`dose_per_kg` needs `weight` (kg)"),
                 }
             };
             total = match (inputs.dose, inputs.dose_per_kg) {
-                (Some(_), Some(_)) => return bad("give `dose` (cells) or `dose_per_kg`, not both"),
+                (Some(_), Some(_)) => {
+                    return bad("dose", "give `dose` (cells) or `dose_per_kg`, not both")
+                }
                 (Some(d), None) => d,
                 (None, Some(x)) => per_kg(x)?,
                 (None, None) => match (h.dose, h.dose_per_kg) {
@@ -517,7 +544,10 @@ impl Scenario {
             dose_factor = h.dose_factor.eval(&v);
             dose_state = Some(h.dose_state);
             if !dose_factor.is_finite() || dose_factor < 0.0 {
-                return bad(format!("regimen.dose_factor evaluates to {dose_factor}"));
+                return bad(
+                    "dose",
+                    format!("regimen.dose_factor evaluates to {dose_factor}"),
+                );
             }
         }
         Ok(Scenario {

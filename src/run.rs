@@ -1,12 +1,12 @@
 //! One run of the pipeline: inputs -> scenario -> solve -> trajectory -> summary.
 
+use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::regimen::{InputError, Inputs, Scenario};
-use crate::solve::{self, Solution, SolveError, SolverOptions};
+use crate::regimen::{Inputs, Scenario};
+use crate::solve::{self, Solution, SolverOptions};
 use crate::summary::{self, CkSummary};
 use crate::toxicity;
 use crate::trajectory::{output_grid, Samples, Trajectory};
-use std::fmt;
 
 /// Settings shared by every run of a command.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,71 +84,67 @@ impl RunOptions {
         }
     }
 
-    /// Reject negative, zero or non-finite spans and steps.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Reject negative, zero or non-finite spans and steps ([`Error::Options`] naming the option).
+    pub fn validate(&self) -> Result<()> {
+        self.check().map_err(|(option, message)| Error::Options {
+            option: option.to_string(),
+            message,
+        })
+    }
+
+    fn check(&self) -> std::result::Result<(), (&'static str, String)> {
         if !(self.days.is_finite() && self.days > 0.0) {
-            return Err(format!(
-                "--days must be a positive number of days, got {}",
-                self.days
+            return Err((
+                "--days",
+                format!(
+                    "--days must be a positive number of days, got {}",
+                    self.days
+                ),
             ));
         }
         if !(self.dt.is_finite() && self.dt > 0.0) {
-            return Err(format!(
-                "--dt must be a positive number of days, got {}",
-                self.dt
+            return Err((
+                "--dt",
+                format!("--dt must be a positive number of days, got {}", self.dt),
             ));
         }
         if self.dt > self.days {
-            return Err(format!(
-                "--dt ({}) is longer than --days ({})",
-                self.dt, self.days
+            return Err((
+                "--dt",
+                format!("--dt ({}) is longer than --days ({})", self.dt, self.days),
             ));
         }
         if !(self.window.is_finite() && self.window > 0.0) {
-            return Err(format!(
-                "--window must be a positive number of days, got {}",
-                self.window
+            return Err((
+                "--window",
+                format!(
+                    "--window must be a positive number of days, got {}",
+                    self.window
+                ),
             ));
         }
         if !(self.alarm_window.is_finite() && self.alarm_window > 0.0) {
-            return Err(format!(
-                "--alarm-window must be a positive number of days, got {}",
-                self.alarm_window
+            return Err((
+                "--alarm-window",
+                format!(
+                    "--alarm-window must be a positive number of days, got {}",
+                    self.alarm_window
+                ),
             ));
         }
         let s = &self.solver;
         if !(s.rtol.is_finite() && s.rtol > 0.0 && s.rtol < 1.0) {
-            return Err(format!("--rtol must be in (0, 1), got {}", s.rtol));
+            return Err((
+                "--rtol",
+                format!("--rtol must be in (0, 1), got {}", s.rtol),
+            ));
         }
         if !(s.atol.is_finite() && s.atol > 0.0) {
-            return Err(format!("--atol must be > 0, got {}", s.atol));
+            return Err(("--atol", format!("--atol must be > 0, got {}", s.atol)));
         }
         Ok(())
     }
 }
-
-/// Why a run failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunError {
-    /// The [`RunOptions`] are unusable (see [`RunOptions::validate`]).
-    Options(String),
-    /// An input does not fit the model.
-    Input(InputError),
-    /// The solver failed.
-    Solve(SolveError),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Options(e) => f.write_str(e),
-            RunError::Input(e) => e.fmt(f),
-            RunError::Solve(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
 
 /// The result of one run.
 pub struct Run {
@@ -277,12 +273,12 @@ pub const METRIC_NAMES: &[&str] = &[
 
 /// Simulate one scenario.
 ///
-/// Errors: [`RunError::Options`] when `opts` fails [`RunOptions::validate`] (e.g. a `dt` of 0),
-/// [`RunError::Input`] when the inputs do not fit the model, [`RunError::Solve`] when the solver
+/// Errors: [`Error::Options`] when `opts` fails [`RunOptions::validate`] (e.g. a `dt` of 0),
+/// [`Error::Input`] when the inputs do not fit the model, [`Error::Solve`] when the solver
 /// fails.
-pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, RunError> {
-    opts.validate().map_err(RunError::Options)?;
-    let scenario = Scenario::prepare(model, inputs).map_err(RunError::Input)?;
+pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run> {
+    opts.validate()?;
+    let scenario = Scenario::prepare(model, inputs)?;
     let use_interventions =
         opts.interventions && model.toxicity.is_some() && !model.interventions.is_empty();
     let mut trigger = toxicity::InterventionTrigger::new(model, &scenario.params);
@@ -296,8 +292,7 @@ pub fn run(model: &Model, inputs: &Inputs, opts: &RunOptions) -> Result<Run, Run
         } else {
             None
         },
-    )
-    .map_err(RunError::Solve)?;
+    )?;
     let samples = Samples::new(model, &solution, opts.window.min(solution.end_day()));
     let summary = summary::summarize(model, &scenario, &samples);
     let fired = trigger

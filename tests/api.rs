@@ -1,7 +1,8 @@
 //! The typed library API: run options, the inputs builder, simulate_many, metric names.
 
-use cartox::run::{RunError, METRIC_NAMES};
+use cartox::run::METRIC_NAMES;
 use cartox::sweep::{self, Columns, Spec};
+use cartox::Error;
 use cartox::{run, simulate_many, simulate_many_with, Batch, Inputs, Model, RunOptions};
 
 /// `run` rejects unusable options instead of building an unbounded grid.
@@ -23,13 +24,15 @@ fn run_validates_its_options() {
         },
     ] {
         match run(&m, &Inputs::default(), &bad) {
-            Err(RunError::Options(msg)) => assert!(msg.contains("must be"), "{msg}"),
+            Err(Error::Options { message, .. }) => {
+                assert!(message.contains("must be"), "{message}")
+            }
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("accepted {bad:?}"),
         }
         assert!(matches!(
             simulate_many(&m, [Inputs::default()], &bad),
-            Err(RunError::Options(_))
+            Err(Error::Options { .. })
         ));
     }
 }
@@ -92,8 +95,7 @@ fn inputs_builder_validates_and_matches_text_set() {
     }
     assert_eq!(typed, text);
 
-    let err =
-        |r: Result<cartox::InputsBuilder, cartox::regimen::InputError>| r.unwrap_err().to_string();
+    let err = |r: Result<cartox::InputsBuilder, Error>| r.unwrap_err().to_string();
     let b = || Inputs::builder(&m);
     assert!(err(b().param("no_such", 1.0)).contains("`no_such`"));
     assert!(err(b().initial("no_state", 1.0)).contains("`no_state`"));

@@ -275,7 +275,7 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         .vary
         .iter()
         .map(|v| scenarios::Vary::parse(&model, v))
-        .collect::<Result<_>>()?;
+        .collect::<cartox::Result<_>>()?;
     let cols = scenarios::columns(&varies)?;
     let names = sweep::metric_names(&model);
     let n = scenarios::size(&varies);

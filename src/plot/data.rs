@@ -58,7 +58,7 @@ fn parse_num(s: &str) -> Option<f64> {
 /// columns, other columns are skipped. Long files (with `ID`) give one [`Series`] per ID in
 /// order of first appearance, labelled "`label` `ID`"; files without `ID` give one series
 /// labelled `label`. Rows are sorted by time within each series.
-pub fn read_timecourse_csv(path: &Path, label: &str) -> Result<Vec<Series>, PlotError> {
+pub fn read_timecourse_csv(path: &Path, label: &str) -> crate::error::Result<Vec<Series>> {
     let file = file_name(path);
     let err = |msg: String| PlotError::Input {
         file: file.clone(),
@@ -66,9 +66,9 @@ pub fn read_timecourse_csv(path: &Path, label: &str) -> Result<Vec<Series>, Plot
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     if text.trim().is_empty() {
-        return Err(err(
-            "empty file (expected a header with a `time` column)".into()
-        ));
+        return Err(crate::Error::from(err(
+            "empty file (expected a header with a `time` column)".into(),
+        )));
     }
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -94,7 +94,7 @@ pub fn read_timecourse_csv(path: &Path, label: &str) -> Result<Vec<Series>, Plot
         rows.push(rec);
     }
     if rows.is_empty() {
-        return Err(err("no data rows".into()));
+        return Err(crate::Error::from(err("no data rows".into())));
     }
     // numeric columns: every field parses
     let value_cols: Vec<usize> = (0..header.len())
@@ -105,7 +105,9 @@ pub fn read_timecourse_csv(path: &Path, label: &str) -> Result<Vec<Series>, Plot
         })
         .collect();
     if value_cols.is_empty() {
-        return Err(err("no numeric columns besides `time`".into()));
+        return Err(crate::Error::from(err(
+            "no numeric columns besides `time`".into()
+        )));
     }
 
     // group rows by ID (first-appearance order)

@@ -120,32 +120,8 @@ impl Default for Figure {
     }
 }
 
-/// Errors of the renderer and its helpers; every message is one line naming the file.
-#[derive(Debug, thiserror::Error)]
-pub enum PlotError {
-    /// Reading or parsing an input file failed.
-    #[error("{file}: {msg}")]
-    Input { file: String, msg: String },
-    /// A panel names a column that no series has.
-    #[error("{file}: unknown panel `{column}` (available: {available})")]
-    UnknownPanel {
-        file: String,
-        column: String,
-        available: String,
-    },
-    /// The data cannot be drawn (empty series, all-NaN column, mismatched lengths, ...).
-    #[error("{file}: {msg}")]
-    Data { file: String, msg: String },
-    /// The output extension is neither `.png` nor `.svg`.
-    #[error("{file}: unsupported output format (use .png or .svg)")]
-    Format { file: String },
-    /// Creating, writing or renaming the output failed.
-    #[error("cannot write {file}: {msg}")]
-    Write { file: String, msg: String },
-    /// The drawing backend failed.
-    #[error("{file}: rendering failed: {msg}")]
-    Render { file: String, msg: String },
-}
+/// Errors of the renderer (defined with the library's error type).
+pub use crate::error::PlotError;
 
 /// Okabe-Ito palette, in the order used for series and groups.
 pub const PALETTE: [(u8, u8, u8); 8] = [
@@ -168,9 +144,9 @@ pub fn series_color(i: usize) -> (u8, u8, u8) {
 pub const RIBBON_ALPHA: f64 = 0.25;
 
 /// Draw one line per series in every panel (colour = series index), write `.png` or `.svg`.
-pub fn render_series(fig: &Figure, series: &[Series], out: &Path) -> Result<(), PlotError> {
+pub fn render_series(fig: &Figure, series: &[Series], out: &Path) -> crate::error::Result<()> {
     let plan = draw::Plan::from_series(fig, series, out)?;
-    draw::render(fig, &plan, out)
+    Ok(draw::render(fig, &plan, out)?)
 }
 
 /// Draw a median line and ribbon per band; `bands_per_panel[i]` holds one [`Band`] per group for
@@ -179,9 +155,9 @@ pub fn render_bands(
     fig: &Figure,
     bands_per_panel: &[Vec<Band>],
     out: &Path,
-) -> Result<(), PlotError> {
+) -> crate::error::Result<()> {
     let plan = draw::Plan::from_bands(fig, bands_per_panel, out)?;
-    draw::render(fig, &plan, out)
+    Ok(draw::render(fig, &plan, out)?)
 }
 
 pub(crate) fn file_name(p: &Path) -> String {

@@ -39,7 +39,7 @@ pub fn build_figure(
     opts: &FigureOptions,
     series: &[Series],
     out: &Path,
-) -> Result<Figure, PlotError> {
+) -> crate::error::Result<Figure> {
     let columns: Vec<String> = if opts.panels.is_empty() {
         let defaults = model.map(figure::default_panels).unwrap_or_default();
         let present: Vec<String> = defaults
@@ -63,11 +63,11 @@ pub fn build_figure(
                 .first()
                 .map(|s| s.columns.iter().map(|(n, _)| n.as_str()).collect())
                 .unwrap_or_default();
-            return Err(PlotError::UnknownPanel {
+            return Err(crate::Error::from(PlotError::UnknownPanel {
                 file: super::file_name(out),
                 column: c.clone(),
                 available: available.join(", "),
-            });
+            }));
         }
     }
     let mut fig = figure::figure_for(model, &columns, series);
@@ -121,7 +121,7 @@ pub fn runs_figure(
     opts: &RunOptions,
     fig_opts: &FigureOptions,
     out: &Path,
-) -> Result<(Figure, Vec<Series>), PlotError> {
+) -> crate::error::Result<(Figure, Vec<Series>)> {
     let series: Vec<Series> = runs
         .iter()
         .map(|(label, run)| series_of(model, run, opts, label))
@@ -151,7 +151,7 @@ pub fn draw_runs(
     opts: &RunOptions,
     fig_opts: &FigureOptions,
     out: &Path,
-) -> Result<(), PlotError> {
+) -> crate::error::Result<()> {
     let (fig, series) = runs_figure(model, runs, opts, fig_opts, out)?;
     render_series(&fig, &series, out)
 }

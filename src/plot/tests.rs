@@ -237,7 +237,10 @@ fn unknown_extension_is_an_error_and_writes_nothing() {
     for name in ["fig.pdf", "fig", "fig.png.txt"] {
         let out = dir.path().join(name);
         let e = render_series(&fig3(), &three_series(), &out).unwrap_err();
-        assert!(matches!(e, PlotError::Format { .. }), "{e}");
+        assert!(
+            matches!(e, crate::Error::Plot(PlotError::Format { .. })),
+            "{e}"
+        );
         assert!(e.to_string().contains(name), "{e}");
     }
     assert!(entries(dir.path()).is_empty());
@@ -247,7 +250,10 @@ fn unknown_extension_is_an_error_and_writes_nothing() {
 fn unwritable_output_is_an_error() {
     let out = Path::new("/nonexistent-dir/x.png");
     let e = render_series(&fig3(), &three_series(), out).unwrap_err();
-    assert!(matches!(e, PlotError::Write { .. }), "{e}");
+    assert!(
+        matches!(e, crate::Error::Plot(PlotError::Write { .. })),
+        "{e}"
+    );
     assert!(
         e.to_string()
             .starts_with("cannot write /nonexistent-dir/x.png: "),
@@ -264,7 +270,10 @@ fn failed_rename_leaves_no_temporary_file() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("keep"), "x").unwrap();
     let e = render_series(&fig3(), &three_series(), &out).unwrap_err();
-    assert!(matches!(e, PlotError::Write { .. }), "{e}");
+    assert!(
+        matches!(e, crate::Error::Plot(PlotError::Write { .. })),
+        "{e}"
+    );
     assert_eq!(entries(dir.path()), vec![out]);
 }
 

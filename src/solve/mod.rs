@@ -16,7 +16,6 @@ mod stiffness;
 
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
-use std::fmt;
 
 /// Integration method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,25 +71,8 @@ impl Default for SolverOptions {
     }
 }
 
-/// A failed solve: names the model and the time (days) where it stopped.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SolveError {
-    pub model: String,
-    pub day: f64,
-    pub message: String,
-}
-
-impl fmt::Display for SolveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "model `{}`: solve failed at day {:.6}: {}",
-            self.model, self.day, self.message
-        )
-    }
-}
-
-impl std::error::Error for SolveError {}
+/// A failed solve (defined with the library's error type).
+pub use crate::error::SolveError;
 
 /// The continuous solution of one integration segment `[t0, t1]` (model time units).
 pub trait Segment: Send + Sync {

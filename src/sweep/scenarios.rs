@@ -2,9 +2,17 @@
 //! slowest, run as a sweep whose output carries the varied columns after `ID`.
 
 use super::{Columns, Outcome, Row};
+use crate::error::Error;
 use crate::model::Model;
 use crate::regimen::Inputs;
-use anyhow::{anyhow, bail, Result};
+use anyhow::Result;
+
+fn vary_err(message: String) -> Error {
+    Error::Options {
+        option: "--vary".to_string(),
+        message,
+    }
+}
 
 /// One varied input and its values (as text, validated per scenario like a sweep cell).
 #[derive(Debug, Clone, PartialEq)]
@@ -16,17 +24,17 @@ pub struct Vary {
 impl Vary {
     /// Parse `NAME=V1,V2,...`; NAME must be an input of the model. Values are separated by `,`
     /// (a `schedule` value uses `;` between its entries: `schedule=0:1,0:0.5;1:0.5`).
-    pub fn parse(model: &Model, text: &str) -> Result<Vary> {
+    pub fn parse(model: &Model, text: &str) -> crate::Result<Vary> {
         let (name, values) = text
             .split_once('=')
-            .ok_or_else(|| anyhow!("--vary `{text}`: expected NAME=V1,V2,..."))?;
+            .ok_or_else(|| vary_err(format!("--vary `{text}`: expected NAME=V1,V2,...")))?;
         let name = name.trim().to_string();
         if !Inputs::accepts(model, &name) {
-            bail!(
+            return Err(vary_err(format!(
                 "--vary `{text}`: `{name}` is not a parameter, `<state>_0` or regimen input of model `{}` (see `cartox describe {}`)",
                 model.name,
                 model.name
-            );
+            )));
         }
         let values: Vec<String> = values
             .split(',')
@@ -34,17 +42,17 @@ impl Vary {
             .filter(|v| !v.is_empty())
             .collect();
         if values.is_empty() {
-            bail!("--vary `{text}`: no values");
+            return Err(vary_err(format!("--vary `{text}`: no values")));
         }
         Ok(Vary { name, values })
     }
 }
 
 /// The grid's columns: the varied names are inputs and are also carried into the output.
-pub fn columns(varies: &[Vary]) -> Result<Columns> {
+pub fn columns(varies: &[Vary]) -> crate::Result<Columns> {
     for (i, v) in varies.iter().enumerate() {
         if varies[..i].iter().any(|w| w.name == v.name) {
-            bail!("--vary `{}` is given twice", v.name);
+            return Err(vary_err(format!("--vary `{}` is given twice", v.name)));
         }
     }
     let named: Vec<(usize, String)> = varies
