@@ -1,0 +1,554 @@
+//! Straight-line programs: a model's whole right-hand side (or one observable) compiled from its
+//! expression trees into one instruction list over the flat value vector — results written into
+//! their slots, two-level arithmetic fused into single instructions, identical operations
+//! computed once, instructions scheduled by dependency level. Every instruction performs the
+//! same IEEE operations in the same order as the tree it came from, so results are bit-identical
+//! to [`Node::eval`](super::Node::eval).
+//!
+//! `ops.rs` is the instruction set (plain and fused operations), `passes.rs` the fusing and
+//! scheduling passes; this file builds and runs programs.
+
+mod ops;
+mod passes;
+
+use super::{bool_f, truth, BinOp, Func, Node};
+use ops::*;
+use passes::*;
+use std::collections::{HashMap, HashSet};
+
+/// Straight-line code for many expressions at once (a model's whole right-hand side): every
+/// intermediate result gets its own slot after the model's named slots, constants live in slots
+/// too, so evaluation is one loop over instructions with no recursion, allocation or lookup.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Program {
+    code: Vec<Instr>,
+    /// One past the largest slot any instruction reads or writes.
+    len: usize,
+}
+
+/// Builds [`Program`]s that share one slot space: named slots `0..base`, then slots reserved for
+/// results read outside the programs, constants and intermediate results. Code is appended with
+/// [`emit_into`](Self::emit_into) and becomes a program with [`finish`](Self::finish).
+///
+/// Models write every slot at most once per program, before reading it (assignments in
+/// dependency order into their own slots, each equation or observable into a fresh reserved
+/// slot). Should a slot be written again, the builder stops reusing results computed before the
+/// rewrite, and fusing and reordering keep every read of the old value before it.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramBuilder {
+    next: usize,
+    /// (slot, value) of every constant.
+    pub consts: Vec<(usize, f64)>,
+    /// Code of the program being built.
+    code: Vec<Instr>,
+    /// Common subexpressions of the program being built: (operation, operands) -> slot holding
+    /// the result.
+    seen: HashMap<(Op, [u32; 4]), u32>,
+    /// Slots read or written by the program being built.
+    touched: HashSet<u32>,
+    /// Intermediate-result slots (read only by the program that writes them).
+    temp: HashSet<u32>,
+}
+
+impl ProgramBuilder {
+    /// Slots from `base` on are reserved as needed.
+    pub fn new(base: usize) -> Self {
+        ProgramBuilder {
+            next: base,
+            ..ProgramBuilder::default()
+        }
+    }
+
+    /// Reserve one slot (e.g. for a result that code outside the program reads).
+    pub fn reserve(&mut self) -> usize {
+        self.next += 1;
+        self.next - 1
+    }
+
+    /// Total slots needed by every program built so far.
+    pub fn len(&self) -> usize {
+        self.next
+    }
+
+    /// True when no slot was reserved beyond the base (never, once something was compiled).
+    pub fn is_empty(&self) -> bool {
+        self.next == 0
+    }
+
+    /// Append code computing `node` into `dst` to the program being built. `dst` must be a slot
+    /// that `node` does not read (a fresh slot, or the slot of an assignment that does not refer
+    /// to itself).
+    pub fn emit_into(&mut self, node: &Node, dst: usize) {
+        let d = slot_u32(dst);
+        if self.touched.contains(&d) {
+            // `dst` was read or written before: results computed so far may not be reused.
+            self.seen.clear();
+        }
+        match node {
+            // A bare name is copied, a bare number copied from its constant slot.
+            Node::Var(i) => {
+                self.push(Op::Copy, Some(dst), &[*i], 0);
+            }
+            Node::Const(c) => {
+                let x = self.constant(*c);
+                self.push(Op::Copy, Some(dst), &[x], 0);
+            }
+            // Otherwise the top instruction writes straight into `dst`.
+            _ => {
+                self.emit(node, Some(dst));
+            }
+        }
+    }
+
+    /// The program built since the last `finish`, optimized: operations fused into the
+    /// instruction that reads their result ([`fuse`]) and instructions reordered ([`schedule`]).
+    /// The builder then starts an empty program in the same slot space.
+    pub fn finish(&mut self) -> Program {
+        let code = schedule(fuse(std::mem::take(&mut self.code), &self.temp));
+        self.seen.clear();
+        self.touched.clear();
+        let len = code
+            .iter()
+            .flat_map(|ins| ins.reads().chain([ins.dst]))
+            .map(|s| s as usize + 1)
+            .max()
+            .unwrap_or(0);
+        Program { code, len }
+    }
+
+    fn constant(&mut self, value: f64) -> usize {
+        if let Some(&(slot, _)) = self
+            .consts
+            .iter()
+            .find(|(_, v)| v.to_bits() == value.to_bits())
+        {
+            return slot;
+        }
+        let slot = self.reserve();
+        self.consts.push((slot, value));
+        slot
+    }
+
+    /// Append `op` over the slots `args` (then `imm` in the next operand field: the exponent of
+    /// `Powi`) writing into `dst`, or into a fresh scratch slot when `dst` is `None`, unless the
+    /// program already computed the same operation on the same slots: then that slot. Returns
+    /// the slot that holds the result.
+    fn push(&mut self, op: Op, dst: Option<usize>, args: &[usize], imm: u32) -> usize {
+        debug_assert_eq!(args.len(), op.arity());
+        let mut operands = [imm; 4];
+        for (o, &x) in operands.iter_mut().zip(args) {
+            *o = slot_u32(x);
+        }
+        let key = (op, operands);
+        let d = match dst {
+            Some(d) => slot_u32(d),
+            None => {
+                if let Some(&s) = self.seen.get(&key) {
+                    return s as usize;
+                }
+                let d = slot_u32(self.reserve());
+                self.temp.insert(d);
+                d
+            }
+        };
+        // Same operation on the same (never rewritten) slots: the same bits, reusable.
+        if op != Op::Copy {
+            self.seen.entry(key).or_insert(d);
+        }
+        self.touched.extend(operands[..args.len()].iter().copied());
+        self.touched.insert(d);
+        let [a, b, c, e] = operands;
+        self.code.push(Instr {
+            op,
+            dst: d,
+            a,
+            b,
+            c,
+            d: e,
+        });
+        d as usize
+    }
+
+    /// Code for `node`; returns the slot that holds its value (`dst` when given and `node` is
+    /// not a bare name or number).
+    fn emit(&mut self, node: &Node, dst: Option<usize>) -> usize {
+        match node {
+            Node::Const(c) => self.constant(*c),
+            Node::Var(i) => *i,
+            Node::Neg(a) => {
+                let x = self.emit(a, None);
+                self.push(Op::Neg, dst, &[x], 0)
+            }
+            Node::Not(a) => {
+                let x = self.emit(a, None);
+                self.push(Op::Not, dst, &[x], 0)
+            }
+            Node::Powi(a, k) => {
+                let x = self.emit(a, None);
+                self.push(Op::Powi, dst, &[x], *k as u32)
+            }
+            Node::Call(f, a) => {
+                let x = self.emit(a, None);
+                self.push(Op::call(*f), dst, &[x], 0)
+            }
+            Node::Bin(op, a, b) => {
+                let x = self.emit(a, None);
+                let y = self.emit(b, None);
+                self.push(Op::bin(*op), dst, &[x, y], 0)
+            }
+            // The instructions of the left-associated binary tree, in the same order.
+            Node::Chain(first, rest) => {
+                let mut acc = self.emit(first, None);
+                for (k, (op, x)) in rest.iter().enumerate() {
+                    let y = self.emit(x, None);
+                    let d = if k + 1 == rest.len() { dst } else { None };
+                    acc = self.push(Op::bin(*op), d, &[acc, y], 0);
+                }
+                acc
+            }
+            Node::BinVV(op, i, j) => self.push(Op::bin(*op), dst, &[*i, *j], 0),
+            Node::BinVC(op, i, c) => {
+                let y = self.constant(*c);
+                self.push(Op::bin(*op), dst, &[*i, y], 0)
+            }
+            Node::BinCV(op, c, j) => {
+                let x = self.constant(*c);
+                self.push(Op::bin(*op), dst, &[x, *j], 0)
+            }
+            Node::If(c, a, b) => {
+                let x = self.emit(c, None);
+                let y = self.emit(a, None);
+                let z = self.emit(b, None);
+                self.push(Op::Select, dst, &[x, y, z], 0)
+            }
+        }
+    }
+}
+
+impl Program {
+    /// Number of instructions.
+    pub fn len(&self) -> usize {
+        self.code.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.code.is_empty()
+    }
+
+    /// Run the program over the value vector (which must hold the builder's `len()` slots).
+    #[inline]
+    pub fn run(&self, v: &mut [f64]) {
+        assert!(
+            v.len() >= self.len,
+            "value vector shorter than the program's slots"
+        );
+        for ins in &self.code {
+            // SAFETY: the slots every instruction reads and writes are < self.len <= v.len()
+            // (checked above; `len` is computed over all of them by `ProgramBuilder::finish`,
+            // the only way to build a non-empty program).
+            unsafe {
+                let r = exec(ins, v);
+                *v.get_unchecked_mut(ins.dst as usize) = r;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::parse;
+
+    #[test]
+    fn programs_agree_with_trees() {
+        let names = ["x", "y", "k"];
+        let vals = [3.0, -2.0, 0.5];
+        let texts = [
+            "max(0, 1 - x / 6) * k + y^2 - 2^k",
+            "if(x > 2 && !(y < 0), ln(x), exp(y) + abs(y))",
+            "min(x, y, 0) + pow(x, 0.5) + sqrt(4) + floor(2.7) + log10(100)",
+            "x == 3 || y != -2",
+            "-x + 2.5",
+            "x",
+            "7",
+        ];
+        let mut b = ProgramBuilder::new(names.len());
+        let mut outs = Vec::new();
+        let mut nodes = Vec::new();
+        for t in texts {
+            let node = parse(t)
+                .unwrap()
+                .compile(&|n| names.iter().position(|x| *x == n))
+                .unwrap();
+            let out = b.reserve();
+            b.emit_into(&node, out);
+            outs.push(out);
+            nodes.push(node);
+        }
+        let prog = b.finish();
+        let mut v = vec![0.0; b.len()];
+        v[..3].copy_from_slice(&vals);
+        for &(slot, c) in &b.consts {
+            v[slot] = c;
+        }
+        prog.run(&mut v);
+        for (node, out) in nodes.iter().zip(outs) {
+            assert_eq!(v[out].to_bits(), node.eval(&vals).to_bits(), "{node:?}");
+        }
+    }
+
+    /// Compile `(slot name, text)` pairs in order into one program: names are the inputs
+    /// `names` (slots `0..names.len()`) and the earlier pairs' slots. Returns the program, the
+    /// builder and the output slots.
+    fn program(names: &[&str], exprs: &[(&str, &str)]) -> (Program, ProgramBuilder, Vec<usize>) {
+        let mut b = ProgramBuilder::new(names.len());
+        let mut table: Vec<(String, usize)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i))
+            .collect();
+        let mut outs = Vec::new();
+        for (name, text) in exprs {
+            let node = tree(text, &table);
+            let slot = match table.iter().find(|(n, _)| n == name) {
+                Some(&(_, slot)) => slot,
+                None => b.reserve(),
+            };
+            b.emit_into(&node, slot);
+            table.push((name.to_string(), slot));
+            outs.push(slot);
+        }
+        (b.finish(), b, outs)
+    }
+
+    fn tree(text: &str, table: &[(String, usize)]) -> Node {
+        parse(text)
+            .unwrap()
+            .compile(&|n| table.iter().rev().find(|(m, _)| m == n).map(|e| e.1))
+            .unwrap()
+    }
+
+    /// A value vector holding `inputs` and the builder's constants.
+    fn slots(b: &ProgramBuilder, inputs: &[f64]) -> Vec<f64> {
+        let mut v = vec![0.0; b.len()];
+        v[..inputs.len()].copy_from_slice(inputs);
+        for &(slot, c) in &b.consts {
+            v[slot] = c;
+        }
+        v
+    }
+
+    /// Bit-identical, except that any NaN equals any NaN (Rust does not specify which NaN an
+    /// operation returns: x86 returns the first operand's NaN, and LLVM may swap the operands
+    /// of `+` and `*`, in the tree evaluator as in the program).
+    fn same(x: f64, y: f64) -> bool {
+        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+    }
+
+    #[test]
+    fn top_level_writes_straight_into_its_slot() {
+        let (p, b, outs) = program(&["x", "y"], &[("o", "x * y + 1")]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p.code[0].dst as usize, outs[0]);
+        // A bare name or number still needs one copy.
+        for text in ["x", "7"] {
+            let (p, b, outs) = program(&["x"], &[("o", text)]);
+            assert_eq!((p.len(), p.code[0].op), (1, Op::Copy), "{text}: {p:?}");
+            let mut v = slots(&b, &[2.5]);
+            p.run(&mut v);
+            assert_eq!(v[outs[0]], if text == "x" { 2.5 } else { 7.0 });
+        }
+        let mut v = slots(&b, &[3.0, 4.0]);
+        p.run(&mut v);
+        assert_eq!(v[outs[0]], 13.0);
+    }
+
+    #[test]
+    fn common_subexpressions_are_computed_once() {
+        // `k * x` three times (once in an assignment that is read later) and `x - y` twice.
+        let (p, b, outs) = program(
+            &["x", "y", "k"],
+            &[
+                ("a", "exp(k * x) + ln(x - y)"),
+                ("o1", "exp(k * x) * a"),
+                ("o2", "sqrt(x - y) / exp(k * x)"),
+            ],
+        );
+        let calls = |op: Op| p.code.iter().filter(|i| i.op == op).count();
+        assert_eq!((calls(Op::Exp), calls(Op::Ln), calls(Op::Sqrt)), (1, 1, 1));
+        let vals = [3.0, -2.0, 0.5];
+        let mut v = slots(&b, &vals);
+        p.run(&mut v);
+        let a = (0.5f64 * 3.0).exp() + (3.0f64 - -2.0).ln();
+        assert_eq!(v[outs[0]].to_bits(), a.to_bits());
+        assert_eq!(v[outs[1]].to_bits(), ((0.5f64 * 3.0).exp() * a).to_bits());
+        let o2 = (3.0f64 - -2.0).sqrt() / (0.5f64 * 3.0).exp();
+        assert_eq!(v[outs[2]].to_bits(), o2.to_bits());
+    }
+
+    #[test]
+    fn every_fused_form_computes_its_operations_in_order() {
+        let ops = ["+", "-", "*", "/"];
+        let names = ["x", "y", "z", "w"];
+        let inputs = [
+            [0.1, 0.7, 3.0, -1e-3],
+            [1e308, 1e308, -0.0, 0.0],
+            [f64::INFINITY, 2.0, f64::NAN, 0.3],
+            [5e-324, -3.0, 1.0 / 3.0, 7.0],
+            [f64::NAN, -0.0, 0.0, f64::NEG_INFINITY],
+        ];
+        for o1 in ops {
+            for o2 in ops {
+                let mut texts = vec![
+                    format!("(x {o1} y) {o2} z"),
+                    format!("z {o2} (x {o1} y)"),
+                    format!("min(x, y) {o2} z"),
+                    format!("z {o1} max(x, y)"),
+                ];
+                texts.extend(ops.map(|o3| format!("(x {o1} y) {o2} (z {o3} w)")));
+                for text in texts {
+                    let (p, b, outs) = program(&names, &[("o", &text)]);
+                    assert_eq!(p.len(), 1, "{text} not fused: {p:?}");
+                    let node = parse(&text)
+                        .unwrap()
+                        .compile(&|n| names.iter().position(|m| *m == n))
+                        .unwrap();
+                    for vals in inputs {
+                        let mut v = slots(&b, &vals);
+                        p.run(&mut v);
+                        assert!(same(v[outs[0]], node.eval(&vals)), "{text} at {vals:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_rewritten_slot_is_not_reused() {
+        // Not how models use programs (they write every slot once), but still correct: `s`
+        // holds `x * y`, is read, then rewritten; `x * y` must be recomputed afterwards.
+        let (p, b, outs) = program(
+            &["x", "y", "k"],
+            &[
+                ("s", "x * y"),
+                ("o1", "s * k"),
+                ("s", "x + k"),
+                ("o2", "x * y + s"),
+            ],
+        );
+        let mut v = slots(&b, &[3.0, 5.0, 2.0]);
+        p.run(&mut v);
+        assert_eq!([v[outs[1]], v[outs[3]]], [30.0, 20.0], "{p:?}");
+    }
+
+    /// A random expression over `names` (depth-limited), in source form.
+    fn random_text(rng: &mut impl FnMut() -> u64, names: &[String], depth: u32) -> String {
+        let pick = |rng: &mut dyn FnMut() -> u64, n: usize| (rng() % n as u64) as usize;
+        if depth == 0 || rng().is_multiple_of(4) {
+            return match rng() % 5 {
+                0 => ["0", "1", "2", "0.5", "1e-3", "3"][pick(rng, 6)].to_string(),
+                _ => names[pick(rng, names.len())].clone(),
+            };
+        }
+        let mut sub = || random_text(rng, names, depth - 1);
+        let (a, b) = (sub(), sub());
+        match rng() % 12 {
+            0..=5 => {
+                let ops = [
+                    "+", "-", "*", "/", "+", "*", "^", "<", ">=", "==", "&&", "||",
+                ];
+                format!("({a} {} {b})", ops[pick(rng, ops.len())])
+            }
+            6 => format!("-({a})"),
+            7 => format!("!({a})"),
+            8 => {
+                let f = [
+                    "abs", "exp", "ln", "log10", "sqrt", "floor", "ceil", "sin", "acos", "tanh",
+                    "arccoth", "sec", "acosh",
+                ];
+                format!("{}({a})", f[pick(rng, f.len())])
+            }
+            9 => format!("{}({a}, {b})", ["min", "max", "pow"][pick(rng, 3)]),
+            10 => format!("({a}) ^ {}", pick(rng, 5)),
+            _ => {
+                let c = random_text(rng, names, depth - 1);
+                format!("if({c}, {a}, {b})")
+            }
+        }
+    }
+
+    #[test]
+    fn random_programs_agree_with_trees_bit_for_bit() {
+        use rand::{RngCore, SeedableRng};
+        let mut gen = rand_chacha::ChaCha8Rng::seed_from_u64(0x2545_f491_4f6c_dd1d);
+        let mut rng = move || gen.next_u64();
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            3.0,
+            1e300,
+            -1e-300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        let inputs = ["x", "y", "k", "t"];
+        for _ in 0..300 {
+            // Assignments that refer to the inputs and to each other, then outputs; repeated
+            // subexpressions are likely (few names, shallow trees).
+            let mut names: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+            let mut exprs = Vec::new();
+            for i in 0..6 {
+                let text = random_text(&mut rng, &names, 4);
+                let name = format!("e{i}");
+                exprs.push((name.clone(), text));
+                names.push(name);
+            }
+            let pairs: Vec<(&str, &str)> = exprs
+                .iter()
+                .map(|(n, t)| (n.as_str(), t.as_str()))
+                .collect();
+            let (p, b, outs) = program(&inputs, &pairs);
+            let mut table: Vec<(String, usize)> = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.to_string(), i))
+                .collect();
+            let trees: Vec<Node> = exprs
+                .iter()
+                .zip(&outs)
+                .map(|((name, text), &slot)| {
+                    let node = tree(text, &table);
+                    table.push((name.clone(), slot));
+                    node
+                })
+                .collect();
+            for _ in 0..20 {
+                let vals: Vec<f64> = (0..inputs.len())
+                    .map(|_| match rng() % 3 {
+                        0 => specials[(rng() % specials.len() as u64) as usize],
+                        _ => (rng() >> 11) as f64 / (1u64 << 50) as f64 - 4.0,
+                    })
+                    .collect();
+                let mut v = slots(&b, &vals);
+                p.run(&mut v);
+                // The trees, evaluated one after the other into the same slots.
+                let mut w = slots(&b, &vals);
+                for (node, &slot) in trees.iter().zip(&outs) {
+                    w[slot] = node.eval(&w);
+                }
+                for ((name, text), &slot) in exprs.iter().zip(&outs) {
+                    assert!(
+                        same(v[slot], w[slot]),
+                        "{name} = {text} at {vals:?}: program {} tree {}",
+                        v[slot],
+                        w[slot]
+                    );
+                }
+            }
+        }
+    }
+}
