@@ -116,12 +116,15 @@ pub struct InputError {
     pub message: String,
 }
 
-/// A failed solve: names the model and the time (days) where it stopped.
+/// A failed solve: names the model, the time (days) where it stopped, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SolveError {
+    /// The model's name.
     pub model: String,
+    /// Day (after the first infusion) where the solver stopped.
     pub day: f64,
-    pub message: String,
+    /// Why it stopped.
+    pub failure: SolveFailure,
 }
 
 impl fmt::Display for SolveError {
@@ -129,8 +132,64 @@ impl fmt::Display for SolveError {
         write!(
             f,
             "model `{}`: solve failed at day {:.6}: {}",
-            self.model, self.day, self.message
+            self.model, self.day, self.failure
         )
+    }
+}
+
+/// Why a solve stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SolveFailure {
+    /// The step budget (`max_steps`) ran out; `steps` when the method reports it. The explicit
+    /// method adds a hint that the model may be stiff.
+    #[error("{}", max_steps_text(*steps, *explicit))]
+    MaxSteps {
+        /// Steps taken, when known.
+        steps: Option<u64>,
+        /// Raised by the explicit method (dopri5).
+        explicit: bool,
+    },
+    /// The step size fell below what the floating-point time can resolve.
+    #[error("{}", if *explicit { "step size underflow (the model may be stiff: try --method radau5)" } else { "step size underflow" })]
+    StepSizeUnderflow {
+        /// Raised by the explicit method (dopri5).
+        explicit: bool,
+    },
+    /// A state became NaN or infinite.
+    #[error("a state became NaN or infinite")]
+    NonFinite,
+    /// dopri5's stiffness test fired (only with stiffness detection on).
+    #[error("stiffness detected (try --method radau5)")]
+    Stiff,
+    /// The implicit method's Newton iteration matrix is singular.
+    #[error("singular iteration matrix")]
+    SingularMatrix,
+    /// Anything else, in words (a span of 0 days, a method's size limit...).
+    #[error("{0}")]
+    Other(String),
+}
+
+fn max_steps_text(steps: Option<u64>, explicit: bool) -> String {
+    match (steps, explicit) {
+        (Some(n), true) => {
+            format!("more than {n} steps (the model may be stiff: try --method radau5)")
+        }
+        (Some(n), false) => format!("more than {n} steps"),
+        (None, true) => "too many steps (the model may be stiff: try --method radau5)".into(),
+        (None, false) => "too many steps".into(),
+    }
+}
+
+impl From<String> for SolveFailure {
+    fn from(s: String) -> Self {
+        SolveFailure::Other(s)
+    }
+}
+
+impl From<&str> for SolveFailure {
+    fn from(s: &str) -> Self {
+        SolveFailure::Other(s.to_string())
     }
 }
 

@@ -3,6 +3,7 @@
 //! run option, solver day).
 
 use cartox::error::{InputError, ModelError, PlotError};
+use cartox::solve::SolveFailure;
 use cartox::{Error, Inputs, Model, RunOptions};
 
 fn one_line(e: &Error) -> String {
@@ -104,7 +105,75 @@ fn solver_failure_names_model_and_day() {
                 s.starts_with(&format!("model `{}`: solve failed at day ", m.name)),
                 "{s}"
             );
+            // The step budget ran out, and the error says so as data, not only in words.
+            assert!(
+                matches!(se.failure, SolveFailure::MaxSteps { .. }),
+                "{:?}",
+                se.failure
+            );
         }
+        other => panic!("wrong variant {other:?}"),
+    }
+}
+
+/// Each structured solve failure keeps the message it always printed.
+#[test]
+fn solve_failures_print_as_before() {
+    let cases = [
+        (
+            SolveFailure::MaxSteps {
+                steps: Some(500001),
+                explicit: true,
+            },
+            "more than 500001 steps (the model may be stiff: try --method radau5)",
+        ),
+        (
+            SolveFailure::MaxSteps {
+                steps: None,
+                explicit: false,
+            },
+            "too many steps",
+        ),
+        (
+            SolveFailure::StepSizeUnderflow { explicit: true },
+            "step size underflow (the model may be stiff: try --method radau5)",
+        ),
+        (
+            SolveFailure::StepSizeUnderflow { explicit: false },
+            "step size underflow",
+        ),
+        (SolveFailure::NonFinite, "a state became NaN or infinite"),
+        (SolveFailure::SingularMatrix, "singular iteration matrix"),
+    ];
+    for (failure, text) in cases {
+        let e = cartox::solve::SolveError {
+            model: "m".into(),
+            day: 2.5,
+            failure,
+        };
+        assert_eq!(
+            e.to_string(),
+            format!("model `m`: solve failed at day 2.500000: {text}")
+        );
+    }
+}
+
+/// A state that blows up is reported as a non-finite state, at a day inside the span.
+#[test]
+fn blow_up_is_a_non_finite_state() {
+    let m = Model::from_toml(
+        "[model]\nname = \"blowup\"\ntime_unit = \"day\"\n[[states]]\nname = \"x\"\ninitial = 1\n[equations]\nx = \"x * x\"\n",
+        "blowup.toml",
+    )
+    .unwrap();
+    let mut opts = RunOptions::for_model(&m);
+    opts.days = 5.0;
+    opts.solver.method = cartox::solve::Method::Radau5;
+    let e = cartox::run::run(&m, &Inputs::default(), &opts)
+        .err()
+        .expect("blows up");
+    match e {
+        Error::Solve(se) => assert!(se.day > 0.5 && se.day < 1.5, "{se}"),
         other => panic!("wrong variant {other:?}"),
     }
 }

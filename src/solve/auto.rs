@@ -16,6 +16,7 @@
 
 use super::radau::{self, NonStiffTest};
 use super::{dopri, Segment, Span, Stats};
+use crate::error::SolveFailure;
 
 /// Accepted radau5 steps in a row that must pass the non-stiff test before the first return to
 /// dopri5 (doubling at each later one).
@@ -48,7 +49,7 @@ pub(super) fn integrate(
     span: Span,
     stats: &mut Stats,
     state: &mut AutoState,
-) -> Result<Box<dyn Segment>, (f64, String)> {
+) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
     let mut pieces: Vec<Box<dyn Segment>> = Vec::new();
     let mut y = span.y0.to_vec();
     let (mut t, mut h0) = (span.t0, span.h0);
@@ -93,7 +94,13 @@ pub(super) fn integrate(
             break;
         }
         if stats.accepted_steps - steps_before > u64::from(span.opts.max_steps) {
-            return Err((t, "too many steps".into()));
+            return Err((
+                t,
+                SolveFailure::MaxSteps {
+                    steps: None,
+                    explicit: false,
+                },
+            ));
         }
     }
     Ok(if pieces.len() == 1 {

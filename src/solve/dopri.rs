@@ -10,6 +10,7 @@
 //! - states are `SVector<f64, N>` for N <= 16 (6-7x faster than `DVector`), `DVector` above.
 
 use super::{Segment, Span, Stats, Watcher};
+use crate::error::SolveFailure;
 use crate::model::Model;
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
 use ode_solvers::continuous_output_model::ContinuousOutputModel;
@@ -156,7 +157,7 @@ fn run<D: Dim + 'static>(
     span: Span,
     stats: &mut Stats,
     auto_steps: Option<&mut u64>,
-) -> Result<(Box<dyn Segment>, bool), (f64, String)>
+) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)>
 where
     DefaultAllocator: Allocator<D>,
     OVector<f64, D>: Send + Sync + std::ops::Mul<f64, Output = OVector<f64, D>>,
@@ -232,23 +233,21 @@ where
             stats.rhs_evaluations += evals.get();
         }
         Err(IntegrationError::StepSizeUnderflow { x }) => {
-            return Err((
-                x,
-                "step size underflow (the model may be stiff: try --method radau5)".into(),
-            ))
+            return Err((x, SolveFailure::StepSizeUnderflow { explicit: true }))
         }
         Err(IntegrationError::MaxNumStepReached { x, n_step }) => {
             return Err((
                 x,
-                format!("more than {n_step} steps (the model may be stiff: try --method radau5)"),
+                SolveFailure::MaxSteps {
+                    steps: Some(n_step as u64),
+                    explicit: true,
+                },
             ))
         }
-        Err(IntegrationError::StiffnessDetected { x }) => {
-            return Err((x, "stiffness detected (try --method radau5)".into()))
-        }
+        Err(IntegrationError::StiffnessDetected { x }) => return Err((x, SolveFailure::Stiff)),
     }
     if let Some((t, msg)) = failure.get() {
-        return Err((t, msg.to_string()));
+        return Err((t, msg.to_string().into()));
     }
     let (xs, ys) = stepper.results().get();
     if xs.is_empty() {
@@ -288,7 +287,10 @@ macro_rules! dispatch {
 }
 
 /// Integrate a span with Dopri5, dispatching the state count to a const-sized vector.
-pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+pub(super) fn integrate(
+    span: Span,
+    stats: &mut Stats,
+) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
     integrate_piece(span, stats, None).map(|(seg, _)| seg)
 }
 
@@ -298,6 +300,6 @@ pub(super) fn integrate_piece(
     span: Span,
     stats: &mut Stats,
     auto_steps: Option<&mut u64>,
-) -> Result<(Box<dyn Segment>, bool), (f64, String)> {
+) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
     dispatch!(span.y0.len(), (span, stats, auto_steps); 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
 }

@@ -10,6 +10,7 @@
 //! 4.6e-6 off at both (docs/solvers.md).
 
 use super::{Segment, Span, Stats};
+use crate::error::SolveFailure;
 use crate::model::Model;
 use differential_equations::prelude::*;
 use std::cell::RefCell;
@@ -70,7 +71,10 @@ impl Segment for StepEndSegment {
 }
 
 /// Integrate `[t0, t1]` with `opts.method` (BDF here: states as `[f64; N]`, up to 64 states).
-pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+pub(super) fn integrate(
+    span: Span,
+    stats: &mut Stats,
+) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
     if span.opts.method == super::Method::Radau5 {
         return super::radau::integrate(span, stats);
     }
@@ -82,14 +86,17 @@ pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment
                 25..=32 => run::<32>(span, stats),
                 33..=48 => run::<48>(span, stats),
                 49..=64 => run::<64>(span, stats),
-                n => Err((span.t0, format!("--method bdf supports up to 64 states, the model has {n}"))),
+                n => Err((span.t0, format!("--method bdf supports up to 64 states, the model has {n}").into())),
             }
         };
     }
     dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
 }
 
-fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+fn run<const N: usize>(
+    span: Span,
+    stats: &mut Stats,
+) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
     let Span {
         model,
         params,
@@ -116,11 +123,17 @@ fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>
         )
         .solve();
     let sol = solved.map_err(|e| match e {
-        Error::StepSize { t, .. } => (t, "step size underflow".to_string()),
-        Error::MaxSteps { t, .. } => (t, "too many steps".to_string()),
-        Error::Stiffness { t, .. } => (t, "stiffness".to_string()),
-        Error::LinearAlgebra { t, msg, .. } => (t, format!("linear algebra failure: {msg}")),
-        other => (t0, format!("{other:?}")),
+        Error::StepSize { t, .. } => (t, SolveFailure::StepSizeUnderflow { explicit: false }),
+        Error::MaxSteps { t, .. } => (
+            t,
+            SolveFailure::MaxSteps {
+                steps: None,
+                explicit: false,
+            },
+        ),
+        Error::Stiffness { t, .. } => (t, "stiffness".into()),
+        Error::LinearAlgebra { t, msg, .. } => (t, format!("linear algebra failure: {msg}").into()),
+        other => (t0, format!("{other:?}").into()),
     })?;
     stats.accepted_steps += sol.steps.accepted as u64;
     stats.bdf_steps += sol.steps.accepted as u64;
@@ -130,7 +143,7 @@ fn run<const N: usize>(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>
     let mut y: Vec<Vec<f64>> = Vec::new();
     for (ti, yi) in sol.iter() {
         if yi.iter().any(|v| !v.is_finite()) {
-            return Err((*ti, "a state became NaN or infinite".into()));
+            return Err((*ti, SolveFailure::NonFinite));
         }
         if t.last().is_some_and(|&last| *ti <= last) {
             continue;

@@ -72,7 +72,7 @@ impl Default for SolverOptions {
 }
 
 /// A failed solve (defined with the library's error type).
-pub use crate::error::SolveError;
+pub use crate::error::{SolveError, SolveFailure};
 
 /// The continuous solution of one integration segment `[t0, t1]` (model time units).
 pub trait Segment: Send + Sync {
@@ -380,7 +380,7 @@ pub(crate) fn integrate_segment(
     span: Span,
     stats: &mut Stats,
     auto: &mut auto::AutoState,
-) -> Result<Box<dyn Segment>, (f64, String)> {
+) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
     match span.opts.method {
         Method::Auto => auto::integrate(span, stats, auto),
         Method::Dopri5 => dopri::integrate(span, stats),
@@ -440,15 +440,15 @@ pub fn solve_with_jacobian(
     jacobian: Option<&JacobianFn<'_>>,
 ) -> Result<Solution, SolveError> {
     let per_day = model.time_unit.per_day();
-    let fail = |t: f64, message: String| SolveError {
+    let fail = |t: f64, failure: SolveFailure| SolveError {
         model: model.name.clone(),
         day: t / per_day,
-        message,
+        failure,
     };
     if !(end_day > 0.0 && end_day.is_finite()) {
         return Err(fail(
             0.0,
-            format!("the simulated span must be > 0 days, got {end_day}"),
+            format!("the simulated span must be > 0 days, got {end_day}").into(),
         ));
     }
     let mut events = scheduled_events(model, sc, end_day);

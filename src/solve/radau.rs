@@ -25,6 +25,7 @@
 //! Neither can be worked around through its options. See docs/solvers.md.
 
 use super::{JacobianFn, Segment, Span, Stats, Watcher};
+use crate::error::SolveFailure;
 use crate::model::Model;
 use nalgebra::{Complex, DMatrix, DVector, LU};
 
@@ -179,7 +180,10 @@ fn jacobian(
 }
 
 /// Integrate `[t0, t1]` with Radau IIA(5).
-pub(super) fn integrate(span: Span, stats: &mut Stats) -> Result<Box<dyn Segment>, (f64, String)> {
+pub(super) fn integrate(
+    span: Span,
+    stats: &mut Stats,
+) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
     integrate_piece(span, stats, None).map(|(seg, _)| seg)
 }
 
@@ -207,7 +211,7 @@ pub(super) fn integrate_piece(
     span: Span,
     stats: &mut Stats,
     nonstiff: Option<&NonStiffTest>,
-) -> Result<(Box<dyn Segment>, bool), (f64, String)> {
+) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
     let Span {
         model,
         params,
@@ -305,7 +309,7 @@ pub(super) fn integrate_piece(
             if factors.is_none() {
                 nsing += 1;
                 if nsing >= 5 {
-                    return Err((t, "singular iteration matrix".into()));
+                    return Err((t, SolveFailure::SingularMatrix));
                 }
                 (h, reject, last) = (h * 0.5, true, false);
                 need_jac = !caljac;
@@ -315,10 +319,16 @@ pub(super) fn integrate_piece(
         let lu = factors.as_ref().unwrap();
         nsteps += 1;
         if nsteps > u64::from(opts.max_steps) {
-            return Err((t, "too many steps".into()));
+            return Err((
+                t,
+                SolveFailure::MaxSteps {
+                    steps: None,
+                    explicit: false,
+                },
+            ));
         }
         if 0.1 * h.abs() <= t.abs() * UROUND || !h.is_finite() {
-            return Err((t, "step size underflow".into()));
+            return Err((t, SolveFailure::StepSizeUnderflow { explicit: false }));
         }
         // Starting values for the Newton iteration: the last step's polynomial extrapolated.
         for i in 0..3 {
@@ -459,7 +469,7 @@ pub(super) fn integrate_piece(
             cont[2][j] = cont[1][j] - acont3;
         }
         if y.iter().any(|v| !v.is_finite()) {
-            return Err((t, "a state became NaN or infinite".into()));
+            return Err((t, SolveFailure::NonFinite));
         }
         seg.ends.push(t);
         seg.h.push(h);
