@@ -44,8 +44,7 @@ impl Model {
         let label = path.display().to_string();
         let xml = std::fs::read_to_string(path)
             .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
-        let spec = crate::sbml::sbml_to_spec(&xml, &label)
-            .map_err(|e| ModelError::plain(&label, e.summary()))?;
+        let spec = crate::sbml::sbml_to_spec(&xml, &label)?;
         Model::from_spec(spec, &format!("{label} (imported)"))
     }
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use roxmltree::Node;
 
-use super::error::Problem;
 use super::xml::elements;
+use crate::error::Problem;
 
 /// A MathML expression. Operators keep their MathML names (`plus`, `log`, `ceiling`, ...).
 #[derive(Clone, Debug)]

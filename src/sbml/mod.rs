@@ -38,7 +38,6 @@
 //! Expressions are printed fully parenthesised in the cartox expression language.
 
 mod emit;
-mod error;
 mod events;
 mod mathml;
 mod print;
@@ -53,8 +52,8 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 use roxmltree::{Document, Node};
 
+pub use crate::error::{Problem, SbmlError, SbmlErrorKind};
 use crate::model::ModelSpec;
-pub use error::{Problem, SbmlError, SbmlErrorKind};
 use mathml::{Expr, Function};
 use units::UnitDef;
 use xml::child;

@@ -1,4 +1,5 @@
-//! The importer's one error: every problem found in a document, each of a kind.
+//! The SBML importer's error ([`Error::Sbml`](super::Error::Sbml)): every problem found in a
+//! document, each of a kind (malformed or unsupported).
 
 use std::fmt;
 
@@ -13,6 +14,7 @@ pub enum SbmlErrorKind {
 }
 
 impl SbmlErrorKind {
+    /// `malformed` or `unsupported`, as messages say.
     pub fn as_str(self) -> &'static str {
         match self {
             SbmlErrorKind::Malformed => "malformed",
@@ -24,11 +26,14 @@ impl SbmlErrorKind {
 /// One problem: its kind and a message naming the SBML element it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Problem {
+    /// Malformed or unsupported.
     pub kind: SbmlErrorKind,
+    /// What is wrong, naming the SBML element.
     pub message: String,
 }
 
 impl Problem {
+    /// A problem with the document itself.
     pub fn malformed(message: impl Into<String>) -> Problem {
         Problem {
             kind: SbmlErrorKind::Malformed,
@@ -36,6 +41,7 @@ impl Problem {
         }
     }
 
+    /// A valid construct cartox cannot run.
     pub fn unsupported(message: impl Into<String>) -> Problem {
         Problem {
             kind: SbmlErrorKind::Unsupported,
@@ -54,9 +60,11 @@ impl fmt::Display for Problem {
 ///
 /// The error's [`kind`](SbmlError::kind) is [`SbmlErrorKind::Malformed`] when at least one
 /// problem is, else [`SbmlErrorKind::Unsupported`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SbmlError {
+    /// The SBML file.
     pub file: String,
+    /// Every problem found, in document order.
     pub problems: Vec<Problem>,
 }
 
@@ -71,6 +79,7 @@ impl SbmlError {
         }
     }
 
+    /// Malformed if any problem is, else unsupported.
     pub fn kind(&self) -> SbmlErrorKind {
         if self.is_malformed() {
             SbmlErrorKind::Malformed

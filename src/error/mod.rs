@@ -4,6 +4,10 @@
 //! file, row and column of a bad data row — and prints as one line, ready for a terminal, a Python
 //! exception or a browser page.
 
+mod sbml;
+
+pub use sbml::{Problem, SbmlError, SbmlErrorKind};
+
 use crate::expr::ExprError;
 use std::fmt;
 
@@ -14,6 +18,9 @@ pub enum Error {
     /// A model file (or spec) is invalid: file, line and column when known.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// An SBML file cannot be imported: malformed, or valid but unsupported (every problem listed).
+    #[error(transparent)]
+    Sbml(#[from] SbmlError),
     /// An expression outside a model file (a value given on the command line) is invalid.
     #[error(transparent)]
     Expr(#[from] ExprError),
