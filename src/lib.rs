@@ -66,3 +66,8 @@ pub use many::{simulate_many, simulate_many_with, Batch};
 pub use model::Model;
 pub use regimen::{Inputs, InputsBuilder, Scenario};
 pub use run::{run, Run, RunOptions};
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
