@@ -106,3 +106,58 @@ fn a_10000_deep_expression_is_a_one_line_error_with_its_position() {
     );
     assert!(err.contains(&want), "{err}\nwant {want}");
 }
+
+/// An SBML rate rule of `depth` nested `<apply><minus/>` around `x`.
+fn deep_sbml(depth: usize) -> String {
+    let open = "<apply><minus/>".repeat(depth);
+    let close = "</apply>".repeat(depth);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- a comment with <tags> inside --><sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1">
+<model id="deep" name="a &gt; b" timeUnits="day"><listOfUnitDefinitions><unitDefinition id="day"><listOfUnits><unit kind="second" exponent="1" scale="0" multiplier="86400"/></listOfUnits></unitDefinition></listOfUnitDefinitions><listOfParameters><parameter id="x" value="1" constant="false"/></listOfParameters>
+<listOfRules><rateRule variable="x"><math xmlns="http://www.w3.org/1998/Math/MathML">{open}<ci>x</ci>{close}</math></rateRule></listOfRules>
+</model></sbml>"#
+    )
+}
+
+/// Deeply nested SBML never crashes the process: deeper than the XML reader's limit (1000) and
+/// deeper than the expression limit (500) are both one-line errors with exit status 1 (the first
+/// used to abort with a stack overflow, exit 134).
+#[test]
+fn deeply_nested_sbml_is_a_one_line_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for (depth, expect) in [
+        (100_000, "XML elements nested more than 1000 levels deep"),
+        (
+            700,
+            "MathML nested more than 500 levels deep in the rate rule for 'x'",
+        ),
+    ] {
+        let path = dir.path().join(format!("deep{depth}.xml"));
+        fs::write(&path, deep_sbml(depth)).unwrap();
+        for args in [
+            vec!["simulate", "--model", path.to_str().unwrap(), "--days", "1"],
+            vec!["import-sbml", path.to_str().unwrap()],
+        ] {
+            let out = Command::cargo_bin("cartox")
+                .unwrap()
+                .args(&args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(err.contains(expect), "{depth}: {err}");
+        }
+    }
+    // Shallow nesting of the same shape still imports and runs: d x/dt = -(-x) = x.
+    let path = dir.path().join("shallow.xml");
+    fs::write(&path, deep_sbml(2)).unwrap();
+    let m = Model::resolve(path.to_str().unwrap()).unwrap();
+    let mut opts = RunOptions::for_model(&m);
+    opts.days = 1.0;
+    let run = cartox::run(&m, &Inputs::default(), &opts).unwrap();
+    let mut y = vec![0.0; m.n_states()];
+    run.solution.state_at(1.0, &mut y);
+    assert!((y[0] - 1f64.exp()).abs() < 1e-5, "{y:?}");
+}

@@ -76,8 +76,36 @@ pub(super) fn num(v: f64) -> Expr {
     Expr::Num(v, format!("{v:?}"))
 }
 
+/// Deepest MathML element nesting read (the expression language's own limit): deeper input is
+/// refused with a message instead of exhausting the stack in the recursive readers below.
+pub(super) const MAX_MATHML_DEPTH: usize = crate::expr::MAX_DEPTH;
+
+/// True when some element under `n` is nested more than [`MAX_MATHML_DEPTH`] levels below it
+/// (an explicit-stack walk: no recursion, whatever the input).
+pub(super) fn too_deep(n: Node) -> bool {
+    let mut stack = vec![(n, 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > MAX_MATHML_DEPTH {
+            return true;
+        }
+        stack.extend(elements(node).map(|c| (c, depth + 1)));
+    }
+    false
+}
+
+/// The problem reported for MathML nested too deep.
+pub(super) fn too_deep_problem(ctx: &str) -> Problem {
+    Problem::unsupported(format!(
+        "MathML nested more than {MAX_MATHML_DEPTH} levels deep in {ctx}"
+    ))
+}
+
 /// Parses the single expression inside a `<math>` element. `ctx` says where it is, for messages.
 pub(super) fn parse_math(math: Node, ctx: &str, problems: &mut Vec<Problem>) -> Expr {
+    if too_deep(math) {
+        problems.push(too_deep_problem(ctx));
+        return num(0.0);
+    }
     match elements(math).find(|c| c.tag_name().name() != "annotation") {
         Some(e) => parse_node(e, ctx, problems),
         None => {

@@ -65,6 +65,12 @@ const RESERVED: &[&str] = crate::expr::RESERVED;
 /// in error messages and in the generated description.
 pub fn sbml_to_spec(xml: &str, source_name: &str) -> Result<ModelSpec, SbmlError> {
     let fail = |p: Problem| SbmlError::new(source_name, vec![p]);
+    if xml::nesting_beyond_limit(xml).is_some() {
+        return Err(fail(Problem::unsupported(format!(
+            "XML elements nested more than {} levels deep",
+            xml::MAX_XML_DEPTH
+        ))));
+    }
     let doc = Document::parse(xml)
         .map_err(|e| fail(Problem::malformed(format!("not well-formed XML ({e})"))))?;
     let root = doc.root_element();

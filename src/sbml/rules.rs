@@ -1,6 +1,6 @@
 //! Function definitions, rules (assignment, rate, algebraic) and initial assignments.
 
-use super::mathml::{parse_node, Function};
+use super::mathml::{parse_node, too_deep, too_deep_problem, Function};
 use super::xml::{child, elements, list};
 use super::Translator;
 
@@ -32,6 +32,8 @@ impl Translator<'_, '_> {
                             .trim()
                             .to_string(),
                     );
+                } else if too_deep(c) {
+                    self.problems.push(too_deep_problem(&ctx));
                 } else {
                     body = Some(parse_node(c, &ctx, &mut self.problems));
                 }

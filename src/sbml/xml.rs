@@ -86,3 +86,60 @@ pub(super) fn annotation_ids(model: Node) -> (Option<String>, Option<String>, Op
     }
     (biomodels, doi, pubmed)
 }
+
+/// Deepest element nesting a document may have: the XML reader (roxmltree) recurses once per
+/// level, so deeper input is refused before it is parsed (SBML itself nests about 10 levels,
+/// MathML up to the expression language's limit of 500).
+pub(super) const MAX_XML_DEPTH: usize = 1000;
+
+/// The deepest element nesting of `xml` when it exceeds [`MAX_XML_DEPTH`] (a linear scan of the
+/// text with no recursion: tags, self-closing tags, comments, CDATA, processing instructions and
+/// declarations; quoted attribute values may contain `>`). Malformed text is left to the parser.
+pub(super) fn nesting_beyond_limit(xml: &str) -> Option<usize> {
+    let b = xml.as_bytes();
+    let find = |from: usize, pat: &[u8]| {
+        b[from..]
+            .windows(pat.len())
+            .position(|w| w == pat)
+            .map(|p| from + p + pat.len())
+    };
+    let (mut i, mut depth) = (0usize, 0usize);
+    while let Some(p) = b[i..].iter().position(|&c| c == b'<') {
+        let at = i + p;
+        let rest = &b[at..];
+        i = if rest.starts_with(b"<!--") {
+            find(at, b"-->")?
+        } else if rest.starts_with(b"<![CDATA[") {
+            find(at, b"]]>")?
+        } else if rest.starts_with(b"<?") {
+            find(at, b"?>")?
+        } else if rest.starts_with(b"<!") || rest.starts_with(b"</") {
+            depth = depth.saturating_sub(usize::from(rest.starts_with(b"</")));
+            find(at, b">")?
+        } else {
+            // An opening tag: find its end outside quotes.
+            let mut j = at + 1;
+            let mut quote = None;
+            while j < b.len() {
+                match (quote, b[j]) {
+                    (None, b'"' | b'\'') => quote = Some(b[j]),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'>') => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            if j >= b.len() {
+                return None;
+            }
+            if b[j - 1] != b'/' {
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Some(depth);
+                }
+            }
+            j + 1
+        };
+    }
+    None
+}
