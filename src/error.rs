@@ -28,7 +28,7 @@ pub enum Error {
     /// A data file (CSV) is malformed or refers to unknown names.
     #[error("{}", located_row(file, *row, column.as_deref(), message))]
     Data {
-        /// The file (`-` for standard input).
+        /// The file (`-` for standard input); empty when the caller adds it.
         file: String,
         /// 1-based data row (the header is row 0), when the problem is in a row.
         row: Option<u64>,
@@ -117,6 +117,7 @@ fn located_row(file: &str, row: Option<u64>, column: Option<&str>, message: &str
         (Some(r), Some(c)) => format!("{file}: row {r}, column `{c}`: {message}"),
         (Some(r), None) => format!("{file}: row {r}: {message}"),
         (None, Some(c)) => format!("{file}: column `{c}`: {message}"),
+        (None, None) if file.is_empty() => message.to_string(),
         (None, None) => format!("{file}: {message}"),
     }
 }
