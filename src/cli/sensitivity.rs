@@ -205,7 +205,8 @@ fn write_design(path: &Path, factors: &[Factor], outputs: &[OutputSpec], g: &Glo
             w.write_all(sweep::csv_line(cells.iter().map(String::as_str)).as_bytes())?;
         }
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 fn write_timecourses(path: &Path, names: &[String], tc: &local::Timecourses) -> Result<()> {
@@ -221,7 +222,8 @@ fn write_timecourses(path: &Path, names: &[String], tc: &local::Timecourses) -> 
             }
         }
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 /// A short table of the indices on standard output.

@@ -312,9 +312,8 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         Ok(())
     };
     match &a.out {
-        Some(path) => {
-            write_atomic(path, go).with_context(|| format!("--out {}", path.display()))?
-        }
+        Some(path) => write_atomic(path, |w| Ok(go(w)?))
+            .with_context(|| format!("--out {}", path.display()))?,
         None => go(&mut std::io::sink())?,
     }
     if let Some(path) = &a.plot {
