@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             let is_pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
             let broken_pipe = e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>().is_some_and(is_pipe)
+                    || c.downcast_ref::<cartox::Error>()
+                        .is_some_and(|ce| ce.is_io_kind(std::io::ErrorKind::BrokenPipe))
                     || c.downcast_ref::<csv::Error>()
                         .is_some_and(|ce| match ce.kind() {
                             csv::ErrorKind::Io(io) => is_pipe(io),

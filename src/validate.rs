@@ -36,6 +36,7 @@
 //! patient `i` from its own random stream), run in parallel and collected in order, so the report
 //! does not depend on the thread count. Modelled grades are risk surrogates, not ASTCT grades.
 
+use crate::error::{Error, InputError, ModelError};
 use crate::many::{simulate_many_with, Batch};
 use crate::model::{Model, Quantity, BUNDLED};
 use crate::output::{csv_line, fmt_num};
@@ -43,7 +44,7 @@ use crate::run::{run, Metric, Run, RunOptions};
 use crate::sweep::population::{Design, WEIGHT_CV};
 use crate::trajectory::Reader;
 use crate::Inputs;
-use anyhow::{anyhow, bail, Context, Result};
+use crate::Result;
 use serde::Deserialize;
 use std::io::Write;
 
@@ -98,54 +99,52 @@ impl Spec {
         };
         let raw: ValidationFile = toml::Value::Table(t.clone())
             .try_into()
-            .map_err(|e| anyhow!("{}: [validation]: {e}", model.source))?;
+            .map_err(|e| model_err(&model.source, format!("[validation]: {e}")))?;
         for (i, t) in raw.targets.iter().enumerate() {
             if t.low.partial_cmp(&t.high).is_none_or(|o| o.is_gt()) || !t.published.is_finite() {
-                bail!(
-                    "{}: validation.targets[{i}] ({}): needs finite published and low <= high",
-                    model.source,
-                    t.metric
-                );
+                return Err(model_err(
+                    &model.source,
+                    format!(
+                        "validation.targets[{i}] ({}): needs finite published and low <= high",
+                        t.metric
+                    ),
+                ));
             }
             if t.source.trim().is_empty() {
-                bail!(
-                    "{}: validation.targets[{i}] ({}): empty source",
-                    model.source,
-                    t.metric
-                );
+                return Err(model_err(
+                    &model.source,
+                    format!("validation.targets[{i}] ({}): empty source", t.metric),
+                ));
             }
             if !matches!(t.sample.as_str(), "" | "in" | "out") {
-                bail!(
-                    "{}: validation.targets[{i}] ({}): sample must be \"in\" or \"out\", got \"{}\"",
-                    model.source,
-                    t.metric,
-                    t.sample
-                );
+                return Err(model_err(
+&model.source,
+format!("validation.targets[{i}] ({}): sample must be \"in\" or \"out\", got \"{}\"", t.metric,
+                    t.sample),
+));
             }
             if let Some(u) = metric_unit(model, &t.metric) {
                 if !t.unit.is_empty() && t.unit != u {
-                    bail!(
-                        "{}: validation.targets[{i}] ({}): unit \"{}\" but the model gives this metric in \"{u}\" (compare in the published unit)",
-                        model.source,
-                        t.metric,
-                        t.unit
-                    );
+                    return Err(model_err(
+&model.source,
+format!("validation.targets[{i}] ({}): unit \"{}\" but the model gives this metric in \"{u}\" (compare in the published unit)", t.metric,
+                        t.unit),
+));
                 }
             }
             if is_population_metric(&t.metric) && raw.population.is_none() {
-                bail!(
-                    "{}: validation.targets[{i}]: `{}` is a population metric but the preset declares no [validation.population]",
-                    model.source,
-                    t.metric
-                );
+                return Err(model_err(
+&model.source,
+format!("validation.targets[{i}]: `{}` is a population metric but the preset declares no [validation.population]", t.metric),
+));
             }
         }
         if let Some(p) = raw.population {
             if p.n == 0 {
-                bail!(
-                    "{}: validation.population.n must be at least 1",
-                    model.source
-                );
+                return Err(model_err(
+                    &model.source,
+                    "validation.population.n must be at least 1".to_string(),
+                ));
             }
         }
         Ok(Some(Spec {
@@ -260,10 +259,26 @@ fn number(run: &Run, name: &str) -> Option<Option<f64>> {
     })
 }
 
+/// A problem of a model's validation: prints `LABEL: MESSAGE` (LABEL: the model file or name).
+fn model_err(label: &str, message: String) -> Error {
+    Error::Model(ModelError::plain(label, message))
+}
+
+/// A validation input (a target metric) that does not fit the model, named by it.
+fn input_err(name: &str, message: String) -> Error {
+    Error::Input(InputError {
+        name: name.to_string(),
+        message,
+    })
+}
+
 fn cart_at(model: &Model, run: &Run, day: f64) -> Result<f64> {
-    let q = model
-        .summary_cart
-        .ok_or_else(|| anyhow!("model `{}` declares no [summary] cart quantity", model.name))?;
+    let q = model.summary_cart.ok_or_else(|| {
+        input_err(
+            &format!("cart_day{day}"),
+            format!("model `{}` declares no [summary] cart quantity", model.name),
+        )
+    })?;
     let mut r = Reader::new(model, &run.solution, &run.scenario.params, q);
     Ok(r.at(day))
 }
@@ -296,13 +311,15 @@ pub fn population_runs(model: &Model, pop: Population, opts: &RunOptions) -> Res
         for (name, v) in names.iter().zip(design.patient(model, pop.seed, i as u64)) {
             inputs
                 .set(model, name, &fmt_num(v))
-                .map_err(|e| anyhow!("virtual patient {}: {name}: {e}", i + 1))?;
+                .map_err(|e| input_err(name, format!("virtual patient {}: {name}: {e}", i + 1)))?;
         }
-        runner
-            .run(&inputs)
-            .map_err(|e| anyhow!("{}: virtual patient {} failed: {e}", model.name, i + 1))
-    })
-    .map_err(|e| anyhow!("{e}"))?;
+        runner.run(&inputs).map_err(|e| {
+            model_err(
+                &model.name,
+                format!("virtual patient {} failed: {e}", i + 1),
+            )
+        })
+    })?;
     runs.flatten().collect()
 }
 
@@ -348,7 +365,10 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
             // (Mueller 2018: Cmax and AUC0-28 in responders vs non-responders).
             let base = metric.strip_suffix("_responder_ratio").unwrap_or_default();
             if runs.first().and_then(|r| number(r, base)).is_none() {
-                bail!("unknown metric `{base}` in `{metric}` (not a numeric run metric)");
+                return Err(input_err(
+                    metric,
+                    format!("unknown metric `{base}` in `{metric}` (not a numeric run metric)"),
+                ));
             }
             let gm = |want: bool| -> Option<f64> {
                 let v: Vec<f64> = runs
@@ -367,10 +387,16 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
         }
         _ => {
             let Some(base) = metric.strip_suffix("_median") else {
-                bail!("unknown population metric `{metric}`");
+                return Err(input_err(
+                    metric,
+                    format!("unknown population metric `{metric}`"),
+                ));
             };
             if runs.first().and_then(|r| number(r, base)).is_none() {
-                bail!("unknown metric `{base}` in `{metric}` (not a numeric run metric)");
+                return Err(input_err(
+                    metric,
+                    format!("unknown metric `{base}` in `{metric}` (not a numeric run metric)"),
+                ));
             }
             median(runs.iter().filter_map(|r| grade(base, r)).collect())
         }
@@ -381,11 +407,14 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
 /// population size.
 pub fn validate_model(model: &Model, n: Option<usize>) -> Result<Vec<Row>> {
     let Some(spec) = Spec::of(model)? else {
-        bail!("model `{}` has no [validation] table", model.name);
+        return Err(input_err(
+            "validation",
+            format!("model `{}` has no [validation] table", model.name),
+        ));
     };
     let opts = run_options(model, &spec);
     let typical = run(model, &Inputs::default(), &opts)
-        .map_err(|e| anyhow!("{}: typical patient failed: {e}", model.name))?;
+        .map_err(|e| model_err(&model.name, format!("typical patient failed: {e}")))?;
     let pop = spec.population.map(|p| Population {
         n: n.unwrap_or(p.n),
         ..p
@@ -404,11 +433,15 @@ pub fn validate_model(model: &Model, n: Option<usize>) -> Result<Vec<Row>> {
         } else {
             match number(&typical, &t.metric) {
                 Some(v) => (v, 1),
-                None => bail!(
-                    "{}: validation target `{}` is not a numeric run metric, `cart_dayN` or a population metric",
-                    model.name,
-                    t.metric
-                ),
+                None => {
+                    return Err(model_err(
+                        &model.name,
+                        format!(
+                            "validation target `{}` is not a numeric run metric, `cart_dayN` or a population metric",
+                            t.metric
+                        ),
+                    ))
+                }
             }
         };
         rows.push(Row {
@@ -438,8 +471,11 @@ pub fn validate(names: &[String], n: Option<usize>) -> Result<Vec<Row>> {
     };
     let mut rows = Vec::new();
     for name in &names {
-        let model = Model::resolve(name).map_err(|e| anyhow!("{e}"))?;
-        rows.extend(validate_model(&model, n).with_context(|| format!("validating `{name}`"))?);
+        let model = Model::resolve(name)?;
+        rows.extend(
+            validate_model(&model, n)
+                .map_err(|e| model_err(&format!("validating `{name}`"), e.to_string()))?,
+        );
     }
     Ok(rows)
 }

@@ -205,7 +205,8 @@ fn write_design(path: &Path, factors: &[Factor], outputs: &[OutputSpec], g: &Glo
             w.write_all(sweep::csv_line(cells.iter().map(String::as_str)).as_bytes())?;
         }
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 fn write_timecourses(path: &Path, names: &[String], tc: &local::Timecourses) -> Result<()> {
@@ -221,7 +222,8 @@ fn write_timecourses(path: &Path, names: &[String], tc: &local::Timecourses) -> 
             }
         }
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 /// A short table of the indices on standard output.
@@ -307,7 +309,7 @@ pub fn run(a: SensitivityArgs) -> Result<ExitCode> {
         .iter()
         .filter(|r| !r.trim().is_empty())
         .map(|r| sens::parse_range(r))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<cartox::Result<Vec<_>>>()?;
     let metric_names = sweep::metric_names(&model);
     let default_outputs = if model.toxicity.is_some() {
         "cart_cmax,crs_grade,icans_grade"
@@ -317,7 +319,7 @@ pub fn run(a: SensitivityArgs) -> Result<ExitCode> {
     let outputs = split_list(a.outputs.as_deref().unwrap_or(default_outputs))
         .iter()
         .map(|o| OutputSpec::parse(&model, &metric_names, o, opts.days))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<cartox::Result<Vec<_>>>()?;
     if outputs.is_empty() {
         bail!("--outputs: no outputs given");
     }

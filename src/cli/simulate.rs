@@ -137,7 +137,7 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
                 }
             }
         }
-        write_atomic(path, |w| write_timecourse(w, &tr, &extra))
+        write_atomic(path, |w| Ok(write_timecourse(w, &tr, &extra)?))
             .with_context(|| format!("--out {}", path.display()))?;
     }
     if let Some(path) = &a.plot {

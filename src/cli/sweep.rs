@@ -262,7 +262,8 @@ pub fn run_population(a: PopulationArgs) -> Result<ExitCode> {
     let model = Model::resolve(&a.model)?;
     let design = population::Design::from_model(&model, a.weight_cv)?;
     write_atomic(&a.out, |w| {
-        population::write_population(&model, &design, a.n, a.seed, a.jobs.unwrap_or(0), w)
+        population::write_population(&model, &design, a.n, a.seed, a.jobs.unwrap_or(0), w)?;
+        Ok(())
     })
     .with_context(|| format!("--out {}", a.out.display()))?;
     Ok(ExitCode::SUCCESS)
@@ -311,9 +312,8 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
         Ok(())
     };
     match &a.out {
-        Some(path) => {
-            write_atomic(path, go).with_context(|| format!("--out {}", path.display()))?
-        }
+        Some(path) => write_atomic(path, |w| Ok(go(w)?))
+            .with_context(|| format!("--out {}", path.display()))?,
         None => go(&mut std::io::sink())?,
     }
     if let Some(path) = &a.plot {

@@ -42,7 +42,7 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode> {
         print!("{table}");
     }
     if let Some(path) = &a.out {
-        cartox::output::write_atomic(path, |w| cartox::validate::write_csv(&rows, w))?;
+        cartox::output::write_atomic(path, |w| Ok(cartox::validate::write_csv(&rows, w)?))?;
         if !to_stdout {
             println!("wrote {}", path.display());
         }

@@ -35,7 +35,7 @@ pub enum Error {
     /// A data file (CSV) is malformed or refers to unknown names.
     #[error("{}", located_row(file, *row, column.as_deref(), message))]
     Data {
-        /// The file (`-` for standard input).
+        /// The file (`-` for standard input); empty when the caller adds it.
         file: String,
         /// 1-based data row (the header is row 0), when the problem is in a row.
         row: Option<u64>,
@@ -44,13 +44,19 @@ pub enum Error {
         /// What is wrong, one line.
         message: String,
     },
-    /// A file could not be read or written.
-    #[error("{path}: {message}")]
+    /// A file could not be read or written: `{action} {path}: {message}`
+    /// (`cannot write out.csv: No such file or directory`).
+    #[error("{}", io_line(action, path, message))]
     Io {
-        /// The file.
+        /// What was being done (`cannot write`); empty when not known yet.
+        action: String,
+        /// The file; empty when not known yet.
         path: String,
-        /// The operating system's reason, with what was being done.
+        /// The operating system's (or CSV reader's) reason.
         message: String,
+        /// The kind of the underlying I/O error, when there was one (a closed pipe is
+        /// `BrokenPipe`, which the binary treats as success).
+        kind: Option<std::io::ErrorKind>,
     },
     /// An input (dose, regimen, parameter or initial-state override) does not fit the model.
     #[error(transparent)]
@@ -66,11 +72,59 @@ pub enum Error {
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl Error {
+    /// An I/O failure while doing `action` (`cannot open shard`) on `path`.
+    pub fn io(action: &str, path: impl fmt::Display, e: &std::io::Error) -> Error {
+        Error::Io {
+            action: action.to_string(),
+            path: path.to_string(),
+            message: e.to_string(),
+            kind: Some(e.kind()),
+        }
+    }
+
+    /// A CSV read or write failure while doing `action` on `path` (keeps the I/O kind, if any).
+    pub fn csv(action: &str, path: impl fmt::Display, e: &csv::Error) -> Error {
+        Error::Io {
+            action: action.to_string(),
+            path: path.to_string(),
+            message: e.to_string(),
+            kind: match e.kind() {
+                csv::ErrorKind::Io(io) => Some(io.kind()),
+                _ => None,
+            },
+        }
+    }
+
+    /// True when this is an I/O error of the given kind.
+    pub fn is_io_kind(&self, want: std::io::ErrorKind) -> bool {
+        matches!(self, Error::Io { kind: Some(k), .. } if *k == want)
+    }
+}
+
+/// A bare I/O error (a write to a stream whose name the caller adds, e.g. in
+/// `output::write_atomic`).
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::io("", "", &e)
+    }
+}
+
+fn io_line(action: &str, path: &str, message: &str) -> String {
+    match (action.is_empty(), path.is_empty()) {
+        (true, true) => message.to_string(),
+        (true, false) => format!("{path}: {message}"),
+        (false, true) => format!("{action}: {message}"),
+        (false, false) => format!("{action} {path}: {message}"),
+    }
+}
+
 fn located_row(file: &str, row: Option<u64>, column: Option<&str>, message: &str) -> String {
     match (row, column) {
         (Some(r), Some(c)) => format!("{file}: row {r}, column `{c}`: {message}"),
         (Some(r), None) => format!("{file}: row {r}: {message}"),
         (None, Some(c)) => format!("{file}: column `{c}`: {message}"),
+        (None, None) if file.is_empty() => message.to_string(),
         (None, None) => format!("{file}: {message}"),
     }
 }

@@ -4,17 +4,33 @@
 //! Every CSV the crate writes (time courses, sweep results, populations, shards, the validation
 //! report) is formatted by [`csv_line`].
 
+use crate::error::Error;
 use crate::trajectory::Trajectory;
-use anyhow::{Context, Result};
+use crate::Result;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+/// An error of a writer closure (any error type: the binary's `anyhow`, the library's
+/// [`Error`], `std::io::Error`, ...).
+pub type WriteError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Write a file through a temporary file in the same directory, renamed into place on success.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+///
+/// Errors are [`Error::Io`] `cannot write PATH: REASON` (REASON: the closure's error and its
+/// causes, joined by `: `), keeping the kind of the first I/O error found among them, so a closed
+/// pipe stays recognisable (`BrokenPipe`). On `-` (standard output) the closure's error is passed
+/// on without the `cannot write` prefix.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::result::Result<(), WriteError>,
+) -> Result<()> {
+    let shown = path.display().to_string();
+    let cannot = |e: WriteError| io_error("cannot write", &shown, &*e);
+    let cannot_io = |e: std::io::Error| Error::io("cannot write", &shown, &e);
     if path.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut lock = BufWriter::new(stdout.lock());
-        write(&mut lock)?;
+        write(&mut lock).map_err(|e| io_error("", "", &*e))?;
         lock.flush()?;
         return Ok(());
     }
@@ -24,11 +40,10 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(cannot_io)?;
         let mut w = BufWriter::new(file);
-        write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
-        w.flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write(&mut w).map_err(cannot)?;
+        w.flush().map_err(cannot_io)?;
         return Ok(());
     }
     let dir = match path.parent() {
@@ -39,12 +54,11 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         .prefix(".cartox-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .map_err(cannot_io)?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
-        write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
-        w.flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write(&mut w).map_err(cannot)?;
+        w.flush().map_err(cannot_io)?;
     }
     // Temporary files are created 0600; a result file is an ordinary 0644 file.
     #[cfg(unix)]
@@ -52,9 +66,40 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
     }
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    tmp.persist(path).map_err(|e| cannot_io(e.error))?;
     Ok(())
+}
+
+/// [`Error::Io`] for `action path`, its message the error and its causes joined by `: `, its kind
+/// the first I/O kind among them (a `std::io::Error`, a CSV I/O error or an [`Error::Io`]).
+fn io_error(action: &str, path: &str, e: &(dyn std::error::Error + 'static)) -> Error {
+    let mut parts = vec![];
+    let mut kind = None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        parts.push(c.to_string());
+        if kind.is_none() {
+            kind = if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                Some(io.kind())
+            } else if let Some(ce) = c.downcast_ref::<csv::Error>() {
+                match ce.kind() {
+                    csv::ErrorKind::Io(io) => Some(io.kind()),
+                    _ => None,
+                }
+            } else if let Some(Error::Io { kind, .. }) = c.downcast_ref::<Error>() {
+                *kind
+            } else {
+                None
+            };
+        }
+        cur = c.source();
+    }
+    Error::Io {
+        action: action.to_string(),
+        path: path.to_string(),
+        message: parts.join(": "),
+        kind,
+    }
 }
 
 /// Shortest text that reads back as the same f64 (Rust's `{}` is round-trip exact).

@@ -11,10 +11,11 @@
 use super::evaluate::simulate_all;
 use super::outputs::OutputSpec;
 use super::{Index, IndexRow};
+use crate::error::{Error, InputError};
 use crate::model::Model;
 use crate::regimen::{Inputs, Scenario};
 use crate::run::{Run, RunOptions};
-use anyhow::{anyhow, bail, Result};
+use crate::Result;
 
 /// Default log step.
 pub const DEFAULT_STEP: f64 = 0.01;
@@ -68,20 +69,25 @@ pub fn local(
     pool: &rayon::ThreadPool,
 ) -> Result<Local> {
     if !(h.is_finite() && h > 0.0 && h < 1.0) {
-        bail!("--step must be a number in (0, 1), got {h}");
+        return Err(opt_err!(
+            "--step",
+            "--step must be a number in (0, 1), got {h}"
+        ));
     }
-    let scenario = Scenario::prepare(model, base).map_err(|e| anyhow!("{e}"))?;
+    let scenario = Scenario::prepare(model, base)?;
     let mut idx = Vec::with_capacity(names.len());
     for n in names {
         let i = model.parameter_index(n).ok_or_else(|| {
-            anyhow!(
-                "--params: `{n}` is not a parameter of model `{}`: local sensitivities are d ln y / d ln p of parameters (see `cartox describe {}`)",
+            opt_err!("--params", "--params: `{n}` is not a parameter of model `{}`: local sensitivities are d ln y / d ln p of parameters (see `cartox describe {}`)",
                 model.name,
                 model.name
             )
         })?;
         if scenario.params[i] == 0.0 {
-            bail!("--params: `{n}` is 0 at the typical patient: no logarithmic sensitivity");
+            return Err(opt_err!(
+                "--params",
+                "--params: `{n}` is 0 at the typical patient: no logarithmic sensitivity"
+            ));
         }
         idx.push(i);
     }
@@ -109,9 +115,12 @@ pub fn local(
     let res = simulate_all(model, &inputs, opts, pool, &read);
     let failed = res.iter().filter(|r| r.is_err()).count();
     let first = res.iter().find_map(|r| r.as_ref().err().cloned());
-    let base_run = res[0]
-        .as_ref()
-        .map_err(|e| anyhow!("the typical patient's run fails: {e}"))?;
+    let base_run = res[0].as_ref().map_err(|e| {
+        Error::Input(InputError {
+            name: "typical patient".to_string(),
+            message: format!("the typical patient's run fails: {e}"),
+        })
+    })?;
     let mut rows = vec![];
     for (o, spec) in outputs.iter().enumerate() {
         for (f, name) in names.iter().enumerate() {

@@ -19,6 +19,16 @@
 //! (uniform or log-uniform). Every base row draws from its own ChaCha8 stream, so designs and
 //! indices are the same bytes on any thread count.
 
+/// An [`Error::Options`] for the flag `$option`, message formatted like `format!`.
+macro_rules! opt_err {
+    ($option:expr, $($fmt:tt)*) => {
+        crate::error::Error::Options {
+            option: $option.to_string(),
+            message: format!($($fmt)*),
+        }
+    };
+}
+
 pub mod analysis;
 pub mod design;
 pub mod estimators;
@@ -29,7 +39,7 @@ pub mod outputs;
 use crate::model::Model;
 use crate::output::fmt_num;
 use crate::regimen::Inputs;
-use anyhow::{anyhow, bail, Result};
+use crate::Result;
 
 pub use evaluate::{evaluate, Evaluation, Population};
 pub use outputs::OutputSpec;
@@ -103,30 +113,48 @@ pub const DEFAULT_AROUND: f64 = 0.5;
 
 /// A `--ranges` entry: `name=lo:hi` (uniform) or `name=log:lo:hi` (log-uniform).
 pub fn parse_range(entry: &str) -> Result<(String, f64, f64, Scale)> {
-    let (name, spec) = entry
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--ranges `{entry}`: expected NAME=LO:HI or NAME=log:LO:HI"))?;
+    let (name, spec) = entry.split_once('=').ok_or_else(|| {
+        opt_err!(
+            "--ranges",
+            "--ranges `{entry}`: expected NAME=LO:HI or NAME=log:LO:HI"
+        )
+    })?;
     let name = name.trim();
     let (scale, rest) = match spec.trim().strip_prefix("log:") {
         Some(r) => (Scale::LogUniform, r),
         None => (Scale::Uniform, spec.trim()),
     };
-    let (lo, hi) = rest
-        .split_once(':')
-        .ok_or_else(|| anyhow!("--ranges `{entry}`: expected NAME=LO:HI or NAME=log:LO:HI"))?;
+    let (lo, hi) = rest.split_once(':').ok_or_else(|| {
+        opt_err!(
+            "--ranges",
+            "--ranges `{entry}`: expected NAME=LO:HI or NAME=log:LO:HI"
+        )
+    })?;
     let num = |t: &str| -> Result<f64> {
         t.trim()
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
-            .ok_or_else(|| anyhow!("--ranges `{entry}`: `{}` is not a finite number", t.trim()))
+            .ok_or_else(|| {
+                opt_err!(
+                    "--ranges",
+                    "--ranges `{entry}`: `{}` is not a finite number",
+                    t.trim()
+                )
+            })
     };
     let (lo, hi) = (num(lo)?, num(hi)?);
     if lo >= hi {
-        bail!("--ranges `{entry}`: the lower end {lo} must be below the upper end {hi}");
+        return Err(opt_err!(
+            "--ranges",
+            "--ranges `{entry}`: the lower end {lo} must be below the upper end {hi}"
+        ));
     }
     if scale == Scale::LogUniform && lo <= 0.0 {
-        bail!("--ranges `{entry}`: a log range needs a lower end above 0");
+        return Err(opt_err!(
+            "--ranges",
+            "--ranges `{entry}`: a log range needs a lower end above 0"
+        ));
     }
     Ok((name.to_string(), lo, hi, scale))
 }
@@ -142,31 +170,33 @@ pub fn resolve_factors(
     around: Option<f64>,
 ) -> Result<Vec<Factor>> {
     if names.is_empty() {
-        bail!("--params: no parameters given");
+        return Err(opt_err!("--params", "--params: no parameters given"));
     }
     if let Some(f) = around {
         if !(f.is_finite() && f > 0.0) {
-            bail!("--around must be a number above 0, got {f}");
+            return Err(opt_err!(
+                "--around",
+                "--around must be a number above 0, got {f}"
+            ));
         }
     }
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
-            bail!("--params: `{n}` is listed twice");
+            return Err(opt_err!("--params", "--params: `{n}` is listed twice"));
         }
     }
     for (n, ..) in ranges {
         if !names.contains(n) {
-            bail!("--ranges: `{n}` is not in --params");
+            return Err(opt_err!("--ranges", "--ranges: `{n}` is not in --params"));
         }
     }
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         if !Inputs::accepts(model, name) || ["ld", "schedule"].contains(&name.as_str()) {
-            bail!(
-                "--params: unknown name `{name}`: not a parameter, `<state>_0` or numeric regimen input of model `{}` (see `cartox describe {}`)",
+            return Err(opt_err!("--params", "--params: unknown name `{name}`: not a parameter, `<state>_0` or numeric regimen input of model `{}` (see `cartox describe {}`)",
                 model.name,
                 model.name
-            );
+            ));
         }
         let f = if let Some((_, lo, hi, scale)) = ranges.iter().find(|r| &r.0 == name) {
             Factor {
@@ -178,7 +208,7 @@ pub fn resolve_factors(
             }
         } else {
             let Some(i) = model.parameter_index(name) else {
-                bail!("--params: `{name}` is not a model parameter: give its range with --ranges {name}=LO:HI");
+                return Err(opt_err!("--params", "--params: `{name}` is not a model parameter: give its range with --ranges {name}=LO:HI"));
             };
             let p = &model.parameters[i];
             match (around, p.lower, p.upper) {
@@ -196,7 +226,7 @@ pub fn resolve_factors(
                 _ => {
                     let f = around.unwrap_or(DEFAULT_AROUND);
                     if p.value.is_nan() || p.value <= 0.0 {
-                        bail!("--params: `{name}` = {} cannot be varied by a factor around its value: give its range with --ranges {name}=LO:HI", p.value);
+                        return Err(opt_err!("--params", "--params: `{name}` = {} cannot be varied by a factor around its value: give its range with --ranges {name}=LO:HI", p.value));
                     }
                     let mut lo = p.value / (1.0 + f);
                     let mut hi = p.value * (1.0 + f);
@@ -221,7 +251,7 @@ pub fn resolve_factors(
             let mut probe = Inputs::default();
             probe
                 .set(model, name, &fmt_num(v))
-                .map_err(|e| anyhow!("--ranges {name}: {e}"))?;
+                .map_err(|e| opt_err!("--ranges", "--ranges {name}: {e}"))?;
         }
         out.push(f);
     }

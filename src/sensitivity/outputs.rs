@@ -13,7 +13,7 @@
 use crate::model::{Model, Quantity};
 use crate::run::{Metric, Run};
 use crate::trajectory::Reader;
-use anyhow::{bail, Result};
+use crate::Result;
 
 /// What is read from a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,29 +71,38 @@ fn quantity(
         } else if let Some(i) = model.observable_index(name) {
             Quantity::Observable(i)
         } else {
-            bail!(
+            return Err(opt_err!(
+                "--outputs",
                 "--outputs `{whole}`: `{name}` is not a state or observable of model `{}`",
                 model.name
-            );
+            ));
         };
         let d: f64 = match day.trim().parse::<f64>() {
             Ok(d) if d.is_finite() => d,
-            _ => bail!("--outputs `{whole}`: `{}` is not a day", day.trim()),
+            _ => {
+                return Err(opt_err!(
+                    "--outputs",
+                    "--outputs `{whole}`: `{}` is not a day",
+                    day.trim()
+                ))
+            }
         };
         if !(0.0..=days).contains(&d) {
-            bail!("--outputs `{whole}`: day {d} is outside the simulated 0..{days} days");
+            return Err(opt_err!(
+                "--outputs",
+                "--outputs `{whole}`: day {d} is outside the simulated 0..{days} days"
+            ));
         }
         return Ok(Quantity1::At(q, d));
     }
     match metrics.iter().position(|m| *m == t) {
         Some(_) if t == "interventions" => {
-            bail!("--outputs `{whole}`: `interventions` is text, not a number")
+            Err(opt_err!("--outputs", "--outputs `{whole}`: `interventions` is text, not a number"))
         }
         Some(i) => Ok(Quantity1::Metric(i)),
-        None => bail!(
-            "--outputs `{whole}`: unknown output `{t}` (a metric: {}; or STATE@DAY, OBSERVABLE@DAY, P(METRIC>=X))",
+        None => Err(opt_err!("--outputs", "--outputs `{whole}`: unknown output `{t}` (a metric: {}; or STATE@DAY, OBSERVABLE@DAY, P(METRIC>=X))",
             metrics.join(", ")
-        ),
+        )),
     }
 }
 
@@ -102,11 +111,14 @@ impl OutputSpec {
     pub fn parse(model: &Model, metrics: &[&str], text: &str, days: f64) -> Result<OutputSpec> {
         let label = text.trim().to_string();
         if label.is_empty() {
-            bail!("--outputs: empty output name");
+            return Err(opt_err!("--outputs", "--outputs: empty output name"));
         }
         if let Some(inner) = label.strip_prefix("P(") {
             let Some(inner) = inner.strip_suffix(')') else {
-                bail!("--outputs `{label}`: expected P(NAME OP NUMBER), e.g. P(crs_grade>=2)");
+                return Err(opt_err!(
+                    "--outputs",
+                    "--outputs `{label}`: expected P(NAME OP NUMBER), e.g. P(crs_grade>=2)"
+                ));
             };
             let ops = [
                 (">=", Op::Ge),
@@ -119,13 +131,19 @@ impl OutputSpec {
                 .iter()
                 .find_map(|(s, o)| inner.find(s).map(|i| (i, *s, *o)))
             else {
-                bail!("--outputs `{label}`: expected P(NAME OP NUMBER) with OP one of >=, >, <=, <, ==");
+                return Err(opt_err!("--outputs", "--outputs `{label}`: expected P(NAME OP NUMBER) with OP one of >=, >, <=, <, =="));
             };
             let (lhs, rhs) = (&inner[..at], &inner[at + sym.len()..]);
             let q = quantity(model, metrics, lhs, days, &label)?;
             let thr: f64 = match rhs.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => v,
-                _ => bail!("--outputs `{label}`: `{}` is not a number", rhs.trim()),
+                _ => {
+                    return Err(opt_err!(
+                        "--outputs",
+                        "--outputs `{label}`: `{}` is not a number",
+                        rhs.trim()
+                    ))
+                }
             };
             return Ok(OutputSpec {
                 label,

@@ -19,13 +19,14 @@ pub mod population;
 pub mod scenarios;
 pub mod shard;
 
+use crate::error::{Error, InputError};
 use crate::many::{simulate_many_with, Batch, Runner};
 use crate::model::Model;
 use crate::output::fmt_num;
 pub use crate::output::{csv_line, push_field};
 use crate::regimen::Inputs;
 use crate::run::{Metric, Run, RunOptions, METRIC_NAMES};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::Result;
 use std::cell::Cell;
 use std::io::{Read, Write};
 
@@ -35,6 +36,15 @@ pub use shard::Shard;
 pub const CHUNK_ROWS: usize = 4096;
 /// Rows per chunk when time courses are written too (each row then carries its whole trajectory).
 pub const CHUNK_ROWS_TIMECOURSES: usize = 256;
+
+/// A header column that cannot be used: [`Error::Input`] named by the column (the caller adds
+/// the file).
+fn column_err(column: &str, message: String) -> Error {
+    Error::Input(InputError {
+        name: column.to_string(),
+        message,
+    })
+}
 
 /// How the columns of an input table are used.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,13 +73,19 @@ impl Columns {
         for (i, raw) in header.iter().enumerate() {
             let name = raw.trim().trim_start_matches('\u{feff}').to_string();
             if name.is_empty() {
-                bail!("column {} has an empty name in the header", i + 1);
+                return Err(column_err(
+                    raw,
+                    format!("column {} has an empty name in the header", i + 1),
+                ));
             }
             if header[..i]
                 .iter()
                 .any(|h| h.trim().trim_start_matches('\u{feff}') == name)
             {
-                bail!("column `{name}` appears more than once in the header");
+                return Err(column_err(
+                    &name,
+                    format!("column `{name}` appears more than once in the header"),
+                ));
             }
             if name == "ID" {
                 cols.id = Some(i);
@@ -83,13 +99,16 @@ impl Columns {
         }
         if !unknown.is_empty() {
             let list: Vec<String> = unknown.iter().map(|n| format!("`{n}`")).collect();
-            bail!(
-                "unknown column{} {}: not `ID`, a parameter, `<state>_0` or a regimen input of model `{}` (see `cartox describe {}`; --allow-extra carries unknown columns through)",
-                if unknown.len() > 1 { "s" } else { "" },
-                list.join(", "),
-                model.name,
-                model.name
-            );
+            return Err(column_err(
+                &unknown[0],
+                format!(
+                    "unknown column{} {}: not `ID`, a parameter, `<state>_0` or a regimen input of model `{}` (see `cartox describe {}`; --allow-extra carries unknown columns through)",
+                    if unknown.len() > 1 { "s" } else { "" },
+                    list.join(", "),
+                    model.name,
+                    model.name
+                ),
+            ));
         }
         Ok(cols)
     }
@@ -412,8 +431,7 @@ pub fn run_rows(
     });
     let done = simulate_many_with(spec.model, kept_rows, &spec.opts, batch, |row, runner| {
         worker.solve(&row, runner)
-    })
-    .map_err(|e| anyhow!("{e}"))?;
+    })?;
     let mut report = Report::default();
     for d in done {
         let d = d?;
@@ -443,7 +461,8 @@ pub fn run_rows(
 /// Rows of a CSV input (header already consumed), numbered from 0.
 pub fn csv_rows<R: Read>(reader: csv::Reader<R>) -> impl Iterator<Item = Result<Row>> {
     reader.into_records().enumerate().map(|(index, rec)| {
-        let rec = rec.with_context(|| format!("cannot read input row {}", index + 1))?;
+        let rec =
+            rec.map_err(|e| Error::csv(&format!("cannot read input row {}", index + 1), "", &e))?;
         Ok(Row {
             index,
             cells: rec.iter().map(String::from).collect(),
@@ -461,9 +480,17 @@ pub fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {
 
 /// The header of a sweep input.
 pub fn read_header<R: Read>(reader: &mut csv::Reader<R>) -> Result<Vec<String>> {
-    let h = reader.headers().context("cannot read the header")?;
+    let h = reader
+        .headers()
+        .map_err(|e| Error::csv("cannot read the header", "", &e))?;
     if h.is_empty() {
-        bail!("the input is empty (no header)");
+        // The caller names the file.
+        return Err(Error::Data {
+            file: String::new(),
+            row: None,
+            column: None,
+            message: "the input is empty (no header)".to_string(),
+        });
     }
     Ok(h.iter().map(String::from).collect())
 }

@@ -16,14 +16,23 @@
 //!   parameters (model order) then weight, so the bytes do not depend on the thread count.
 
 use super::csv_line;
+use crate::error::{Error, ModelError};
 use crate::model::{correlation_block, correlation_matrix, Model};
 use crate::output::fmt_num;
 use crate::par::{OrderedMap, Pool};
-use anyhow::{anyhow, bail, Result};
+use crate::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::io::Write;
+
+/// A problem of the model's variability: prints `model `NAME`: MESSAGE`.
+fn model_err(model: &Model, message: String) -> Error {
+    Error::Model(ModelError::plain(
+        &format!("model `{}`", model.name),
+        message,
+    ))
+}
 
 /// Default coefficient of variation of body weight.
 pub const WEIGHT_CV: f64 = 0.2;
@@ -47,7 +56,10 @@ impl Design {
     /// The model's variability; an error when it declares none.
     pub fn from_model(model: &Model, weight_cv: f64) -> Result<Design> {
         if !(weight_cv.is_finite() && weight_cv >= 0.0) {
-            bail!("--weight-cv must be a non-negative number, got {weight_cv}");
+            return Err(Error::Options {
+                option: "--weight-cv".to_string(),
+                message: format!("--weight-cv must be a non-negative number, got {weight_cv}"),
+            });
         }
         let params: Vec<(usize, f64)> = model
             .parameters
@@ -56,18 +68,23 @@ impl Design {
             .filter_map(|(i, p)| p.omega2.map(|o| (i, o)))
             .collect();
         if params.is_empty() {
-            bail!(
-                "model `{}` declares no inter-individual variability: no parameter has `omega2` (add e.g. `omega2 = 0.09` to a [[parameters]] entry of the model file)",
-                model.name
-            );
+            return Err(Error::Options {
+                option: "--model".to_string(),
+                message: format!(
+                    "model `{}` declares no inter-individual variability: no parameter has `omega2` (add e.g. `omega2 = 0.09` to a [[parameters]] entry of the model file)",
+                    model.name
+                ),
+            });
         }
         for &(i, o) in &params {
             if !(o.is_finite() && o >= 0.0) {
-                bail!(
-                    "model `{}`: parameter `{}`: omega2 must be a finite number >= 0, got {o}",
-                    model.name,
-                    model.parameters[i].name
-                );
+                return Err(model_err(
+                    model,
+                    format!(
+                        "parameter `{}`: omega2 must be a finite number >= 0, got {o}",
+                        model.parameters[i].name
+                    ),
+                ));
             }
         }
         let mixing = mixing(model, &params)?;
@@ -169,11 +186,13 @@ fn mixing(model: &Model, params: &[(usize, f64)]) -> Result<Vec<Vec<(usize, f64)
                 .collect()
         };
         let Some(r) = correlation_matrix(&live, &block) else {
-            bail!(
-                "model `{}`: the correlation matrix of {} is not positive definite",
-                model.name,
-                names().join(", ")
-            );
+            return Err(model_err(
+                model,
+                format!(
+                    "the correlation matrix of {} is not positive definite",
+                    names().join(", ")
+                ),
+            ));
         };
         let sd: Vec<f64> = block.iter().map(|&p| omega2(p).sqrt()).collect();
         let omega = nalgebra::DMatrix::from_fn(block.len(), block.len(), |i, j| {
@@ -184,11 +203,13 @@ fn mixing(model: &Model, params: &[(usize, f64)]) -> Result<Vec<Vec<(usize, f64)
             }
         });
         let Some(chol) = nalgebra::Cholesky::new(omega) else {
-            bail!(
-                "model `{}`: the OMEGA matrix of {} is not positive definite",
-                model.name,
-                names().join(", ")
-            );
+            return Err(model_err(
+                model,
+                format!(
+                    "the OMEGA matrix of {} is not positive definite",
+                    names().join(", ")
+                ),
+            ));
         };
         let l = chol.l();
         // Position of each block parameter among `params` (the order of the draws).
@@ -215,7 +236,10 @@ pub fn write_population(
     jobs: usize,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let pool = Pool::new(jobs).map_err(|e| anyhow!(e))?;
+    let pool = Pool::new(jobs).map_err(|message| Error::Options {
+        option: "--jobs".to_string(),
+        message,
+    })?;
     let names = design.names(model);
     let mut header = vec!["ID"];
     header.extend(names.iter().map(String::as_str));

@@ -5,7 +5,7 @@ use super::{Columns, Outcome, Row};
 use crate::error::Error;
 use crate::model::Model;
 use crate::regimen::Inputs;
-use anyhow::Result;
+use crate::Result;
 
 fn vary_err(message: String) -> Error {
     Error::Options {

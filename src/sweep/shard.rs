@@ -6,11 +6,31 @@
 //! a first column `row` (the 0-based input index) and a last line `#cartox-end input_rows=<count>`
 //! (which also shows the shard was written to the end). Merging all N shards of one input gives
 //! exactly the bytes of the unsharded run.
+//!
+//! Errors: a bad `--shard` is [`Error::Options`]; a shard file that cannot be opened or read is
+//! [`Error::Io`]; a shard set that does not fit together is [`Error::Options`] for the merge's
+//! shard list (`shards`), its message naming the files.
 
 use super::csv_line;
-use anyhow::{anyhow, bail, Context, Result};
+use crate::error::Error;
+use crate::Result;
 use std::io::{Read, Write};
 use std::path::Path;
+
+/// An [`Error::Options`] for `option`, message formatted like `format!`.
+macro_rules! opt_err {
+    ($option:expr, $($fmt:tt)*) => {
+        Error::Options {
+            option: $option.to_string(),
+            message: format!($($fmt)*),
+        }
+    };
+}
+
+/// The shard list of a merge does not fit together (message formatted like `format!`).
+macro_rules! merge_err {
+    ($($fmt:tt)*) => { opt_err!("shards", $($fmt)*) };
+}
 
 /// The K-th (1-based) of N slices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,17 +45,17 @@ impl Shard {
         let (k, n) = text
             .trim()
             .split_once('/')
-            .ok_or_else(|| anyhow!("--shard `{text}`: expected K/N, e.g. 2/10"))?;
+            .ok_or_else(|| opt_err!("--shard", "--shard `{text}`: expected K/N, e.g. 2/10"))?;
         let k: usize = k
             .trim()
             .parse()
-            .map_err(|_| anyhow!("--shard `{text}`: K is not a whole number"))?;
+            .map_err(|_| opt_err!("--shard", "--shard `{text}`: K is not a whole number"))?;
         let n: usize = n
             .trim()
             .parse()
-            .map_err(|_| anyhow!("--shard `{text}`: N is not a whole number"))?;
+            .map_err(|_| opt_err!("--shard", "--shard `{text}`: N is not a whole number"))?;
         if n == 0 || k == 0 || k > n {
-            bail!("--shard `{text}`: need 1 <= K <= N");
+            return Err(opt_err!("--shard", "--shard `{text}`: need 1 <= K <= N"));
         }
         Ok(Shard { k, n })
     }
@@ -79,7 +99,7 @@ struct Open {
 
 fn open(path: &Path) -> Result<Open> {
     let label = path.display().to_string();
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open shard {label}"))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot open shard", &label, &e))?;
     let reader: Box<dyn Read> = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
     let rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -89,22 +109,24 @@ fn open(path: &Path) -> Result<Open> {
     let first = it
         .next()
         .transpose()
-        .with_context(|| format!("cannot read shard {label}"))?
-        .ok_or_else(|| anyhow!("{label} is empty, not a shard output"))?;
+        .map_err(|e| Error::csv("cannot read shard", &label, &e))?
+        .ok_or_else(|| merge_err!("{label} is empty, not a shard output"))?;
     let (shard, input) = first
         .get(0)
         .filter(|_| first.len() == 1)
         .and_then(parse_first)
         .ok_or_else(|| {
-            anyhow!("{label} is not a shard output (its first line is not `#cartox-shard K/N input=...`)")
+            merge_err!("{label} is not a shard output (its first line is not `#cartox-shard K/N input=...`)")
         })?;
     let header = it
         .next()
         .transpose()
-        .with_context(|| format!("cannot read shard {label}"))?
-        .ok_or_else(|| anyhow!("shard {label} has no header"))?;
+        .map_err(|e| Error::csv("cannot read shard", &label, &e))?
+        .ok_or_else(|| merge_err!("shard {label} has no header"))?;
     if header.get(0) != Some("row") {
-        bail!("shard {label}: the header does not start with `row`");
+        return Err(merge_err!(
+            "shard {label}: the header does not start with `row`"
+        ));
     }
     drop(input);
     Ok(Open {
@@ -118,13 +140,14 @@ fn open(path: &Path) -> Result<Open> {
 /// Input fingerprint of a shard file (from its first line).
 fn input_of(path: &Path) -> Result<String> {
     let label = path.display().to_string();
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open shard {label}"))?;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::io("cannot open shard", &label, &e))?;
     let mut buf = vec![0u8; 256];
     let n = f.read(&mut buf)?;
     let text = String::from_utf8_lossy(&buf[..n]);
     let first = text.lines().next().unwrap_or("");
     parse_first(first).map(|(_, i)| i).ok_or_else(|| {
-        anyhow!(
+        merge_err!(
             "{label} is not a shard output (its first line is not `#cartox-shard K/N input=...`)"
         )
     })
@@ -134,7 +157,7 @@ fn input_of(path: &Path) -> Result<String> {
 /// shard is missing, given twice, from another input or incomplete.
 pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> {
     if shards.is_empty() {
-        bail!("no shard files given");
+        return Err(merge_err!("no shard files given"));
     }
     let mut opened: Vec<Open> = vec![];
     let mut input: Option<(String, String)> = None;
@@ -144,10 +167,12 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
         let o = open(p)?;
         match &input {
             None => input = Some((fp, o.path.clone())),
-            Some((want, first)) if *want != fp => bail!(
-                "{} is a shard of a different input ({fp}) than {first} ({want})",
-                o.path
-            ),
+            Some((want, first)) if *want != fp => {
+                return Err(merge_err!(
+                    "{} is a shard of a different input ({fp}) than {first} ({want})",
+                    o.path
+                ))
+            }
             _ => {}
         }
         opened.push(o);
@@ -155,7 +180,7 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
     let n = opened[0].shard.n;
     for o in &opened {
         if o.shard.n != n {
-            bail!(
+            return Err(merge_err!(
                 "{} is shard {}/{} but {} is shard {}/{}: different shard counts",
                 o.path,
                 o.shard.k,
@@ -163,17 +188,25 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
                 opened[0].path,
                 opened[0].shard.k,
                 n
-            );
+            ));
         }
         if o.header != opened[0].header {
-            bail!("{} has different columns than {}", o.path, opened[0].path);
+            return Err(merge_err!(
+                "{} has different columns than {}",
+                o.path,
+                opened[0].path
+            ));
         }
     }
     let mut slots: Vec<Option<Open>> = (0..n).map(|_| None).collect();
     for o in opened {
         let k = o.shard.k;
         if let Some(prev) = &slots[k - 1] {
-            bail!("shard {k}/{n} is given twice: {} and {}", prev.path, o.path);
+            return Err(merge_err!(
+                "shard {k}/{n} is given twice: {} and {}",
+                prev.path,
+                o.path
+            ));
         }
         slots[k - 1] = Some(o);
     }
@@ -182,12 +215,12 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
         .map(|k| format!("{k}/{n}"))
         .collect();
     if !missing.is_empty() {
-        bail!(
+        return Err(merge_err!(
             "shard{} {} missing (have {} of {n})",
             if missing.len() > 1 { "s" } else { "" },
             missing.join(", ") + if missing.len() > 1 { " are" } else { " is" },
             n - missing.len()
-        );
+        ));
     }
     let mut slots: Vec<Open> = slots.into_iter().map(Option::unwrap).collect();
     let header = slots[0].header.clone();
@@ -203,9 +236,9 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
             .records
             .next()
             .transpose()
-            .with_context(|| format!("cannot read shard {}", s.path))?
+            .map_err(|e| Error::csv("cannot read shard", &s.path, &e))?
             .ok_or_else(|| {
-                anyhow!(
+                merge_err!(
                     "shard {} ({}/{n}) is incomplete: it ends without its `#cartox-end` line",
                     s.path,
                     s.shard.k
@@ -214,19 +247,19 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
         let first = rec.get(0).unwrap_or("");
         if first.starts_with("#cartox-end") {
             let total = parse_trailer(first)
-                .ok_or_else(|| anyhow!("shard {}: malformed end line `{first}`", s.path))?;
+                .ok_or_else(|| merge_err!("shard {}: malformed end line `{first}`", s.path))?;
             ended[row % n] = Some(total);
             break;
         }
         let idx: usize = first
             .parse()
-            .map_err(|_| anyhow!("shard {}: bad row index `{first}`", s.path))?;
+            .map_err(|_| merge_err!("shard {}: bad row index `{first}`", s.path))?;
         if idx != row {
-            bail!(
+            return Err(merge_err!(
                 "shard {} ({}/{n}): expected input row {row}, found {idx}",
                 s.path,
                 s.shard.k
-            );
+            ));
         }
         out.write_all(csv_line(rec.iter().skip(1)).as_bytes())?;
         row += 1;
@@ -239,35 +272,39 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &mut dyn Write) -> Result<usize> 
             .records
             .next()
             .transpose()
-            .with_context(|| format!("cannot read shard {}", s.path))?;
+            .map_err(|e| Error::csv("cannot read shard", &s.path, &e))?;
         match rec.as_ref().and_then(|r| r.get(0)) {
             Some(f) if f.starts_with("#cartox-end") => {
                 ended[i] = Some(
                     parse_trailer(f)
-                        .ok_or_else(|| anyhow!("shard {}: malformed end line `{f}`", s.path))?,
+                        .ok_or_else(|| merge_err!("shard {}: malformed end line `{f}`", s.path))?,
                 )
             }
-            Some(_) => bail!(
-                "shard {} ({}/{n}) has rows beyond input row {row}, where shard {}/{n} ends",
-                s.path,
-                s.shard.k,
-                row % n + 1
-            ),
-            None => bail!(
-                "shard {} ({}/{n}) is incomplete: it ends without its `#cartox-end` line",
-                s.path,
-                s.shard.k
-            ),
+            Some(_) => {
+                return Err(merge_err!(
+                    "shard {} ({}/{n}) has rows beyond input row {row}, where shard {}/{n} ends",
+                    s.path,
+                    s.shard.k,
+                    row % n + 1
+                ))
+            }
+            None => {
+                return Err(merge_err!(
+                    "shard {} ({}/{n}) is incomplete: it ends without its `#cartox-end` line",
+                    s.path,
+                    s.shard.k
+                ))
+            }
         }
     }
     for (i, e) in ended.iter().enumerate() {
         if *e != Some(row) {
-            bail!(
+            return Err(merge_err!(
                 "shard {} ({}/{n}) says the input has {} rows, but the shards hold {row}",
                 slots[i].path,
                 i + 1,
                 e.unwrap_or(0)
-            );
+            ));
         }
     }
     Ok(row)
