@@ -50,7 +50,7 @@ pub mod plot;
 pub mod regimen;
 pub mod run;
 pub mod sbml;
-#[cfg(all(feature = "files", feature = "parallel"))]
+#[cfg(feature = "files")]
 pub mod sensitivity;
 pub mod solve;
 pub mod summary;

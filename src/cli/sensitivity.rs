@@ -345,10 +345,7 @@ pub fn run(a: SensitivityArgs) -> Result<ExitCode> {
     if a.second_order && method != Method::Sobol {
         bail!("--second-order is for --method sobol");
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| anyhow!("cannot start the worker threads: {e}"))?;
+    let pool = cartox::par::Pool::new(a.jobs.unwrap_or(0)).map_err(|e| anyhow!("{e}"))?;
     let (rows, runs, failed, first_error) = match method {
         Method::Local => {
             let l = local::local(

@@ -6,6 +6,7 @@ use super::evaluate::{evaluate, Evaluation, Population};
 use super::outputs::OutputSpec;
 use super::{Factor, IndexRow};
 use crate::model::Model;
+use crate::par::Pool;
 use crate::regimen::Inputs;
 use crate::run::RunOptions;
 
@@ -17,7 +18,7 @@ pub struct Setup<'a> {
     pub outputs: &'a [OutputSpec],
     pub population: Option<&'a Population>,
     pub opts: &'a RunOptions,
-    pub pool: &'a rayon::ThreadPool,
+    pub pool: &'a Pool,
     pub seed: u64,
     pub bootstrap: Bootstrap,
 }

@@ -8,9 +8,9 @@ use super::outputs::OutputSpec;
 use super::Factor;
 use crate::model::Model;
 use crate::output::fmt_num;
+use crate::par::Pool;
 use crate::regimen::Inputs;
 use crate::run::{run, Run, RunOptions};
-use rayon::prelude::*;
 
 /// Runs per parallel chunk (memory is bounded by a chunk's inputs and results).
 pub const CHUNK_RUNS: usize = 16384;
@@ -21,26 +21,21 @@ pub fn simulate_all<T: Send>(
     model: &Model,
     inputs: &[Inputs],
     opts: &RunOptions,
-    pool: &rayon::ThreadPool,
+    pool: &Pool,
     read: &(dyn Fn(&Run) -> T + Sync),
 ) -> Vec<Result<T, String>> {
-    pool.install(|| {
-        inputs
-            .par_iter()
-            .map(|i| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(model, i, opts)))
-                    .map_err(|p| {
-                        let what = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        format!("the solver panicked: {what}")
-                    })?
-                    .map(|r| read(&r))
-                    .map_err(|e| e.to_string())
-            })
-            .collect()
+    pool.map(inputs.iter().collect(), &|i: &Inputs| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(model, i, opts)))
+            .map_err(|p| {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                format!("the solver panicked: {what}")
+            })?
+            .map(|r| read(&r))
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -135,7 +130,7 @@ pub fn evaluate(
     population: Option<&Population>,
     outputs: &[OutputSpec],
     opts: &RunOptions,
-    pool: &rayon::ThreadPool,
+    pool: &Pool,
 ) -> Evaluation {
     let per_point = population.map_or(1, |p| p.patients.len().max(1));
     let read = |r: &Run| -> Vec<Option<f64>> {

@@ -13,6 +13,7 @@ use super::outputs::OutputSpec;
 use super::{Index, IndexRow};
 use crate::error::{Error, InputError};
 use crate::model::Model;
+use crate::par::Pool;
 use crate::regimen::{Inputs, Scenario};
 use crate::run::{Run, RunOptions};
 use crate::Result;
@@ -66,7 +67,7 @@ pub fn local(
     opts: &RunOptions,
     h: f64,
     timecourses: bool,
-    pool: &rayon::ThreadPool,
+    pool: &Pool,
 ) -> Result<Local> {
     if !(h.is_finite() && h > 0.0 && h < 1.0) {
         return Err(opt_err!(

@@ -1,6 +1,6 @@
 //! Sensitivity analysis: which inputs drive an output.
 //!
-//! Three methods, each on the same evaluation engine ([`evaluate::evaluate`]: rayon, order
+//! Three methods, each on the same evaluation engine ([`evaluate::evaluate`]: the crate's ordered parallel map, [`crate::par`], order
 //! preserved, every failed evaluation counted):
 //!
 //! - **local** ([`local`]): normalised sensitivities `d ln y / d ln p` at the typical patient, by
