@@ -11,7 +11,9 @@ over the product's *calibration* targets of ((simulated - published) / half-widt
 range)^2; for exposure targets (cart_cmax_transgene, whose ranges span a factor 4) the error is
 taken on the log scale, 4 x (ln(simulated / published) / ln 2)^2 (weight 4: the exposure is
 what a pharmacologist compares first). Every fitted target is marked
-`sample = "in"` in its preset; the rest are `out`. Transgene copies/ug are compared through the
+`sample = "in"` in its preset; the rest are `out`. ICANS figures are never fitted per product
+since the ICANS mechanism of issue 14 (endothelial activation, docs/calibrate_icans.py: calibrated on
+axi-cel and liso-cel only). Transgene copies/ug are compared through the
 default model's transgene observable (issue 13); complete-response rates are never fitted. Grade >= 3 CRS incidence is never fitted
 per product: the CRS grade thresholds belong to the model (models/cartox.toml), calibrated once on
 the axi-cel population (docs/toxicity.md), so every other product's grade >= 3 rate is an
@@ -47,24 +49,24 @@ CAL = {
     "axi-cel": (
         [("a_A", "value", [1.5e-4, 2.2e-4, 3.3e-4]),
          ("a_A", "omega2", [0.5, 1.0, 2.0])],
-        ["crs_any_incidence", "crs_severe_incidence", "icans_any_incidence"],
+        ["crs_any_incidence", "crs_severe_incidence"],
     ),
     "tisa-cel-all": (
         [("regimen", "tumor_burden", [1e11, 2e11]),
          ("a_A", "value", [1e-6, 3e-6, 1e-5, 3.3e-5]),
          ("a_A", "omega2", [1.0, 2.0, 3.0])],
-        ["cart_tmax", "crs_any_incidence", "icans_any_incidence", "cart_cmax_transgene"],
+        ["cart_tmax", "crs_any_incidence", "cart_cmax_transgene"],
     ),
     "tisa-cel-dlbcl": (
         [("rho_E", "value", [0.3, 0.45, 0.65, 0.9]),
          ("a_A", "value", [1e-6, 3e-6, 1e-5, 3.3e-5]),
          ("a_A", "omega2", [1.0, 3.0])],
-        ["cart_tmax", "crs_any_incidence", "icans_any_incidence", "cart_cmax_transgene"],
+        ["cart_tmax", "crs_any_incidence", "cart_cmax_transgene"],
     ),
     "liso-cel": (
         [("a_A", "value", [1e-6, 3e-6, 1e-5, 2e-5]),
          ("a_A", "omega2", [1.0, 2.0, 3.0])],
-        ["crs_any_incidence", "icans_any_incidence", "crs_onset_median"],
+        ["crs_any_incidence", "crs_onset_median"],
     ),
     "ide-cel": (
         [("k_act", "value", [0.1, 0.2, 0.49]),
@@ -72,8 +74,7 @@ CAL = {
          ("K_E", "value", [1e11, 5e11, 2e12]),
          ("a_A", "value", [3e-7, 1e-6, 3e-6, 1e-5]),
          ("a_A", "omega2", [1.0])],
-        ["cart_tmax", "crs_any_incidence", "icans_any_incidence",
-         "crs_onset_median", "cart_cmax_transgene"],
+        ["cart_tmax", "crs_any_incidence", "crs_onset_median", "cart_cmax_transgene"],
     ),
     "cilta-cel": (
         [("k_act", "value", [0.1, 0.2]),
@@ -82,7 +83,7 @@ CAL = {
          ("a_A", "value", [1e-6, 3e-6, 1e-5, 3.3e-5]),
          ("a_A", "omega2", [0.5, 1.0])],
         ["cart_tmax", "crs_any_incidence", "crs_onset_median",
-         "icans_any_incidence", "cart_cmax_transgene"],
+         "cart_cmax_transgene"],
     ),
 }
 

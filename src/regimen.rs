@@ -418,6 +418,20 @@ impl Scenario {
         for &(i, v) in &inputs.params {
             params[i] = v;
         }
+        if let Some(h) = model.regimen.as_ref() {
+            if let Some(wp) = h.weight_parameter {
+                let name = &model.parameters[wp].name;
+                if inputs.params.iter().any(|&(i, _)| i == wp) {
+                    return bad(
+                        name,
+                        format!("`{name}` is the body weight (regimen.weight_parameter): set `weight` (kg) instead"),
+                    );
+                }
+                if let Some(w) = inputs.weight.or(h.weight) {
+                    params[wp] = w;
+                }
+            }
+        }
         let mut v = model.slots_with_params(&params);
         let n = model.n_states();
         let mut initial: Vec<f64> = model.states.iter().map(|s| s.initial.eval(&v)).collect();

@@ -231,6 +231,11 @@ impl Run {
                 "interventions",
                 Metric::Text(t.map(|t| t.interventions_text()).unwrap_or_default()),
             ),
+            (
+                "tocilizumab_doses",
+                Metric::Number(t.and_then(|t| t.tocilizumab_doses)),
+            ),
+            ("steroid_days", Metric::Number(t.and_then(|t| t.steroid_days))),
         ]);
         m
     }
@@ -269,6 +274,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "icans_duration",
     "alarm",
     "interventions",
+    "tocilizumab_doses",
+    "steroid_days",
 ];
 
 /// Simulate one scenario.

@@ -24,6 +24,9 @@
 //!   `crs_severe_incidence` (grade >= 3), `icans_any_incidence`, `icans_severe_incidence`
 //!   (fractions 0-1), `crs_onset_median`, `icans_onset_median` (days, among patients with the
 //!   event), and `<metric>_median` for any numeric run metric (e.g. `cart_tmax_median`);
+//!   `tocilizumab_incidence`, `steroid_incidence` (shares given the drug under the preset's
+//!   management protocol), `crs_duration_median`, `icans_duration_median` (among patients with
+//!   the syndrome),
 //!   `complete_response_incidence`, `objective_response_incidence` (best response within the
 //!   window), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
 //!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`).
@@ -214,7 +217,9 @@ pub fn metric_unit(model: &Model, metric: &str) -> Option<String> {
         | "icans_onset"
         | "icans_duration"
         | "relapse_day"
+        | "steroid_days"
         | "b_cell_recovery_day" => "day".into(),
+        "tocilizumab_doses" => "doses".into(),
         "tumor_nadir" | "tumor_end" => "fraction of baseline".into(),
         _ => return None,
     })
@@ -360,6 +365,19 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
         "crs_severe_incidence" => incidence("crs_grade", 3.0),
         "icans_any_incidence" => incidence("icans_grade", 1.0),
         "icans_severe_incidence" => incidence("icans_grade", 3.0),
+        // Share of patients given the drug under the preset's management protocol.
+        "tocilizumab_incidence" => incidence("tocilizumab_doses", 1.0),
+        "steroid_incidence" => share(&|r: &Run| grade("steroid_days", r).is_some_and(|d| d > 0.0)),
+        // Durations are reported among the patients with the syndrome.
+        "crs_duration_median" | "icans_duration_median" => {
+            let which = metric.split('_').next().unwrap_or_default();
+            median(
+                runs.iter()
+                    .filter(|r| grade(&format!("{which}_grade"), r).is_some_and(|g| g >= 1.0))
+                    .filter_map(|r| grade(&format!("{which}_duration"), r))
+                    .collect(),
+            )
+        }
         _ if metric.ends_with("_responder_ratio") => {
             // Geometric mean of a metric in complete responders over that in the others
             // (Mueller 2018: Cmax and AUC0-28 in responders vs non-responders).

@@ -185,6 +185,8 @@ pub struct RegimenHooks {
     pub dose_per_kg: Option<f64>,
     /// Default body weight, kg.
     pub weight: Option<f64>,
+    /// Index of the parameter that receives the run's body weight, kg.
+    pub weight_parameter: Option<usize>,
     /// Default tumor burden, cells.
     pub tumor_burden: Option<f64>,
     /// Default lymphodepletion regimen.
@@ -276,6 +278,8 @@ pub struct Model {
     pub events: Vec<TimedEvent>,
     /// For a product preset: the base model's name.
     pub base: Option<String>,
+    /// For a product preset: its trial's grading scale and management protocol.
+    pub management: Option<rules::Management>,
     /// For a product preset: its `[validation]` table (published targets), see `cartox validate`.
     pub validation: Option<toml::Table>,
     /// File name used in messages.

@@ -32,7 +32,30 @@ struct PresetFile {
     #[serde(default)]
     parameters: IndexMap<String, Spanned<Override>>,
     regimen: Option<RegimenOverride>,
+    management: Option<ManagementSpec>,
     validation: Option<toml::Table>,
+}
+
+/// `[management]`: the trial's grading scale and its intervention rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManagementSpec {
+    scale: String,
+    #[serde(default)]
+    source: String,
+    /// Per intervention of the base model: a new trigger, dose limit or repeat rule.
+    #[serde(default)]
+    interventions: IndexMap<String, Spanned<PolicyOverride>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyOverride {
+    trigger: Option<Spanned<String>>,
+    repeat_while: Option<Spanned<String>>,
+    max_doses: Option<Spanned<u32>>,
+    #[serde(default)]
+    source: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +183,9 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
             hooks.source = r.source.clone();
         }
     }
+    if let Some(m) = &raw.management {
+        apply_management(&mut model, m, &loc)?;
+    }
     model.base = Some(model.name.clone());
     model.name = raw.preset.name;
     if !raw.preset.title.is_empty() {
@@ -172,4 +198,55 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
     model.validation = raw.validation;
     model.source = label.to_string();
     Ok(model)
+}
+
+/// Replace the base model's intervention rules by the trial's (`[management.interventions.X]`).
+fn apply_management(
+    model: &mut Model,
+    m: &ManagementSpec,
+    loc: &Locator,
+) -> Result<(), ModelError> {
+    use super::compile::toxicity::parse_trigger;
+    for (name, o) in &m.interventions {
+        let key = format!("management.interventions.{name}");
+        let Some(iv) = model.interventions.iter_mut().find(|iv| &iv.name == name) else {
+            return Err(loc.at(
+                o,
+                format!("{key}: `{name}` is not an intervention of the base model"),
+            ));
+        };
+        let o = o.get_ref();
+        let parse = |t: &Spanned<String>, what: &str| {
+            parse_trigger(t.get_ref()).map_err(|e| loc.at(t, format!("{key}.{what}: {e}")))
+        };
+        if let Some(t) = &o.trigger {
+            let terms = parse(t, "trigger")?;
+            if o.repeat_while.is_none() && iv.repeat_while == iv.trigger {
+                iv.repeat_while = terms.clone();
+            }
+            iv.trigger = terms;
+            iv.trigger_text = t.get_ref().clone();
+        }
+        if let Some(t) = &o.repeat_while {
+            iv.repeat_while = parse(t, "repeat_while")?;
+        }
+        if let Some(n) = &o.max_doses {
+            let v = *n.get_ref();
+            if v == 0 || (v > 1 && iv.repeat_every.is_none()) {
+                return Err(loc.at(
+                    n,
+                    format!("{key}.max_doses: must be at least 1, and 1 unless the intervention repeats"),
+                ));
+            }
+            iv.max_doses = v;
+        }
+        if !o.source.is_empty() {
+            iv.source = format!("{} Trial protocol: {}", iv.source, o.source);
+        }
+    }
+    model.management = Some(super::rules::Management {
+        scale: m.scale.clone(),
+        source: m.source.clone(),
+    });
+    Ok(())
 }

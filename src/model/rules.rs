@@ -67,8 +67,36 @@ pub struct Intervention {
     pub duration: Option<f64>,
     /// (parameter index, new value as an expression of the parameters in force, text)
     pub set: Vec<(usize, Node, String)>,
-    /// (state index, amount added at the start, text)
+    /// (state index, amount added at the start and at every repeat dose, text)
     pub add: Vec<(usize, Node, String)>,
+    /// Days between repeat doses (`None`: one dose).
+    pub repeat_every: Option<f64>,
+    /// Most doses in all (1 without `repeat_every`).
+    pub max_doses: u32,
+    /// A repeat dose is given while any term holds on the current values.
+    pub repeat_while: Vec<Term>,
+    /// Drug class for the summary metrics.
+    pub kind: Option<DrugKind>,
     /// Where the value comes from (a citation, or "assumption").
+    pub source: String,
+}
+
+/// The drug class of an intervention, for the summary metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrugKind {
+    /// IL-6 receptor blockade: counted by `tocilizumab_doses`.
+    Tocilizumab,
+    /// A corticosteroid: counted by `steroid_days`.
+    Steroid,
+}
+
+/// A trial's management protocol, declared by a product preset (`[management]`): the grading
+/// scale the trial used (a label: the modelled grades stay threshold bands on model quantities)
+/// and its intervention rules, which replace the base model's triggers and dose limits.
+#[derive(Debug, Clone, Default)]
+pub struct Management {
+    /// CRS / neurotoxicity grading scales of the trial, e.g. `Penn / CTCAE`.
+    pub scale: String,
+    /// Where the protocol comes from.
     pub source: String,
 }

@@ -246,6 +246,9 @@ pub struct Regimen {
     /// Default body weight, kg.
     pub weight: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// A parameter that receives the run's body weight (kg), for weight-based drug doses.
+    pub weight_parameter: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     /// Default tumor burden at infusion, cells.
     pub tumor_burden: Option<Spanned<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -360,9 +363,24 @@ pub struct InterventionSpec {
     /// New parameter values for the duration: numbers or expressions of parameters.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub set: IndexMap<String, Spanned<toml::Value>>,
-    /// Amounts added to states when the effect starts: numbers or expressions of parameters.
+    /// Amounts added to states when the effect starts (and at every repeat dose): numbers or
+    /// expressions of parameters.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub add: IndexMap<String, Spanned<toml::Value>>,
+    /// Days between repeat doses (absent: one dose).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_every: Option<Spanned<f64>>,
+    /// Most doses in all (default 1; needs `repeat_every` above 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_doses: Option<Spanned<u32>>,
+    /// A repeat dose is given while this holds at its time (`crs >= N || icans >= N` on the
+    /// graded quantities' current values; default: the trigger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_while: Option<Spanned<String>>,
+    /// Drug class for the summary metrics: `tocilizumab` (`tocilizumab_doses`) or `steroid`
+    /// (`steroid_days`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_empty")]
     /// Where the value comes from (a citation, or "assumption").
     pub source: String,

@@ -9,6 +9,7 @@
 
 use super::grading::Tracker;
 use super::Fired;
+use crate::model::rules::Term;
 use crate::model::{Model, Quantity};
 use crate::solve::{Event, Segment, Trigger};
 
@@ -18,6 +19,8 @@ type Tracked = Option<(Quantity, Tracker)>;
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Start(usize),
+    /// A repeat dose, given if the intervention's `repeat_while` still holds.
+    Redose(usize),
     End(usize),
 }
 
@@ -122,6 +125,28 @@ impl<'m> InterventionTrigger<'m> {
             }
         }
         out
+    }
+
+    /// Whether any term holds on the graded quantities' values at `day` (current levels, no
+    /// minimum duration): the repeat-dose rule.
+    fn holds_now(&self, params: &[f64], seg: &dyn Segment, day: f64, terms: &[Term]) -> bool {
+        let model = self.model;
+        let Some(tox) = model.toxicity.as_ref() else {
+            return false;
+        };
+        let t = (day * model.time_unit.per_day()).clamp(seg.t0(), seg.t1());
+        let mut y = vec![0.0; model.n_states()];
+        seg.eval(t, &mut y);
+        let mut v = model.slots_with_params(params);
+        terms.iter().any(|term| {
+            let g = if term.crs { &tox.crs } else { &tox.icans };
+            let Some(g) = g.as_ref() else { return false };
+            let x = match g.quantity {
+                Quantity::State(i) => y[i],
+                Quantity::Observable(i) => model.observe_one(&mut v, t, &y, i),
+            };
+            x >= g.thresholds[term.grade as usize - 1]
+        })
     }
 
     /// The parameters in force with the active interventions.
@@ -266,7 +291,44 @@ impl Trigger for InterventionTrigger<'_> {
                         trigger_day: self.triggered[i].unwrap_or(cut),
                         start_day: cut,
                         end_day,
+                        doses: 1,
+                        last_dose_day: cut,
+                        kind: iv.kind,
+                        repeat_every: iv.repeat_every,
                     });
+                    if let (Some(every), true) = (iv.repeat_every, iv.max_doses > 1) {
+                        self.pending.push((cut + every, Kind::Redose(i)));
+                    }
+                }
+                Kind::Redose(i) => {
+                    let iv = &model.interventions[i];
+                    if !self.holds_now(params, seg, cut, &iv.repeat_while) {
+                        continue;
+                    }
+                    let v = model.slots_with_params(&self.params_in_force());
+                    for (s, node, _) in &iv.add {
+                        add.push((*s, node.eval(&v)));
+                    }
+                    let Some(rec) = self.fired.iter_mut().find(|f| f.name == iv.name) else {
+                        continue;
+                    };
+                    rec.doses += 1;
+                    rec.last_dose_day = cut;
+                    if let Some(d) = iv.duration {
+                        // A repeat dose prolongs a `set` effect: it now ends `duration` after it.
+                        self.pending
+                            .retain(|p| !matches!(p.1, Kind::End(j) if j == i));
+                        self.pending.push((cut + d, Kind::End(i)));
+                        rec.end_day = Some(cut + d);
+                        if !self.active.contains(&i) {
+                            self.active.push(i);
+                        }
+                    }
+                    if rec.doses < iv.max_doses {
+                        if let Some(every) = iv.repeat_every {
+                            self.pending.push((cut + every, Kind::Redose(i)));
+                        }
+                    }
                 }
                 Kind::End(i) => self.active.retain(|&x| x != i),
             }

@@ -11,7 +11,7 @@ mod interventions;
 
 pub use interventions::InterventionTrigger;
 
-pub use crate::model::rules::{Grading, Intervention, Term, Toxicity};
+pub use crate::model::rules::{DrugKind, Grading, Intervention, Term, Toxicity};
 
 use crate::model::Model;
 use crate::trajectory::Samples;
@@ -32,6 +32,25 @@ pub struct Fired {
     pub start_day: f64,
     /// Day the effect ended (`None`: lasts to the end of the simulation).
     pub end_day: Option<f64>,
+    /// Doses given (1 + the repeat doses).
+    pub doses: u32,
+    /// Day of the last dose.
+    pub last_dose_day: f64,
+    /// Drug class, for `tocilizumab_doses` and `steroid_days`.
+    pub kind: Option<DrugKind>,
+    /// Days between repeat doses, when the intervention repeats.
+    pub repeat_every: Option<f64>,
+}
+
+impl Fired {
+    /// Days of treatment: doses x dosing interval for a repeated drug, else the effect's
+    /// duration (to `window` when it lasts to the end).
+    pub fn treatment_days(&self, window: f64) -> f64 {
+        match self.repeat_every {
+            Some(every) => f64::from(self.doses) * every,
+            None => self.end_day.unwrap_or(window).min(window) - self.start_day.min(window),
+        }
+    }
 }
 
 /// Grading of one syndrome over the window.
@@ -74,16 +93,24 @@ pub struct Report {
     /// Any modelled grade >= 2 (CRS or ICANS) covering a time within the alarm window.
     pub alarm: bool,
     pub interventions: Vec<Fired>,
+    /// Doses of tocilizumab-class interventions (`None`: the model declares none).
+    pub tocilizumab_doses: Option<f64>,
+    /// Days of steroid treatment (doses x interval; `None`: the model declares no steroid).
+    pub steroid_days: Option<f64>,
     /// Peak of `toxicity.il6` (else of the CRS observable) in the window.
     pub il6_peak: Option<f64>,
 }
 
 impl Report {
-    /// The `interventions` metric: `name@start_day;...` (days to 2 decimals), empty when none.
+    /// The `interventions` metric: `name@start_day;...` (days to 2 decimals, `xN` after a
+    /// repeated drug's start for N doses), empty when none.
     pub fn interventions_text(&self) -> String {
         self.interventions
             .iter()
-            .map(|f| format!("{}@{:.2}", f.name, f.start_day))
+            .map(|f| match f.doses {
+                1 => format!("{}@{:.2}", f.name, f.start_day),
+                n => format!("{}@{:.2}x{n}", f.name, f.start_day),
+            })
             .collect::<Vec<_>>()
             .join(";")
     }
@@ -145,7 +172,27 @@ pub fn grade(
         crs,
         icans,
         alarm,
+            tocilizumab_doses: drug_total(model, &fired, DrugKind::Tocilizumab, |f| {
+            f64::from(f.doses)
+        }),
+        steroid_days: drug_total(model, &fired, DrugKind::Steroid, |f| {
+            f.treatment_days(samples.end)
+        }),
         interventions: fired,
         il6_peak,
     })
+}
+
+/// Sum of `of` over the fired interventions of one drug class (`None`: the model has none).
+fn drug_total(
+    model: &Model,
+    fired: &[Fired],
+    kind: DrugKind,
+    of: impl Fn(&Fired) -> f64,
+) -> Option<f64> {
+    model
+        .interventions
+        .iter()
+        .any(|iv| iv.kind == Some(kind))
+        .then(|| fired.iter().filter(|f| f.kind == Some(kind)).map(of).sum())
 }

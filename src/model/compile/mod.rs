@@ -7,7 +7,7 @@ mod dynamics;
 mod names;
 mod parameters;
 mod regimen;
-mod toxicity;
+pub(in crate::model) mod toxicity;
 
 use super::location::Locator;
 use super::spec::{Meta, ModelSpec};
@@ -59,6 +59,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         events,
         base: None,
         validation: None,
+        management: None,
         source: loc.file.clone(),
         assignment_slots,
         rhs_program: Program::default(),

@@ -73,6 +73,23 @@ pub(super) fn hooks(spec: &ModelSpec, cx: &Context) -> Result<Option<RegimenHook
                     ));
                 }
             }
+            let weight_parameter = match &r.weight_parameter {
+                None => None,
+                Some(w) => Some(
+                    spec.parameters
+                        .iter()
+                        .position(|p| p.name.get_ref() == w.get_ref())
+                        .ok_or_else(|| {
+                            cx.loc.at(
+                                w,
+                                format!(
+                                    "regimen.weight_parameter: `{}` is not a parameter",
+                                    w.get_ref()
+                                ),
+                            )
+                        })?,
+                ),
+            };
             Some(RegimenHooks {
                 dose_state,
                 dose_factor: factor(&r.dose_factor, "regimen.dose_factor")?,
@@ -81,6 +98,7 @@ pub(super) fn hooks(spec: &ModelSpec, cx: &Context) -> Result<Option<RegimenHook
                 dose: positive(&r.dose, "dose")?,
                 dose_per_kg: positive(&r.dose_per_kg, "dose_per_kg")?,
                 weight: positive(&r.weight, "weight")?,
+                weight_parameter,
                 tumor_burden: positive(&r.tumor_burden, "tumor_burden")?,
                 ld: r.ld.as_ref().map(|s| s.get_ref().clone()),
                 source: r.source.clone(),

@@ -4,7 +4,7 @@
 
 use crate::expr;
 use crate::model::location::Locator;
-use crate::model::rules::{Grading, Intervention, Term, Toxicity};
+use crate::model::rules::{DrugKind, Grading, Intervention, Term, Toxicity};
 use crate::model::spec::{GradingSpec, InterventionSpec, ToxicitySpec};
 use crate::model::{Model, ModelError, Quantity};
 use toml::Spanned;
@@ -118,7 +118,7 @@ fn compile_grading(
 }
 
 /// Parse `crs >= 2 || icans >= 2`.
-fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
+pub(in crate::model) fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
     let mut terms = Vec::new();
     for part in text.split("||") {
         let p = part.trim();
@@ -139,6 +139,33 @@ fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
         terms.push(Term { crs, grade: n });
     }
     Ok(terms)
+}
+
+/// Every term names a syndrome the model grades.
+fn check_graded<T>(
+    toxicity: &Option<Toxicity>,
+    terms: &[Term],
+    at: &Spanned<T>,
+    key: &str,
+    loc: &Locator,
+) -> Result<(), ModelError> {
+    for term in terms {
+        let declared = toxicity.as_ref().is_some_and(|t| {
+            if term.crs {
+                t.crs.is_some()
+            } else {
+                t.icans.is_some()
+            }
+        });
+        if !declared {
+            let which = if term.crs { "crs" } else { "icans" };
+            return Err(loc.at(
+                at,
+                format!("{key}: `{which}` is graded only with a [toxicity.{which}] section"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Compile the toxicity sections against the rest of the model (already compiled).
@@ -231,24 +258,7 @@ pub(super) fn rules(
         let key = format!("interventions.{name}");
         let terms = parse_trigger(iv.trigger.get_ref())
             .map_err(|e| loc.at(&iv.trigger, format!("{key}.trigger: {e}")))?;
-        for term in &terms {
-            let declared = toxicity.as_ref().is_some_and(|t| {
-                if term.crs {
-                    t.crs.is_some()
-                } else {
-                    t.icans.is_some()
-                }
-            });
-            if !declared {
-                let which = if term.crs { "crs" } else { "icans" };
-                return Err(loc.at(
-                    &iv.trigger,
-                    format!(
-                        "{key}.trigger: `{which}` is graded only with a [toxicity.{which}] section"
-                    ),
-                ));
-            }
-        }
+        check_graded(&toxicity, &terms, &iv.trigger, &format!("{key}.trigger"), loc)?;
         let delay = finite_nonneg(loc, &iv.delay, &format!("{key}.delay"), false)?.unwrap_or(0.0);
         let duration = finite_nonneg(loc, &iv.duration, &format!("{key}.duration"), true)?;
         let mut set = Vec::new();
@@ -269,6 +279,46 @@ pub(super) fn rules(
             let (node, text) = value_expr(v, &k)?;
             add.push((idx, node, text));
         }
+        let repeat_every = finite_nonneg(loc, &iv.repeat_every, &format!("{key}.repeat_every"), false)?;
+        if repeat_every == Some(0.0) {
+            let v = iv.repeat_every.as_ref().expect("given");
+            return Err(loc.at(v, format!("{key}.repeat_every: must be above 0 days")));
+        }
+        let max_doses = match &iv.max_doses {
+            None => 1,
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(loc.at(m, format!("{key}.max_doses: must be at least 1")))
+            }
+            Some(m) if *m.get_ref() > 1 && repeat_every.is_none() => {
+                return Err(loc.at(
+                    m,
+                    format!("{key}.max_doses: more than one dose needs `repeat_every` (days)"),
+                ))
+            }
+            Some(m) => *m.get_ref(),
+        };
+        let repeat_while = match &iv.repeat_while {
+            None => terms.clone(),
+            Some(w) => {
+                let t = parse_trigger(w.get_ref())
+                    .map_err(|e| loc.at(w, format!("{key}.repeat_while: {e}")))?;
+                check_graded(&toxicity, &t, w, &format!("{key}.repeat_while"), loc)?;
+                t
+            }
+        };
+        let kind = match &iv.kind {
+            None => None,
+            Some(k) => Some(match k.get_ref().as_str() {
+                "tocilizumab" => DrugKind::Tocilizumab,
+                "steroid" => DrugKind::Steroid,
+                other => {
+                    return Err(loc.at(
+                        k,
+                        format!("{key}.kind: `{other}` is neither `tocilizumab` nor `steroid`"),
+                    ))
+                }
+            }),
+        };
         if set.is_empty() && add.is_empty() {
             return Err(loc.at(
                 &iv.name,
@@ -284,6 +334,10 @@ pub(super) fn rules(
             duration,
             set,
             add,
+            repeat_every,
+            max_doses,
+            repeat_while,
+            kind,
             source: iv.source.clone(),
         });
     }
