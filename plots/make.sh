@@ -42,4 +42,14 @@ $cartox sensitivity --method local --params k_act,rho_E,delta_E,beta,a_A,k_IL6 \
     --outputs cart_cmax,cart_auc,il6_peak,crs_onset --out "$tmp/local.csv" -q \
     --plot plots/sensitivity-local.png --title "Local sensitivities d ln y / d ln p, default patient"
 
+# 8. Drugs and the ICANS mechanism (issue 14): one patient with a high tumor burden (3e11 cells),
+#    with and without the management protocol: tocilizumab (ug/mL) and its IL-6 receptor
+#    occupancy, dexamethasone (ng/mL), serum IL-6 (rises under tocilizumab), the CRS drive,
+#    endothelial activation and the ICANS drive (barrier disruption).
+$cartox simulate --tumor-burden 3e11 --days 28 --dt 0.05 --out "$tmp/treated.csv" >/dev/null
+$cartox simulate --tumor-burden 3e11 --days 28 --dt 0.05 --no-interventions --out "$tmp/untreated.csv" >/dev/null
+$cartox plot "$tmp/treated.csv" "$tmp/untreated.csv" --out plots/drugs-icans.png --height 1400 \
+    --panels tocilizumab,il6r_occupancy,steroid,il6,crs_drive,endothelial_activation,icans_drive \
+    --title "Tocilizumab and dexamethasone PK, CRS and ICANS drives (3e11 tumor cells; 2nd file: no drugs)"
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"

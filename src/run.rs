@@ -235,7 +235,10 @@ impl Run {
                 "tocilizumab_doses",
                 Metric::Number(t.and_then(|t| t.tocilizumab_doses)),
             ),
-            ("steroid_days", Metric::Number(t.and_then(|t| t.steroid_days))),
+            (
+                "steroid_days",
+                Metric::Number(t.and_then(|t| t.steroid_days)),
+            ),
         ]);
         m
     }

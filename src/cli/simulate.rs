@@ -320,8 +320,12 @@ fn print_toxicity(model: &Model, run: &cartox::Run, opts: &RunOptions) {
         println!("  interventions: none fired");
     }
     for f in &t.interventions {
+        let doses = match f.doses {
+            1 => String::new(),
+            n => format!(" ({n} doses, last day {})", g(f.last_dose_day)),
+        };
         println!(
-            "  intervention {}: triggered day {}, given day {}{}",
+            "  intervention {}: triggered day {}, given day {}{doses}{}",
             f.name,
             g(f.trigger_day),
             g(f.start_day),

@@ -172,9 +172,7 @@ pub fn grade(
         crs,
         icans,
         alarm,
-            tocilizumab_doses: drug_total(model, &fired, DrugKind::Tocilizumab, |f| {
-            f64::from(f.doses)
-        }),
+        tocilizumab_doses: drug_total(model, &fired, DrugKind::Tocilizumab, |f| f64::from(f.doses)),
         steroid_days: drug_total(model, &fired, DrugKind::Steroid, |f| {
             f.treatment_days(samples.end)
         }),

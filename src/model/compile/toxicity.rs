@@ -258,7 +258,13 @@ pub(super) fn rules(
         let key = format!("interventions.{name}");
         let terms = parse_trigger(iv.trigger.get_ref())
             .map_err(|e| loc.at(&iv.trigger, format!("{key}.trigger: {e}")))?;
-        check_graded(&toxicity, &terms, &iv.trigger, &format!("{key}.trigger"), loc)?;
+        check_graded(
+            &toxicity,
+            &terms,
+            &iv.trigger,
+            &format!("{key}.trigger"),
+            loc,
+        )?;
         let delay = finite_nonneg(loc, &iv.delay, &format!("{key}.delay"), false)?.unwrap_or(0.0);
         let duration = finite_nonneg(loc, &iv.duration, &format!("{key}.duration"), true)?;
         let mut set = Vec::new();
@@ -279,7 +285,8 @@ pub(super) fn rules(
             let (node, text) = value_expr(v, &k)?;
             add.push((idx, node, text));
         }
-        let repeat_every = finite_nonneg(loc, &iv.repeat_every, &format!("{key}.repeat_every"), false)?;
+        let repeat_every =
+            finite_nonneg(loc, &iv.repeat_every, &format!("{key}.repeat_every"), false)?;
         if repeat_every == Some(0.0) {
             let v = iv.repeat_every.as_ref().expect("given");
             return Err(loc.at(v, format!("{key}.repeat_every: must be above 0 days")));
