@@ -149,7 +149,7 @@ fn repeat_doses_follow_the_rule() {
     // The jumps in serum tocilizumab are the doses (560 mg / 3.2 L = 175 ug/mL each).
     let fine = RunOptions {
         dt: 1.0 / 96.0,
-        ..opts.clone()
+        ..opts
     };
     let (_, c) = column(&longer, &r, &fine, "tocilizumab");
     let jumps = c.windows(2).filter(|w| w[1] - w[0] > 100.0).count();
@@ -180,7 +180,7 @@ fn tocilizumab_raises_serum_il6_and_lowers_the_crs_drive() {
     };
     let off_opts = RunOptions {
         interventions: false,
-        ..on_opts.clone()
+        ..on_opts
     };
     let on = run(&m, &i, &on_opts);
     let off = run(&m, &i, &off_opts);
@@ -245,7 +245,7 @@ fn steroid_expansion_hypothesis_switch() {
     tight.solver.atol = 1e-12;
     let no_iv = RunOptions {
         interventions: false,
-        ..tight.clone()
+        ..tight
     };
     let base = [("tumor_burden", "3e11")];
     let on = run(&m, &inputs(&m, &base), &tight);
