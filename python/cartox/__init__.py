@@ -50,6 +50,7 @@ Value = Union[int, float, str]
 #: ``status``).
 METRIC_NAMES: List[str] = list(_cartox.metric_names())
 
+#: The model used when none is named.
 DEFAULT_MODEL = "cartox"
 
 
