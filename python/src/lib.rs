@@ -3,8 +3,8 @@
 //! DataFrames. Solving runs with the GIL released (`Python::detach`).
 
 mod model_info;
-mod settings;
 mod scenario;
+mod settings;
 mod table;
 
 use pyo3::create_exception;
@@ -66,6 +66,9 @@ fn describe(py: Python<'_>, model: String) -> PyResult<String> {
     })
 }
 
+/// A time course: (column, values) in column order.
+type TimeCourse = Vec<(String, Vec<f64>)>;
+
 /// One scenario: ([(column, values)], summary JSON text).
 #[pyfunction]
 fn simulate(
@@ -74,7 +77,7 @@ fn simulate(
     values: HashMap<String, String>,
     set: Vec<(String, String)>,
     interventions: bool,
-) -> PyResult<(Vec<(String, Vec<f64>)>, String)> {
+) -> PyResult<(TimeCourse, String)> {
     let s = settings(model, values, set, interventions);
     py.detach(|| {
         let (model, inputs, opts) = s.prepare()?;

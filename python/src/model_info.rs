@@ -8,14 +8,20 @@ use serde_json::{json, Map, Value};
 pub fn models() -> Vec<(String, String, String)> {
     BUNDLED
         .iter()
-        .map(|(name, text)| match Model::from_toml(text, &format!("models/{name}.toml")) {
-            Ok(m) => (
-                name.to_string(),
-                m.time_unit.as_str().to_string(),
-                m.title.clone(),
-            ),
-            Err(e) => (name.to_string(), String::new(), format!("(does not load: {e})")),
-        })
+        .map(
+            |(name, text)| match Model::from_toml(text, &format!("models/{name}.toml")) {
+                Ok(m) => (
+                    name.to_string(),
+                    m.time_unit.as_str().to_string(),
+                    m.title.clone(),
+                ),
+                Err(e) => (
+                    name.to_string(),
+                    String::new(),
+                    format!("(does not load: {e})"),
+                ),
+            },
+        )
         .collect()
 }
 
