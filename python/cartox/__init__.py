@@ -235,7 +235,8 @@ def sweep(
     which carries them through after ``ID``.
 
     Rows run in parallel on ``jobs`` threads (None or 0: one per core) with the GIL released; the
-    result does not depend on ``jobs``.
+    result does not depend on ``jobs``. Ctrl-C (``KeyboardInterrupt``) stops a long sweep after
+    the chunk of rows in hand.
 
     Returns:
         One row per input row, the index of ``table``: ``ID`` (the input's, else the 1-based

@@ -173,11 +173,23 @@ fn sweep<'py>(
             "internal: the table's columns and rows do not match".to_string(),
         ));
     }
+    // Ctrl-C (KeyboardInterrupt) stops a long sweep between chunks of rows.
+    let mut interrupted: Option<PyErr> = None;
     let table = py.detach(|| -> PyResult<table::Table> {
         let (model, base, opts) = s.prepare()?;
         let cols = table::columns(&model, &header, allow_extra).map_err(error)?;
-        table::run(&model, base, opts, &cols, &cells, &index, jobs).map_err(error)
+        let mut stop = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                interrupted = Some(e);
+                true
+            }
+        };
+        table::run(&model, base, opts, &cols, &cells, &index, jobs, &mut stop).map_err(error)
     })?;
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
     let metrics = PyList::empty(py);
     for (name, col) in table.metrics {
         let item: (String, &str, Py<PyAny>) = match col {

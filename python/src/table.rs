@@ -76,8 +76,13 @@ pub fn columns(model: &Model, header: &[String], allow_extra: bool) -> cartox::R
     Columns::resolve(model, header, allow_extra)
 }
 
+/// Rows between two calls of the `stop` hook of [`run`].
+const CHECK_EVERY: usize = 1024;
+
 /// Run every row: `cells` column by column (the text of each cell), `index` the 0-based row
-/// number of each row (names rows in messages).
+/// number of each row (names rows in messages). `stop` is asked every [`CHECK_EVERY`] rows as
+/// they are read (a chunk at a time); when it says so, no more rows are read and the table holds
+/// the rows finished so far.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     model: &Model,
@@ -87,6 +92,7 @@ pub fn run(
     cells: &[Vec<String>],
     index: &[u64],
     jobs: usize,
+    stop: &mut dyn FnMut() -> bool,
 ) -> cartox::Result<Table> {
     let names = sweep::metric_names(model);
     let spec = Spec {
@@ -110,11 +116,14 @@ pub fn run(
         ok: Vec::with_capacity(n),
         message: Vec::with_capacity(n),
     };
-    let rows = index.iter().enumerate().map(|(k, &i)| {
-        Ok(Row {
+    let rows = index.iter().enumerate().map_while(|(k, &i)| {
+        if k > 0 && k % CHECK_EVERY == 0 && stop() {
+            return None;
+        }
+        Some(Ok(Row {
             index: i as usize,
             cells: cells.iter().map(|c| c[k].clone()).collect(),
-        })
+        }))
     });
     let mut observe = |o: &Outcome, _: Option<sweep::Kept>| {
         for ((_, col), cell) in table.metrics.iter_mut().zip(&o.metrics) {

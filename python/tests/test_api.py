@@ -267,3 +267,41 @@ def test_bad_arguments():
         cartox.sweep(pd.DataFrame({"dose": [1e8]}), jobs=-1)
     with pytest.raises(cartox.CartoxError, match="number_rows"):
         cartox.sweep(pd.DataFrame({"dose": [1e8]}), number_rows="bogus")
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_ctrl_c_stops_a_long_sweep_inside_the_extension():
+    """SIGINT during a sweep raises out of the native call itself (between chunks of rows), not
+    after all rows have run: the profiler sees the extension function end with an exception."""
+    import os
+    import signal
+    import sys
+
+    from cartox import _cartox
+
+    n = 40_000
+    cells = [[repr(1e8)] * n]
+    events = []
+
+    def profile(frame, event, arg):
+        if event in ("c_return", "c_exception") and getattr(arg, "__name__", "") == "sweep":
+            events.append(event)
+
+    def handler(signum, frame):
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        sys.setprofile(profile)
+        timer.start()
+        with pytest.raises(_Stop):
+            _cartox.sweep("cartox", {}, [], True, ["dose"], cells, list(range(n)), 1, False)
+    finally:
+        sys.setprofile(None)
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
+    assert events == ["c_exception"]
