@@ -27,14 +27,19 @@ create_exception!(
 );
 
 /// A library error as the CLI prints it: the error and its causes, joined by `: `.
-pub(crate) fn error(e: cartox::Error) -> PyErr {
+fn message(e: &cartox::Error) -> String {
     let mut parts = vec![e.to_string()];
-    let mut cur = std::error::Error::source(&e);
+    let mut cur = std::error::Error::source(e);
     while let Some(c) = cur {
         parts.push(c.to_string());
         cur = c.source();
     }
-    CartoxError::new_err(parts.join(": "))
+    parts.join(": ")
+}
+
+/// A library error as a [`CartoxError`] with the CLI's message.
+pub(crate) fn error(e: cartox::Error) -> PyErr {
+    CartoxError::new_err(message(&e))
 }
 
 fn settings(
@@ -121,8 +126,7 @@ fn plot(
                 })?;
             }
             let run = cartox::run(&model, &inputs, &opts).map_err(|e| {
-                let PyErrText(t) = PyErrText::from(error(e));
-                CartoxError::new_err(format!("scenario `{label}`: {t}"))
+                CartoxError::new_err(format!("scenario `{label}`: {}", message(&e)))
             })?;
             runs.push(run);
         }
@@ -139,15 +143,6 @@ fn plot(
         };
         cartox::plot::draw_runs(&model, &labelled, &opts, &fig, &out).map_err(error)
     })
-}
-
-/// The message of a `CartoxError` made here.
-struct PyErrText(String);
-
-impl From<PyErr> for PyErrText {
-    fn from(e: PyErr) -> Self {
-        Python::attach(|py| PyErrText(e.value(py).to_string()))
-    }
 }
 
 /// A sweep: check the header, run every row. Returns (ID column position, extras as (position,

@@ -267,6 +267,9 @@ def test_bad_arguments():
         cartox.sweep(pd.DataFrame({"dose": [1e8]}), jobs=-1)
     with pytest.raises(cartox.CartoxError, match="number_rows"):
         cartox.sweep(pd.DataFrame({"dose": [1e8]}), number_rows="bogus")
+    # The CLI's clap refuses the pair (a usage message); the same words here.
+    with pytest.raises(cartox.CartoxError, match="'--dose <CELLS>' cannot be used with"):
+        cartox.simulate(dose=1e8, dose_per_kg=1e6, weight=70)
 
 
 class _Stop(Exception):
