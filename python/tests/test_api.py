@@ -22,11 +22,12 @@ def test_models_are_the_cli_list(cli):
     assert "cartox" in cartox.models() and len(cartox.models()) > 5
 
 
-def test_describe_lists_every_parameter_as_the_cli_prints_it(cli):
-    d = cartox.describe("cartox")
-    text = run_cli(cli, "describe", "cartox").stdout
-    assert d["name"] == "cartox" and d["time_unit"] == "day"
-    assert text.startswith(f"cartox — {d['title']}\n")
+@pytest.mark.parametrize("model", cartox.models())
+def test_describe_lists_every_parameter_as_the_cli_prints_it(cli, model):
+    d = cartox.describe(model)
+    text = run_cli(cli, "describe", model).stdout
+    assert d["name"] == model
+    assert text.startswith(f"{model} — {d['title']}\n")
     lines = text.splitlines()
     listed = lines[lines.index("Parameters:") + 1 :]
     listed = listed[: listed.index("")]
@@ -52,8 +53,16 @@ def test_describe_lists_every_parameter_as_the_cli_prints_it(cli):
     assert [f"  d{s}/dt = {d['equations'][s]}" for s in states] == [
         l for l in lines if l.startswith("  d") and "/dt = " in l
     ]
+    for o in d["observables"]:
+        assert f"  {o['name']:<14} [{o['unit']}] = {o['expression']}  — {o['description']}" in lines
+
+
+def test_describe_the_default_model():
+    d = cartox.describe("cartox")
+    assert d["time_unit"] == "day" and d["file"] == "models/cartox.toml"
     assert [o["name"] for o in d["observables"]][:2] == ["cart_blood", "tumor"]
-    assert d["regimen"]["dose_state"] == "P"
+    assert d["regimen"]["dose_state"] == "P" and d["regimen"]["ld"] == "flu-cy"
+    assert {l["name"] for l in d["lymphodepletion"]} >= {"none", "flu-cy"}
 
 
 def test_describe_unknown_model_raises_the_cli_message(cli):
@@ -308,3 +317,13 @@ def test_ctrl_c_stops_a_long_sweep_inside_the_extension():
         timer.join()
         signal.signal(signal.SIGINT, previous)
     assert events == ["c_exception"]
+
+
+@pytest.mark.parametrize("model", cartox.models())
+def test_every_bundled_model_simulates_as_the_cli(cli, tmp_path, model):
+    tc, summary = cartox.simulate(model, days=14, dt=0.5)
+    run_cli(cli, "simulate", "--model", model, "--days", "14", "--dt", "0.5",
+            "--out", str(tmp_path / "tc.csv"), "--summary", str(tmp_path / "s.json"))
+    want = pd.read_csv(tmp_path / "tc.csv", float_precision="round_trip")
+    pd.testing.assert_frame_equal(tc, want.astype(np.float64), check_exact=True)
+    assert summary == json.loads((tmp_path / "s.json").read_text())
