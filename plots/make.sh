@@ -42,4 +42,8 @@ $cartox sensitivity --method local --params k_act,rho_E,delta_E,beta,a_A,k_IL6 \
     --outputs cart_cmax,cart_auc,il6_peak,crs_onset --out "$tmp/local.csv" -q \
     --plot plots/sensitivity-local.png --title "Local sensitivities d ln y / d ln p, default patient"
 
+# 8. A MAP fit of the default model to the ZUMA-1 median CAR-T profile (docs/fitting.md).
+$cartox fit --data docs/data/zuma1-moffitt-medians.csv --estimate rho_E,delta_E,k_EM --prior typical \
+    --out "$tmp/fit.csv" --plot plots/fit-zuma1-medians.png -q
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"

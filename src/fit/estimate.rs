@@ -29,6 +29,9 @@ use std::cell::{Cell, RefCell};
 pub const JACOBIAN_STEP: f64 = 1e-3;
 /// Convergence: the expected decrease of -2LL by a Newton step, `g' H^-1 g / 2`.
 pub const DECREMENT_TOL: f64 = 1e-8;
+/// When the trust region collapses: a minimum when the largest gradient component of -2LL with
+/// respect to a log parameter is below this (a 1% change would move -2LL by 1e-5).
+pub const GRADIENT_TOL: f64 = 1e-3;
 /// Starts that end within this of the best -2LL count as reaching the same minimum.
 pub const SAME_MINIMUM: f64 = 0.01;
 
@@ -468,16 +471,19 @@ impl<O, S: Solver<O, St>> Solver<O, St> for Stopping<S> {
                 format!("expected decrease of -2LL below {DECREMENT_TOL:e}"),
             ));
         } else if self.rejected >= 25 {
+            // the radius has collapsed: no decrease in any direction at the precision of the
+            // model solves; a minimum when the gradient is negligible there
             let d = dec.map_or("n/a".to_string(), |d| format!("{d:.2e}"));
-            self.done = Some(if dec.is_some_and(|d| d < 1e-3) {
+            let g = st.get_gradient().map_or(f64::INFINITY, |g| g.amax());
+            self.done = Some(if g < GRADIENT_TOL || dec.is_some_and(|d| d < 1e-3) {
                 (
                     "converged",
-                    format!("no further decrease at numerical precision (expected decrease {d})"),
+                    format!("no further decrease at numerical precision (largest gradient {g:.2e}, expected decrease {d})"),
                 )
             } else {
                 (
                     "stalled",
-                    format!("the trust region collapsed (expected decrease {d})"),
+                    format!("the trust region collapsed (largest gradient {g:.2e}, expected decrease {d})"),
                 )
             });
         }

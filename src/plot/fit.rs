@@ -160,19 +160,20 @@ fn draw<DB: DrawingBackend>(
                 .map_err(e)?
                 .label("data")
                 .legend(move |(x, y)| Circle::new((x + 9, y), 4, data_rgb.filled()));
-                c.draw_series(
-                    p.points
-                        .iter()
-                        .filter(|q| q.2 && (!log || q.1 > 0.0))
-                        .map(|q| {
+                let censored =
+                    c.draw_series(p.points.iter().filter(|q| q.2 && (!log || q.1 > 0.0)).map(
+                        |q| {
                             TriangleMarker::new((q.0, q.1), 6, RGBColor(213, 94, 0).stroke_width(2))
-                        }),
-                )
-                .map_err(e)?
-                .label("below LLOQ (at the limit)")
-                .legend(|(x, y)| {
-                    TriangleMarker::new((x + 9, y), 6, RGBColor(213, 94, 0).stroke_width(2))
-                });
+                        },
+                    ))
+                    .map_err(e)?;
+                if p.points.iter().any(|q| q.2) {
+                    censored
+                        .label("below LLOQ (at the limit)")
+                        .legend(|(x, y)| {
+                            TriangleMarker::new((x + 9, y), 6, RGBColor(213, 94, 0).stroke_width(2))
+                        });
+                }
                 c.configure_series_labels()
                     .background_style(WHITE.mix(0.85))
                     .border_style(RGBColor(200, 200, 200))
