@@ -32,6 +32,9 @@ pub const DECREMENT_TOL: f64 = 1e-8;
 /// When the trust region collapses: a minimum when the largest gradient component of -2LL with
 /// respect to a log parameter is below this (a 1% change would move -2LL by 1e-5).
 pub const GRADIENT_TOL: f64 = 1e-3;
+/// Combined error model: the extra starts put one residual component this far (ln units) below
+/// its start value.
+pub const CORNER: f64 = 5.0;
 /// Starts that end within this of the best -2LL count as reaching the same minimum.
 pub const SAME_MINIMUM: f64 = 0.01;
 
@@ -574,15 +577,31 @@ pub fn optimise(
             });
             continue;
         };
-        let mut x0 = u0;
-        x0.extend(s0);
-        match run_start(obj, x0, settings.max_iterations) {
-            Ok(r) if r.1.is_finite() => results.push(r),
-            Ok(_) => {
-                first_error.get_or_insert_with(|| format!("start {}: no finite objective", k + 1));
+        // combined error: the first start is also tried from the nearly-proportional and the
+        // nearly-additive corner (add_sd or prop_cv x e^-5): the likelihood often has a
+        // minimum in the interior and another where one component vanishes
+        let mut sigmas = vec![s0.clone()];
+        if k == 0 && settings.error == ErrorModel::Combined {
+            for component in 0..2 {
+                let mut s = s0.clone();
+                for j in (component..s.len()).step_by(2) {
+                    s[j] -= CORNER;
+                }
+                sigmas.push(s);
             }
-            Err(e) => {
-                first_error.get_or_insert_with(|| format!("start {}: {e}", k + 1));
+        }
+        for s in sigmas {
+            let mut x0 = u0.clone();
+            x0.extend(s);
+            match run_start(obj, x0, settings.max_iterations) {
+                Ok(r) if r.1.is_finite() => results.push(r),
+                Ok(_) => {
+                    first_error
+                        .get_or_insert_with(|| format!("start {}: no finite objective", k + 1));
+                }
+                Err(e) => {
+                    first_error.get_or_insert_with(|| format!("start {}: {e}", k + 1));
+                }
             }
         }
     }
