@@ -161,7 +161,7 @@ def compare_censored(a, rows, error, lloq):
     t_scipy /= a.patients
     print(f"{error} error, BLQ below {lloq} ({n_blq} of {len(cens)} rows censored, M3): largest "
           f"relative difference of -2LL {worst:.2e}; time per fit: cartox {1e3 * t_cartox:.1f} ms "
-          f"(4 starts), SciPy BFGS {1e3 * t_scipy:.1f} ms")
+          f"(default starts: 4, combined 6), SciPy BFGS {1e3 * t_scipy:.1f} ms")
     return worst
 
 
