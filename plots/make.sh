@@ -52,4 +52,8 @@ $cartox plot "$tmp/treated.csv" "$tmp/untreated.csv" --out plots/drugs-icans.png
     --panels tocilizumab,il6r_occupancy,steroid,il6,crs_drive,endothelial_activation,icans_drive \
     --title "Tocilizumab and dexamethasone PK, CRS and ICANS drives (3e11 tumor cells; 2nd file: no drugs)"
 
+# 9. A MAP fit of the default model to the ZUMA-1 median CAR-T profile (docs/fitting.md).
+$cartox fit --data docs/data/zuma1-moffitt-medians.csv --estimate rho_E,delta_E,k_EM --prior typical \
+    --out "$tmp/fit.csv" --plot plots/fit-zuma1-medians.png -q
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"

@@ -40,6 +40,8 @@
 pub mod catalog;
 pub mod error;
 pub mod expr;
+#[cfg(feature = "files")]
+pub mod fit;
 pub mod many;
 pub mod model;
 #[cfg(feature = "files")]

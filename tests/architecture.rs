@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sweep", 9), // many runs: CSV sweeps, populations, scenarios
     ("validate", 10), // presets against published figures
     ("sensitivity", 10), // local, Morris and Sobol sensitivity analysis
+    ("fit", 10), // estimation from patient data: ML / MAP, residual error models
 ];
 
 /// Items re-exported at the crate root (`crate::Model`), by the module that defines them.

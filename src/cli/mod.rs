@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod describe;
+mod fit;
 pub(crate) mod plot;
 mod sensitivity;
 mod simulate;
@@ -66,6 +67,11 @@ pub enum Command {
     /// Exit status 3 when some model runs failed (the indices are still written; n_rows says
     /// how many runs each rests on).
     Sensitivity(Box<sensitivity::SensitivityArgs>),
+    /// Fit parameters to patient data (NONMEM-style CSV): per patient or pooled, maximum
+    /// likelihood or MAP, with standard errors, 95% intervals, -2LL, AIC and BIC.
+    ///
+    /// Exit status 3 when some patients' fits failed (their rows say why), as for `sweep`.
+    Fit(Box<fit::FitArgs>),
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -145,5 +151,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Merge(a) => sweep::run_merge(a),
         Command::Validate(a) => validate::run(a),
         Command::Sensitivity(a) => sensitivity::run(*a),
+        Command::Fit(a) => fit::run(*a),
     }
 }

@@ -12,6 +12,7 @@
 mod data;
 mod draw;
 pub mod figure;
+pub mod fit;
 mod glyphs;
 pub mod indices;
 mod layout;
