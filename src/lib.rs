@@ -42,7 +42,6 @@ pub mod error;
 pub mod expr;
 pub mod many;
 pub mod model;
-#[cfg(feature = "files")]
 pub mod output;
 pub mod par;
 #[cfg(feature = "plot")]
@@ -60,6 +59,7 @@ pub mod toxicity;
 pub mod trajectory;
 #[cfg(feature = "files")]
 pub mod validate;
+pub mod variability;
 
 pub use error::{Error, Result};
 pub use many::{simulate_many, simulate_many_with, Batch};
