@@ -3,6 +3,7 @@
 mod describe;
 pub(crate) mod plot;
 mod sensitivity;
+mod serve;
 mod simulate;
 mod sweep;
 mod validate;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Exit status 3 when some model runs failed (the indices are still written; n_rows says
     /// how many runs each rests on).
     Sensitivity(Box<sensitivity::SensitivityArgs>),
+    /// Serve the web explorer (`web/dist`, built by `web/build.sh`) on http://127.0.0.1:PORT/.
+    Serve(serve::ServeArgs),
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -145,5 +148,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Merge(a) => sweep::run_merge(a),
         Command::Validate(a) => validate::run(a),
         Command::Sensitivity(a) => sensitivity::run(*a),
+        Command::Serve(a) => serve::run(a),
     }
 }

@@ -1,0 +1,161 @@
+// The explorer in a real headless Chromium, opened from web/dist/ on disk, against the `cartox`
+// binary: the page's numbers and downloads must be the CLI's for the same inputs.
+"use strict";
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { execFileSync, spawnSync } = require("node:child_process");
+const { launch, open, idle, ROOT } = require("./browser.js");
+
+const BIN = process.env.CARTOX_BIN || path.join(ROOT, "target/release/cartox");
+const PLOTS = path.join(ROOT, "plots");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cartox-web-test-"));
+
+// `cartox simulate FLAGS --summary S.json --out T.csv`: the summary (parsed and as bytes) and the CSV bytes.
+function cli(flags, cwd = ROOT) {
+  const s = path.join(tmp, "s.json"), t = path.join(tmp, "t.csv");
+  execFileSync(BIN, ["simulate", ...flags, "--summary", s, "--out", t], { cwd, stdio: ["ignore", "ignore", "inherit"] });
+  const text = fs.readFileSync(s, "utf8");
+  return { summary: JSON.parse(text), summaryText: text, csv: fs.readFileSync(t, "utf8") };
+}
+
+const relClose = (a, b, tol) => Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b));
+const metric = async (page, name) => page.getAttribute(`#summary tr[data-metric='${name}']`, "data-value");
+const firstPanelPaths = (page) =>
+  page.$$eval("#figure g.panel:first-of-type path.series", (ps) => ps.map((p) => ({ label: p.dataset.label, d: p.getAttribute("d") })));
+
+async function download(page, button) {
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+  return { name: dl.suggestedFilename(), text: fs.readFileSync(await dl.path(), "utf8") };
+}
+
+let browser, page, errors;
+before(async () => {
+  browser = await launch();
+  ({ page, errors } = await open(browser.context));
+});
+after(async () => {
+  await browser.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("the default scenario's summary is `cartox simulate`'s", async () => {
+  const want = cli([]).summary;
+  const cmax = Number(await metric(page, "cart_cmax"));
+  assert.ok(relClose(cmax, want.cart_cmax, 1e-9), `page ${cmax} vs CLI ${want.cart_cmax}`);
+  assert.equal(Number(await metric(page, "crs_grade")), want.crs_grade);
+  assert.equal(Number(await metric(page, "icans_grade")), want.icans_grade);
+  assert.equal(await metric(page, "alarm"), String(want.alarm));
+  assert.match(await page.textContent("header"), /Modelled risk, not clinical advice/);
+  assert.match(await page.textContent("#summary"), /not clinical advice/);
+  assert.deepEqual(errors, []);
+});
+
+test("dose slider and LD control change plot and summary; Cmax equals the CLI's to 1e-9", async () => {
+  const before0 = await firstPanelPaths(page);
+  const cmax0 = Number(await metric(page, "cart_cmax"));
+  await page.locator("#dose-slider").fill("7.5");
+  await idle(page);
+  // and by keyboard: the slider is a native range input
+  await page.focus("#dose-slider");
+  await page.keyboard.press("ArrowLeft");
+  await idle(page);
+  const dose = await page.inputValue("#dose");
+  assert.equal(dose, String(+Math.pow(10, 7.49).toPrecision(3)));
+  await page.selectOption("#ld", "none");
+  await idle(page);
+  const after0 = await firstPanelPaths(page);
+  assert.notEqual(after0[0].d, before0[0].d, "the CAR-T curve moved");
+  const cmax = Number(await metric(page, "cart_cmax"));
+  assert.notEqual(cmax, cmax0);
+  const want = cli(["--dose", dose, "--ld", "none"]).summary;
+  assert.ok(relClose(cmax, want.cart_cmax, 1e-9), `page ${cmax} vs CLI ${want.cart_cmax}`);
+  assert.equal(Number(await metric(page, "crs_grade")), want.crs_grade);
+});
+
+test("the CSV and summary downloads are the CLI's bytes for the same inputs", async () => {
+  await page.selectOption("#schedule-preset", "0:0.1,1:0.3,2:0.6");
+  await page.fill("#p-rho_E-text", "0.55");
+  await page.press("#p-rho_E-text", "Enter");
+  await idle(page);
+  const dose = await page.inputValue("#dose");
+  const want = cli(["--dose", dose, "--ld", "none", "--schedule", "0:0.1,1:0.3,2:0.6", "--set", "rho_E=0.55"]);
+  const csv = await download(page, "#dl-csv");
+  assert.ok(csv.text.length > 1000);
+  assert.ok(csv.text === want.csv, "time-course CSV differs from `cartox simulate --out`");
+  const json = await download(page, "#dl-json");
+  assert.ok(json.text === want.summaryText, "summary JSON differs from `cartox simulate --summary`");
+  const svg = await download(page, "#dl-svg");
+  assert.match(svg.text, /<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#dl-png")]);
+  const bytes = fs.readFileSync(await dl.path());
+  assert.deepEqual([...bytes.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], "a PNG file");
+});
+
+test("the URL restores the scenario", async () => {
+  const url = page.url();
+  assert.match(url, /#.*ld=none/);
+  const cmax = await metric(page, "cart_cmax");
+  const again = await open(browser.context, url.slice(url.indexOf("#")));
+  assert.equal(await again.page.inputValue("#dose"), await page.inputValue("#dose"));
+  assert.equal(await again.page.inputValue("#ld"), "none");
+  assert.equal(await again.page.inputValue("#schedule"), "0:0.1,1:0.3,2:0.6");
+  assert.equal(await again.page.inputValue("#p-rho_E-text"), "0.55");
+  assert.equal(await metric(again.page, "cart_cmax"), cmax);
+  await again.page.close();
+});
+
+test("pinning two runs overlays two series with a legend", async () => {
+  await page.click("#clear-pins");
+  await page.click("#reset-params");
+  await page.selectOption("#schedule-preset", "");
+  await page.selectOption("#ld", "none");
+  await idle(page);
+  await page.click("#pin");
+  await page.selectOption("#ld", "flu-cy");
+  await idle(page);
+  await page.click("#pin");
+  const paths = await firstPanelPaths(page);
+  const pinned = paths.filter((p) => p.label !== "current");
+  assert.equal(pinned.length, 2);
+  assert.notEqual(pinned[0].d, pinned[1].d);
+  assert.equal(await page.locator("#pins .pin").count(), 2);
+  assert.equal(await page.locator("#figure g.legend text").count(), 3);
+  await page.screenshot({ path: path.join(PLOTS, "web-explorer.png"), fullPage: true });
+});
+
+test("a population of 200 virtual patients finishes with grade incidence", async () => {
+  await page.check("input[name=mode][value=population]");
+  await page.fill("#pop-n", "200");
+  await page.press("#pop-n", "Tab");
+  await page.click("#pop-run");
+  await page.waitForSelector("body[data-population='200']", { timeout: 300000 });
+  assert.equal(await page.locator("#figure g.panel:first-of-type path.band").count(), 2);
+  const ge2 = await page.getAttribute("#incidence tr[data-metric='crs_ge2']", "data-value");
+  assert.match(ge2, /^\d+(\.\d)?%$/);
+  await page.screenshot({ path: path.join(PLOTS, "web-population.png"), fullPage: true });
+  await page.check("input[name=mode][value=single]");
+});
+
+test("a model file opened from disk runs like a bundled one; a bad one shows the CLI's error line", async () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "m-"));
+  const good = fs.readFileSync(path.join(ROOT, "models/cartox.toml"), "utf8").replace(/\n\[\[parameters\]\]\nname = "rho_E"\nvalue = [^\n]+/, '\n[[parameters]]\nname = "rho_E"\nvalue = 0.6');
+  fs.writeFileSync(path.join(dir, "my-model.toml"), good);
+  await page.setInputFiles("#file", path.join(dir, "my-model.toml"));
+  await page.waitForFunction(() => document.getElementById("model").value === "my-model.toml");
+  await idle(page);
+  const want = cli(["--model", "my-model.toml"], dir).summary;
+  const cmax = Number(await metric(page, "cart_cmax"));
+  assert.ok(relClose(cmax, want.cart_cmax, 1e-9), `page ${cmax} vs CLI ${want.cart_cmax}`);
+
+  fs.writeFileSync(path.join(dir, "bad.toml"), good.replace(/\[equations\]\n/, "[equations]\nno_such_state = \"1\"\n"));
+  const r = spawnSync(BIN, ["simulate", "--model", "bad.toml"], { cwd: dir, encoding: "utf8" });
+  assert.notEqual(r.status, 0);
+  const cliLine = r.stderr.trim();
+  assert.equal(cliLine.split("\n").length, 1);
+  await page.setInputFiles("#file", path.join(dir, "bad.toml"));
+  await page.waitForSelector("#error:not([hidden])");
+  assert.equal((await page.textContent("#error")).trim(), cliLine);
+});
