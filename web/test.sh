@@ -2,7 +2,7 @@
 # Browser tests of the explorer in a real headless Chromium (Debian's `chromium`, with
 # `chromium-driver`): installs them when missing, installs playwright-core from the pinned
 # package-lock.json (npm ci), builds the release `cartox` binary the tests compare against, then
-# runs node's test runner on web/test/. Expects web/dist/ (run web/build.sh first).
+# runs node's test runner on web/test/*.test.js. Expects web/dist/ (run web/build.sh first).
 # Screenshots go to plots/ (the gallery).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,4 +23,4 @@ fi
 npm ci --no-audit --no-fund --silent
 (cd .. && cargo build --release --locked --quiet)
 export CARTOX_BIN=${CARTOX_BIN:-$PWD/../target/release/cartox}
-node --test --test-concurrency=1 test/
+node --test --test-concurrency=1 test/*.test.js

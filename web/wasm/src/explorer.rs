@@ -90,19 +90,19 @@ fn opt(x: Option<f64>) -> Value {
 /// thresholds), else IL-6 and the neurotoxicity drive; a model with none of these: every
 /// observable (else every state).
 fn panels(model: &Model) -> Vec<Value> {
-    let mut out = vec![];
-    let mut push = |name: String, unit: String, role: &str, bands: Option<[f64; 4]>| {
-        if !out.iter().any(|p: &Value| p["name"] == json!(name)) {
+    let mut out: Vec<Value> = vec![];
+    fn push(out: &mut Vec<Value>, name: String, unit: String, role: &str, bands: Option<[f64; 4]>) {
+        if !out.iter().any(|p| p["name"] == json!(name)) {
             out.push(json!({"name": name, "unit": unit, "role": role, "thresholds": bands}));
         }
-    };
+    }
     if let Some(q) = model.summary_cart {
         let (n, u) = quantity(model, q);
-        push(n, u, "cart", None);
+        push(&mut out, n, u, "cart", None);
     }
     if let Some(q) = model.summary_tumor {
         let (n, u) = quantity(model, q);
-        push(n, u, "tumor", None);
+        push(&mut out, n, u, "tumor", None);
     }
     let graded: Vec<_> = model
         .toxicity
@@ -113,22 +113,28 @@ fn panels(model: &Model) -> Vec<Value> {
     if graded.is_empty() {
         for name in ["il6", "icans_drive"] {
             if let Some(i) = model.observable_index(name) {
-                push(name.into(), model.observables[i].unit.clone(), "drive", None);
+                push(
+                    &mut out,
+                    name.into(),
+                    model.observables[i].unit.clone(),
+                    "drive",
+                    None,
+                );
             }
         }
     }
     for (k, g) in graded {
         let (n, u) = quantity(model, g.quantity);
-        push(n, u, k, Some(g.thresholds));
+        push(&mut out, n, u, k, Some(g.thresholds));
     }
     if out.is_empty() {
         if model.observables.is_empty() {
             for s in &model.states {
-                push(s.name.clone(), s.unit.clone(), "state", None);
+                push(&mut out, s.name.clone(), s.unit.clone(), "state", None);
             }
         } else {
             for o in &model.observables {
-                push(o.name.clone(), o.unit.clone(), "observable", None);
+                push(&mut out, o.name.clone(), o.unit.clone(), "observable", None);
             }
         }
     }
@@ -226,9 +232,7 @@ fn number(flag: &str, text: &str) -> Result<f64, String> {
 /// set: {name: value}, days, dt}` as `cartox simulate` reads the same flags.
 fn prepare(scenario: &str) -> Result<Prepared, String> {
     let s: Value = serde_json::from_str(scenario).map_err(|e| format!("scenario: {e}"))?;
-    let key = s["model"]
-        .as_str()
-        .unwrap_or(cartox::model::DEFAULT_MODEL);
+    let key = s["model"].as_str().unwrap_or(cartox::model::DEFAULT_MODEL);
     let model = model(key)?;
     let mut inputs = Inputs::default();
     for (flag, name) in [
