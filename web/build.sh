@@ -32,7 +32,6 @@ mkdir -p "$DIST"
 PKG=$(mktemp -d)
 trap 'rm -rf "$PKG"' EXIT
 wasm-bindgen --target no-modules --no-typescript --out-dir "$PKG" "$WASM"
-cp "$PKG/cartox_web_bg.wasm" "$DIST/cartox_web_bg.wasm"
 cp src/index.html src/style.css src/app.js src/plot.js "$DIST/"
 
 # The worker: wasm-bindgen's glue, the wasm as base64, the message loop; engine.js holds its source
@@ -49,4 +48,6 @@ fs.writeFileSync(dist + "/engine.js",
 JS
 echo "built $DIST:"
 ls -l "$DIST"
-printf 'wasm gzipped: %s bytes\n' "$(gzip -9 -c "$DIST/cartox_web_bg.wasm" | wc -c)"
+printf 'wasm: %s bytes, gzipped %s (inlined as base64 in engine.js: gzipped %s)\n' \
+    "$(wc -c < "$PKG/cartox_web_bg.wasm")" "$(gzip -9 -c "$PKG/cartox_web_bg.wasm" | wc -c)" \
+    "$(gzip -9 -c "$DIST/engine.js" | wc -c)"

@@ -242,7 +242,7 @@
     const lines = pins.map((p) => ({ label: p.label, color: p.color, time: p.run.time, series: p.run.series }));
     const bands = [];
     if (S.mode === "population" && population) {
-      bands.push({ label: `${population.done} virtual patients`, color: "#c2410c", time: population.time, quantiles: population.bands });
+      bands.push({ label: `${population.done} virtual patients`, color: "#4d7c0f", time: population.time, quantiles: population.bands });
     }
     lines.push({ label: pins.length ? "current" : desc.name, color: "#111", width: 2.6, time: current.time, series: current.series });
     const days = current.time[current.time.length - 1];

@@ -63,7 +63,9 @@ const CartoxPlot = (() => {
   //           markers: [{day, label, kind}], log: bool, title}
   function draw(svg, figure) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    const W = 900, panelH = 210, top = 46, gap = 34, left = 88, right = 20;
+    const nLegend = figure.lines.length + figure.bands.length;
+    const W = 900, panelH = 210, gap = 34, left = 88, right = 20;
+    const top = nLegend > 1 ? 34 + Math.min(nLegend, 7) * 14 : 46;
     const panels = figure.panels;
     const H = top + panels.length * (panelH + gap) + 10;
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
@@ -72,7 +74,7 @@ const CartoxPlot = (() => {
     el("rect", { x: 0, y: 0, width: W, height: H, fill: "#ffffff" }, svg);
     el("text", { x: left, y: 20, "font-size": 15, "font-weight": "bold", fill: "#111" }, svg).textContent =
       figure.title || "";
-    el("text", { x: left, y: 38, "font-size": 12, fill: "#7a1d1d" }, svg).textContent =
+    el("text", { x: left, y: top - 8, "font-size": 12, fill: "#7a1d1d" }, svg).textContent =
       "Modelled quantities and modelled risk grades from a mathematical model; not clinical advice.";
     const x0 = 0, x1 = figure.days;
     const sx = (t) => left + ((t - x0) / (x1 - x0)) * (W - left - right);
@@ -176,12 +178,12 @@ const CartoxPlot = (() => {
     // legend
     const items = figure.lines.filter((l) => l.legend !== false).map((l) => [l.label, l.color])
       .concat(figure.bands.map((b) => [b.label + " (median, 25-75% and 5-95%)", b.color]));
-    let lx = left + 470;
+    const lx = left + 500;
     if (items.length > 1 || figure.bands.length) {
       const lg = el("g", { class: "legend" }, svg);
       items.forEach(([label, color], i) => {
         const y = 14 + i * 14;
-        if (i > 5) return;
+        if (i > 6) return;
         el("line", { x1: lx, x2: lx + 22, y1: y - 4, y2: y - 4, stroke: color, "stroke-width": 3 }, lg);
         el("text", { x: lx + 28, y, "font-size": 11, fill: "#111" }, lg).textContent = label;
       });

@@ -162,7 +162,7 @@ test("pinning two runs overlays two series with a legend", async () => {
   assert.notEqual(pinned[0].d, pinned[1].d);
   assert.equal(await page.locator("#pins .pin").count(), 2);
   assert.equal(await page.locator("#figure g.legend text").count(), 3);
-  await page.screenshot({ path: path.join(PLOTS, "web-explorer.png"), fullPage: true });
+  await page.screenshot({ path: path.join(PLOTS, "web-explorer.png") });
 });
 
 test("a population of 200 virtual patients finishes with grade incidence", async () => {
@@ -174,7 +174,7 @@ test("a population of 200 virtual patients finishes with grade incidence", async
   assert.equal(await page.locator("#figure g.panel:first-of-type path.band").count(), 2);
   const ge2 = await page.getAttribute("#incidence tr[data-metric='crs_ge2']", "data-value");
   assert.match(ge2, /^\d+(\.\d)?%$/);
-  await page.screenshot({ path: path.join(PLOTS, "web-population.png"), fullPage: true });
+  await page.screenshot({ path: path.join(PLOTS, "web-population.png") });
   await page.check("input[name=mode][value=single]");
 });
 
