@@ -344,6 +344,7 @@
     try {
       const r = await call("population", { scenario: scenario(), n, seed });
       population = r.result;
+      window.cartoxPopulation = population;
       timings.population.push({ n, roundTrip: performance.now() - t0, wasm: r.ms });
       $("pop-status").textContent = `${population.done} patients in ${(r.ms / 1000).toFixed(2)} s`;
       document.body.dataset.population = String(population.done);

@@ -165,7 +165,10 @@ test("pinning two runs overlays two series with a legend", async () => {
   await page.screenshot({ path: path.join(PLOTS, "web-explorer.png") });
 });
 
-test("a population of 200 virtual patients finishes with grade incidence", async () => {
+test("a population of 200 virtual patients finishes; its grade incidence is the CLI's", async () => {
+  await page.fill("#dose", "");
+  await page.press("#dose", "Enter"); // the model's dose: the patients of `cartox population`
+  await idle(page);
   await page.check("input[name=mode][value=population]");
   await page.fill("#pop-n", "200");
   await page.press("#pop-n", "Tab");
@@ -175,6 +178,19 @@ test("a population of 200 virtual patients finishes with grade incidence", async
   const ge2 = await page.getAttribute("#incidence tr[data-metric='crs_ge2']", "data-value");
   assert.match(ge2, /^\d+(\.\d)?%$/);
   await page.screenshot({ path: path.join(PLOTS, "web-population.png") });
+
+  const pop = path.join(tmp, "pop.csv"), res = path.join(tmp, "res.csv");
+  execFileSync(BIN, ["population", "--n", "200", "--seed", "1", "--out", pop]);
+  execFileSync(BIN, ["sweep", "--params", pop, "--ld", "flu-cy", "--quiet", "--out", res]);
+  const rows = fs.readFileSync(res, "utf8").trim().split("\n").map((l) => l.split(","));
+  const col = (name) => rows.slice(1).map((r) => r[rows[0].indexOf(name)]);
+  const shares = (name) => [0, 1, 2, 3, 4].map((g) => col(name).filter((x) => Number(x) === g).length / 200);
+  const got = await page.evaluate(() => window.cartoxPopulation);
+  assert.equal(got.done, 200);
+  assert.deepEqual(got.crs_grades, shares("crs_grade"));
+  assert.deepEqual(got.icans_grades, shares("icans_grade"));
+  const cmax = col("cart_cmax").map(Number).sort((a, b) => a - b);
+  assert.ok(relClose(got.cmax[2], (cmax[99] + cmax[100]) / 2, 1e-9), `median Cmax ${got.cmax[2]}`);
   await page.check("input[name=mode][value=single]");
 });
 
@@ -197,4 +213,23 @@ test("a model file opened from disk runs like a bundled one; a bad one shows the
   await page.setInputFiles("#file", path.join(dir, "bad.toml"));
   await page.waitForSelector("#error:not([hidden])");
   assert.equal((await page.textContent("#error")).trim(), cliLine);
+});
+
+test("a model dropped on the page opens; the guided exercise pins no-LD and Flu/Cy runs", async () => {
+  const text = fs.readFileSync(path.join(ROOT, "models/cartox.toml"), "utf8");
+  await page.evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([t], "dropped.toml", { type: "text/plain" }));
+    document.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, text);
+  await page.waitForFunction(() => document.getElementById("model").value === "dropped.toml");
+  await idle(page);
+  const want = cli([]).summary;
+  assert.ok(relClose(Number(await metric(page, "cart_cmax")), want.cart_cmax, 1e-9));
+
+  await page.click("#exercise-start");
+  await page.waitForFunction(() => document.getElementById("exercise-result")?.textContent.length > 0);
+  const labels = (await firstPanelPaths(page)).map((p) => p.label);
+  assert.deepEqual(labels.slice(0, 2), ["no lymphodepletion", "flu-cy"]);
+  assert.match(await page.textContent("#exercise-result"), /^none: Cmax .* · flu-cy: Cmax .*not clinical advice/);
 });

@@ -338,7 +338,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// `n` virtual patients from the model's variability (patient `i` draws as `cartox population
-/// --seed SEED` row `i + 1`, applied over the scenario as `cartox sweep` applies a row): per panel
+/// --seed SEED` row `i + 1`, applied over the scenario as `cartox sweep` applies a row, except
+/// that a dose set in the scenario is kept): per panel
 /// the 5/25/50/75/95th percentiles over time; the share of patients at each modelled grade;
 /// percentiles of Cmax.
 pub fn population(scenario: &str, n: usize, seed: u64) -> Result<String, String> {
@@ -357,9 +358,15 @@ pub fn population(scenario: &str, n: usize, seed: u64) -> Result<String, String>
     let mut cmax = vec![];
     let mut alarms = 0;
     let mut failed = vec![];
+    // The drawn `dose` column (the model's cells/kg x the drawn weight) stands in for the
+    // model's default dose only: a dose set on the page is kept (cells/kg: x each drawn weight).
+    let user_dose = p.inputs.dose.is_some() || p.inputs.dose_per_kg.is_some();
     for i in 0..n {
         let mut inputs = p.inputs.clone();
         for (name, v) in names.iter().zip(design.patient(&p.model, seed, i as u64)) {
+            if name == "dose" && user_dose {
+                continue;
+            }
             inputs
                 .set(&p.model, name, &fmt_num(v))
                 .map_err(|e| format!("virtual patient {}: {name}: {}", i + 1, line(&e)))?;
