@@ -233,3 +233,18 @@ test("a model dropped on the page opens; the guided exercise pins no-LD and Flu/
   assert.deepEqual(labels.slice(0, 2), ["no lymphodepletion", "flu-cy"]);
   assert.match(await page.textContent("#exercise-result"), /^none: Cmax .* · flu-cy: Cmax .*not clinical advice/);
 });
+
+test("an SBML file opened from disk runs: its CSV is the CLI's for the same file", async () => {
+  const src = path.join(ROOT, "../shared/reference/biomodels/BIOMD0000001041_Kimmel2021.xml");
+  const dir = fs.mkdtempSync(path.join(tmp, "sbml-"));
+  const file = path.join(dir, "kimmel.xml");
+  fs.copyFileSync(src, file);
+  await page.setInputFiles("#file", file);
+  await page.waitForFunction(() => document.getElementById("model").value === "kimmel.xml");
+  await idle(page);
+  assert.equal(await page.isHidden("#error"), true);
+  const want = cli(["--model", "kimmel.xml"], dir);
+  const csv = await download(page, "#dl-csv");
+  sameCsv(csv.text, want.csv);
+  sameJson(JSON.parse((await download(page, "#dl-json")).text), want.summary);
+});
