@@ -6,8 +6,9 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { execFileSync, spawnSync } = require("node:child_process");
-const { launch, open, idle, ROOT } = require("./browser.js");
+const { execFileSync, spawn, spawnSync } = require("node:child_process");
+const readline = require("node:readline");
+const { launch, open, idle, ROOT, DIST } = require("./browser.js");
 
 const BIN = process.env.CARTOX_BIN || path.join(ROOT, "target/release/cartox");
 const PLOTS = path.join(ROOT, "plots");
@@ -247,4 +248,25 @@ test("an SBML file opened from disk runs: its CSV is the CLI's for the same file
   const csv = await download(page, "#dl-csv");
   sameCsv(csv.text, want.csv);
   sameJson(JSON.parse((await download(page, "#dl-json")).text), want.summary);
+});
+
+test("`cartox serve` serves the same page over http://127.0.0.1", async () => {
+  const server = spawn(BIN, ["serve", "--port", "0", "--dir", DIST], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const line = await new Promise((resolve, reject) => {
+      readline.createInterface({ input: server.stdout }).once("line", resolve);
+      server.once("exit", (code) => reject(new Error(`cartox serve exited with ${code}`)));
+    });
+    const url = line.match(/http:\/\/127\.0\.0\.1:\d+\//)[0];
+    const p = await browser.context.newPage();
+    const response = await p.goto(url);
+    assert.equal(response.headers()["content-type"], "text/html; charset=utf-8");
+    await p.waitForSelector("body[data-ready='1']", { timeout: 60000 });
+    const want = cli([]).summary;
+    const cmax = Number(await p.getAttribute("#summary tr[data-metric='cart_cmax']", "data-value"));
+    assert.ok(relClose(cmax, want.cart_cmax, 1e-9));
+    await p.close();
+  } finally {
+    server.kill();
+  }
 });
