@@ -163,6 +163,8 @@ test("pinning two runs overlays two series with a legend", async () => {
   assert.notEqual(pinned[0].d, pinned[1].d);
   assert.equal(await page.locator("#pins .pin").count(), 2);
   assert.equal(await page.locator("#figure g.legend text").count(), 3);
+  await page.locator("#dose-slider").fill("8.3"); // the current run apart from the pins
+  await idle(page);
   await page.screenshot({ path: path.join(PLOTS, "web-explorer.png") });
 });
 
