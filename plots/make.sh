@@ -42,4 +42,7 @@ $cartox sensitivity --method local --params k_act,rho_E,delta_E,beta,a_A,k_IL6 \
     --outputs cart_cmax,cart_auc,il6_peak,crs_onset --out "$tmp/local.csv" -q \
     --plot plots/sensitivity-local.png --title "Local sensitivities d ln y / d ln p, default patient"
 
+# The browser explorer's screenshots (web-explorer.png, web-population.png) are taken by its
+# browser tests: web/build.sh && web/test.sh.
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"
