@@ -5,7 +5,7 @@
 //! lymphodepletion, bridging, overrides) -> [`solve`] (ODE integration with events) ->
 //! [`trajectory`] (the time course) -> [`summary`] (CK and tumor metrics) -> [`output`]
 //! (CSV, JSON). [`run()`] chains them for one scenario; [`many`] runs many, in parallel ([`par`]). [`expr`] is the model files' expression
-//! language.
+//! language; [`variability`] draws virtual patients from a model's inter-individual variability.
 //!
 //! Grades and metrics describe *modelled* risk; nothing here is clinical advice.
 //!
