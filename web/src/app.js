@@ -203,6 +203,9 @@
   let busy = false, pending = null, runWaiters = [];
   function rerun() {
     pending = scenario();
+    if (population && JSON.stringify(pending) !== population.scenarioText) {
+      $("pop-status").textContent = "the scenario changed: run the population again";
+    }
     writeURL();
     if (!busy) pump();
   }
@@ -342,8 +345,10 @@
     $("pop-run").disabled = true;
     const t0 = performance.now();
     try {
-      const r = await call("population", { scenario: scenario(), n, seed });
+      const sc = scenario();
+      const r = await call("population", { scenario: sc, n, seed });
       population = r.result;
+      population.scenarioText = JSON.stringify(sc);
       window.cartoxPopulation = population;
       timings.population.push({ n, roundTrip: performance.now() - t0, wasm: r.ms });
       $("pop-status").textContent = `${population.done} patients in ${(r.ms / 1000).toFixed(2)} s`;
