@@ -56,4 +56,7 @@ $cartox plot "$tmp/treated.csv" "$tmp/untreated.csv" --out plots/drugs-icans.png
 $cartox fit --data docs/data/zuma1-moffitt-medians.csv --estimate rho_E,delta_E,k_EM --prior typical \
     --out "$tmp/fit.csv" --plot plots/fit-zuma1-medians.png -q
 
+# The browser explorer's screenshots (web-explorer.png, web-population.png) are taken by its
+# browser tests: web/build.sh && web/test.sh.
+
 echo "wrote: $(ls plots/*.png | tr '\n' ' ')"

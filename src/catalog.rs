@@ -44,7 +44,12 @@ impl Model {
         let label = path.display().to_string();
         let xml = std::fs::read_to_string(path)
             .map_err(|e| ModelError::plain(&label, format!("cannot read: {e}")))?;
-        let spec = crate::sbml::sbml_to_spec(&xml, &label)?;
+        Model::from_sbml(&xml, &label)
+    }
+
+    /// Import SBML text (Level 2 or 3 core); `label` names it in error messages, as a path does.
+    pub fn from_sbml(xml: &str, label: &str) -> crate::Result<Model> {
+        let spec = crate::sbml::sbml_to_spec(xml, label)?;
         Model::from_spec(spec, &format!("{label} (imported)"))
     }
 }

@@ -5,7 +5,7 @@
 //! lymphodepletion, bridging, overrides) -> [`solve`] (ODE integration with events) ->
 //! [`trajectory`] (the time course) -> [`summary`] (CK and tumor metrics) -> [`output`]
 //! (CSV, JSON). [`run()`] chains them for one scenario; [`many`] runs many, in parallel ([`par`]). [`expr`] is the model files' expression
-//! language.
+//! language; [`variability`] draws virtual patients from a model's inter-individual variability.
 //!
 //! Grades and metrics describe *modelled* risk; nothing here is clinical advice.
 //!
@@ -44,7 +44,6 @@ pub mod expr;
 pub mod fit;
 pub mod many;
 pub mod model;
-#[cfg(feature = "files")]
 pub mod output;
 pub mod par;
 #[cfg(feature = "plot")]
@@ -62,6 +61,7 @@ pub mod toxicity;
 pub mod trajectory;
 #[cfg(feature = "files")]
 pub mod validate;
+pub mod variability;
 
 pub use error::{Error, Result};
 pub use many::{simulate_many, simulate_many_with, Batch};

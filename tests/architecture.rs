@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("model", 2), // spec (file schema), compile stages, runtime model, toxicity rules
     ("sbml", 3), // SBML front end: lowers into model::spec
     ("regimen", 3), // inputs and scenarios: dose, lymphodepletion, overrides
+    ("variability", 3), // inter-individual variability: virtual patients
     ("catalog", 4), // where models come from: bundled, TOML files, SBML files
     ("solve", 4), // ODE integration with events
     ("trajectory", 5), // time course, samples of the continuous solution

@@ -4,6 +4,7 @@ mod describe;
 mod fit;
 pub(crate) mod plot;
 mod sensitivity;
+mod serve;
 mod simulate;
 mod sweep;
 mod validate;
@@ -72,6 +73,8 @@ pub enum Command {
     ///
     /// Exit status 3 when some patients' fits failed (their rows say why), as for `sweep`.
     Fit(Box<fit::FitArgs>),
+    /// Serve the web explorer (`web/dist`, built by `web/build.sh`) on http://127.0.0.1:PORT/.
+    Serve(serve::ServeArgs),
 }
 
 /// Model, regimen and solver flags shared by simulate, sweep and scenarios.
@@ -152,5 +155,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Validate(a) => validate::run(a),
         Command::Sensitivity(a) => sensitivity::run(*a),
         Command::Fit(a) => fit::run(*a),
+        Command::Serve(a) => serve::run(a),
     }
 }

@@ -8,7 +8,6 @@ use cartox::regimen::Inputs;
 use cartox::run::RunOptions;
 use cartox::solve::{Method, SolverOptions};
 use clap::Args;
-use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -118,25 +117,10 @@ fn name_of(model: &Model, q: Option<Quantity>) -> String {
 pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     let (model, inputs, opts) = prepare(&a.model)?;
     let run = cartox::run(&model, &inputs, &opts)?;
-    let s = &run.summary;
-    let sc = &run.scenario;
 
     if let Some(path) = &a.out {
         let tr = run.trajectory(&model, &opts);
-        // Modelled CRS/ICANS risk grade at each output time (NaN: not graded / after the window).
-        let mut extra: Vec<(&str, Vec<f64>)> = Vec::new();
-        if let Some(t) = &run.toxicity {
-            for (name, r) in [("crs_grade", &t.crs), ("icans_grade", &t.icans)] {
-                if let Some(r) = r {
-                    let col = tr
-                        .time
-                        .iter()
-                        .map(|&d| r.grade_at(d, t.window).map_or(f64::NAN, f64::from))
-                        .collect();
-                    extra.push((name, col));
-                }
-            }
-        }
+        let extra = cartox::output::grade_columns(&run, &tr);
         write_atomic(path, |w| Ok(write_timecourse(w, &tr, &extra)?))
             .with_context(|| format!("--out {}", path.display()))?;
     }
@@ -144,41 +128,9 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         render(&model, &run, &opts, &a.figure, path)?;
     }
     let cart_unit = unit_of(&model, model.summary_cart);
-    let tg_unit = unit_of(&model, model.summary_transgene);
     if let Some(path) = &a.summary {
-        let mut m = Map::new();
-        m.insert("model".into(), json!(model.name));
-        m.insert(
-            "note".into(),
-            json!("Modelled quantities from a mathematical model; not clinical advice."),
-        );
-        let mut inp = Map::new();
-        inp.insert("dose".into(), json!(sc.total_dose));
-        inp.insert("ld".into(), json!(sc.ld));
-        inp.insert("days".into(), json!(opts.days));
-        inp.insert("window".into(), json!(opts.window.min(opts.days)));
-        if run.toxicity.is_some() {
-            inp.insert("alarm_window".into(), json!(opts.alarm_window));
-            inp.insert("interventions".into(), json!(opts.interventions));
-        }
-        m.insert("inputs".into(), Value::Object(inp));
-        let metrics = serde_json::to_value(s)?;
-        if let Value::Object(o) = metrics {
-            m.extend(o);
-        }
-        toxicity_json(&model, &run, &mut m);
-        m.insert("solver".into(), solver_json(&opts, &run.solution.stats));
-        m.insert(
-            "units".into(),
-            json!({
-                "cart_cmax": cart_unit, "cart_tmax": "day",
-                "cart_auc": format!("{cart_unit} x day"), "cart_last": cart_unit,
-                "tumor_nadir": "fraction of baseline", "tumor_end": "fraction of baseline",
-                "cart_cmax_transgene": tg_unit, "cart_auc28_transgene": format!("{tg_unit} x day"),
-                "b_cell_recovery_day": "day", "relapse_day": "day",
-            }),
-        );
-        let text = serde_json::to_string_pretty(&Value::Object(m))?;
+        let summary = cartox::output::summary_json(&model, &run, &opts)?;
+        let text = serde_json::to_string_pretty(&summary)?;
         write_atomic(path, |w| {
             writeln!(w, "{text}")?;
             Ok(())
@@ -193,69 +145,6 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         print_summary(&model, &run, &opts, &cart_unit);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The solver settings and the work done: accepted steps per method that ran, switches (auto).
-fn solver_json(opts: &RunOptions, st: &cartox::solve::Stats) -> Value {
-    let steps: Map<String, Value> = st
-        .methods()
-        .into_iter()
-        .map(|(m, n)| (m.as_str().to_string(), json!(n)))
-        .collect();
-    json!({
-        "method": opts.solver.method.as_str(),
-        "rtol": opts.solver.rtol,
-        "atol": opts.solver.atol,
-        "steps": st.accepted_steps,
-        "steps_by_method": steps,
-        "switches": st.switches,
-        "rejected_steps": st.rejected_steps,
-        "rhs_evaluations": st.rhs_evaluations,
-    })
-}
-
-/// The modelled CRS/ICANS risk-grade metrics (names as in `Run::metrics`), with details and units.
-fn toxicity_json(model: &Model, run: &cartox::Run, m: &mut Map<String, Value>) {
-    use cartox::run::Metric;
-    let Some(t) = &run.toxicity else { return };
-    m.insert("grading".into(), json!(cartox::toxicity::DISCLAIMER));
-    for (name, metric) in run
-        .metrics()
-        .into_iter()
-        .skip_while(|(n, _)| *n != "crs_grade")
-    {
-        let v = match metric {
-            Metric::Number(x) => json!(x),
-            Metric::Flag(b) => json!(b),
-            Metric::Text(s) => json!(s),
-        };
-        m.insert(name.into(), v);
-    }
-    for (key, r) in [("crs", &t.crs), ("icans", &t.icans)] {
-        if let Some(r) = r {
-            m.insert(
-                format!("{key}_still_above_at_window_end"),
-                json!(r.still_above_at_window_end),
-            );
-        }
-    }
-    m.insert(
-        "interventions_detail".into(),
-        Value::Array(
-            t.interventions
-                .iter()
-                .map(|f| {
-                    json!({"name": f.name, "trigger_day": f.trigger_day,
-                           "start_day": f.start_day, "end_day": f.end_day})
-                })
-                .collect(),
-        ),
-    );
-    if let Some(note) = model.toxicity.as_ref().map(|x| &x.note) {
-        if !note.is_empty() {
-            m.insert("grading_note".into(), json!(note));
-        }
-    }
 }
 
 fn print_toxicity(model: &Model, run: &cartox::Run, opts: &RunOptions) {

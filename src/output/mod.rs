@@ -1,17 +1,31 @@
 //! Outputs: time-course CSV and summary JSON, written atomically (temporary file, then rename) so
 //! a failed run never leaves a half-written file; `-` writes to standard output.
 //!
+//! The formatting itself works in memory and is part of the simulation core (no feature needed:
+//! the web explorer's downloads are these bytes); only [`write_atomic`] needs the `files` feature.
+//!
 //! Every CSV the crate writes (time courses, sweep results, populations, shards, the validation
 //! report) is formatted by [`csv_line`].
 
+mod summary_json;
+
+#[cfg(feature = "files")]
 use crate::error::Error;
+use crate::model::Model;
+use crate::run::{Run, RunOptions};
 use crate::trajectory::Trajectory;
 use crate::Result;
-use std::io::{BufWriter, Write};
+#[cfg(feature = "files")]
+use std::io::BufWriter;
+use std::io::Write;
+#[cfg(feature = "files")]
 use std::path::Path;
+
+pub use summary_json::summary_json;
 
 /// An error of a writer closure (any error type: the binary's `anyhow`, the library's
 /// [`Error`], `std::io::Error`, ...).
+#[cfg(feature = "files")]
 pub type WriteError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Write a file through a temporary file in the same directory, renamed into place on success.
@@ -20,6 +34,7 @@ pub type WriteError = Box<dyn std::error::Error + Send + Sync>;
 /// causes, joined by `: `), keeping the kind of the first I/O error found among them, so a closed
 /// pipe stays recognisable (`BrokenPipe`). On `-` (standard output) the closure's error is passed
 /// on without the `cannot write` prefix.
+#[cfg(feature = "files")]
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::result::Result<(), WriteError>,
@@ -72,6 +87,7 @@ pub fn write_atomic(
 
 /// [`Error::Io`] for `action path`, its message the error and its causes joined by `: `, its kind
 /// the first I/O kind among them (a `std::io::Error`, a CSV I/O error or an [`Error::Io`]).
+#[cfg(feature = "files")]
 fn io_error(action: &str, path: &str, e: &(dyn std::error::Error + 'static)) -> Error {
     let mut parts = vec![];
     let mut kind = None;
@@ -156,4 +172,32 @@ pub fn write_timecourse(
         w.write_all(csv_line(row.iter().map(String::as_str)).as_bytes())?;
     }
     Ok(())
+}
+
+/// The modelled CRS/ICANS risk grade at each output time (`crs_grade`, `icans_grade`; NaN: not
+/// graded or after the monitoring window), the extra columns of a run's time-course CSV.
+pub fn grade_columns(run: &Run, tr: &Trajectory) -> Vec<(&'static str, Vec<f64>)> {
+    let mut extra: Vec<(&str, Vec<f64>)> = Vec::new();
+    if let Some(t) = &run.toxicity {
+        for (name, r) in [("crs_grade", &t.crs), ("icans_grade", &t.icans)] {
+            if let Some(r) = r {
+                let col = tr
+                    .time
+                    .iter()
+                    .map(|&d| r.grade_at(d, t.window).map_or(f64::NAN, f64::from))
+                    .collect();
+                extra.push((name, col));
+            }
+        }
+    }
+    extra
+}
+
+/// The bytes of `cartox simulate --out` for a run: its time course on the grid of `opts`, then
+/// the modelled grade columns ([`grade_columns`]).
+pub fn timecourse_csv(model: &Model, run: &Run, opts: &RunOptions) -> Result<Vec<u8>> {
+    let tr = run.trajectory(model, opts);
+    let mut out = Vec::new();
+    write_timecourse(&mut out, &tr, &grade_columns(run, &tr))?;
+    Ok(out)
 }
