@@ -224,8 +224,22 @@ fn resume_refuses_another_model_parameter_file_or_options() {
             .unwrap();
     let other = dir.path().join("other.toml");
     fs::write(&other, text.replacen("0.16", "0.17", 1)).unwrap();
-    let mut c = sweep(&input, &out, &["--resume"]);
-    c.args(["-m", other.to_str().unwrap()]);
+    let mut c = Command::new(BIN);
+    c.args([
+        "sweep",
+        "-m",
+        other.to_str().unwrap(),
+        "--days",
+        "2",
+        "--dt",
+        "1",
+        "--quiet",
+    ])
+    .arg("--params")
+    .arg(&input)
+    .arg("--out")
+    .arg(&out)
+    .arg("--resume");
     refused(&mut c, "model");
     // Another parameter file at the same path.
     let changed = params(dir.path(), "in2.csv", 500, 2.0);

@@ -17,11 +17,11 @@
 
 use crate::error::Error;
 use crate::Result;
-use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
+use parquet::basic::{ColumnOrder, Compression, LogicalType, Repetition, Type as Physical};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
 use parquet::file::metadata::{
-    FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataReader, ParquetMetaDataWriter,
-    RowGroupMetaData,
+    FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataOptions, ParquetMetaDataReader,
+    ParquetMetaDataWriter, ParquetStatisticsPolicy, RowGroupMetaData,
 };
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
@@ -95,6 +95,10 @@ pub struct ParquetTable<W: Write> {
     row_groups: Vec<RowGroupMetaData>,
     /// Bytes written so far (the file position).
     pos: u64,
+    /// Format version and column orders of the footer, as the crate's file writer sets them
+    /// (the column orders tell readers how the statistics sort).
+    version: i32,
+    column_orders: Option<Vec<ColumnOrder>>,
 }
 
 fn parquet_err(what: &str, e: parquet::errors::ParquetError) -> Error {
@@ -113,18 +117,25 @@ impl<W: Write> ParquetTable<W> {
     pub fn resume(out: W, columns: Vec<Column>, done: &[RowGroupMark]) -> Result<ParquetTable<W>> {
         let mut groups = Vec::with_capacity(done.len());
         for m in done {
-            let md = ParquetMetaDataReader::decode_metadata(&m.metadata)
-                .map_err(|e| parquet_err("cannot read the resume record", e))?;
-            let rg = md.row_groups().first().cloned().ok_or_else(|| {
-                parquet_err(
-                    "cannot read the resume record",
-                    parquet::errors::ParquetError::General("no row group".into()),
-                )
-            })?;
-            groups.push(rg);
+            groups.push(decode_row_group(&m.metadata)?);
         }
         let pos = done.last().map_or(MAGIC.len() as u64, |m| m.end);
-        Self::open(out, columns, pos, groups)
+        let table = Self::open(out, columns, pos, vec![])?;
+        // The footer is rebuilt from these: they must encode back to the very bytes recorded.
+        for (m, rg) in done.iter().zip(&groups) {
+            if table.footer_bytes(vec![rg.clone()], vec![])? != m.metadata {
+                return Err(parquet_err(
+                    "cannot read the resume record",
+                    parquet::errors::ParquetError::General(
+                        "a row group's metadata does not read back as written".into(),
+                    ),
+                ));
+            }
+        }
+        Ok(ParquetTable {
+            row_groups: groups,
+            ..table
+        })
     }
 
     fn open(
@@ -164,6 +175,12 @@ impl<W: Write> ParquetTable<W> {
                 .set_max_row_group_row_count(None)
                 .build(),
         );
+        // The crate's footer fields for this schema: those of an empty file.
+        let template = SerializedFileWriter::new(Vec::new(), schema.clone(), props.clone())
+            .and_then(|w| w.close())
+            .map_err(|e| parquet_err("cannot make the Parquet schema", e))?;
+        let version = template.file_metadata().version();
+        let column_orders = template.file_metadata().column_orders().cloned();
         let buffers = columns
             .iter()
             .map(|c| Buffer {
@@ -185,6 +202,8 @@ impl<W: Write> ParquetTable<W> {
             rows: 0,
             row_groups,
             pos,
+            version,
+            column_orders,
         })
     }
 
@@ -377,6 +396,9 @@ impl<W: Write> ParquetTable<W> {
         self.out.write_all(chunks)?;
         self.pos += chunks.len() as u64;
         self.rows = 0;
+        // The footer is built from the metadata as it reads back from the record (decoding
+        // drops a few writer-side flags), so a resumed table's footer is the same bytes.
+        let rg = decode_row_group(&self.footer_bytes(vec![rg], vec![])?)?;
         let mark = RowGroupMark {
             end: self.pos,
             metadata: self.footer_bytes(vec![rg.clone()], vec![])?,
@@ -393,12 +415,12 @@ impl<W: Write> ParquetTable<W> {
         let rows = row_groups.iter().map(|r| r.num_rows()).sum();
         let schema = Arc::new(SchemaDescriptor::new(self.schema.clone()));
         let fmd = FileMetaData::new(
-            1,
+            self.version,
             rows,
             Some(self.props.created_by().to_string()),
             if kv.is_empty() { None } else { Some(kv) },
             schema,
-            None,
+            self.column_orders.clone(),
         );
         let md = ParquetMetaData::new(fmd, row_groups);
         let mut out = vec![];
@@ -431,6 +453,23 @@ impl<W: Write> ParquetTable<W> {
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.out
     }
+}
+
+/// The row group of a footer written by [`ParquetTable::footer_bytes`] (every field decoded as
+/// written: encoding statistics as a list, not a mask).
+fn decode_row_group(metadata: &[u8]) -> Result<RowGroupMetaData> {
+    let options = ParquetMetaDataOptions::new()
+        .with_encoding_stats_as_mask(false)
+        .with_encoding_stats_policy(ParquetStatisticsPolicy::KeepAll)
+        .with_column_stats_policy(ParquetStatisticsPolicy::KeepAll);
+    let md = ParquetMetaDataReader::decode_metadata_with_options(metadata, Some(&options))
+        .map_err(|e| parquet_err("cannot read a row group's metadata", e))?;
+    md.row_groups().first().cloned().ok_or_else(|| {
+        parquet_err(
+            "cannot read a row group's metadata",
+            parquet::errors::ParquetError::General("no row group".into()),
+        )
+    })
 }
 
 /// True when `path` names a Parquet file (`.parquet` or `.pq`, any case).
