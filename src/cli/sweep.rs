@@ -213,7 +213,7 @@ fn identity(a: &SweepArgs, model: &Model, input_hash: Option<u64>, chunk: usize)
 fn stop_flag() -> Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig as i32, flag.clone())
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
             .context("cannot handle signals")?;
         signal_hook::flag::register(sig, flag.clone()).context("cannot handle signals")?;
     }
@@ -299,7 +299,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
             );
             return Ok(finish(report, &what));
         }
-        Plan::Run(o) => o,
+        Plan::Run(o) => *o,
     };
     let stop = stop_flag()?;
     let show = !a.quiet && std::io::stderr().is_terminal();

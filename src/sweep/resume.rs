@@ -49,7 +49,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -87,7 +87,7 @@ fn read_record(path: &Path) -> Result<Record> {
         .map_err(|e| {
             Error::io(
                 "cannot read the resume record",
-                &path.display().to_string(),
+                path.display().to_string(),
                 &e,
             )
         })?;
@@ -177,7 +177,7 @@ impl Log {
         let file = OpenOptions::new().append(true).open(path).map_err(|e| {
             Error::io(
                 "cannot write the resume record",
-                &path.display().to_string(),
+                path.display().to_string(),
                 &e,
             )
         })?;
@@ -194,7 +194,7 @@ impl Log {
             .map_err(|e| {
                 Error::io(
                     "cannot write the resume record",
-                    &self.path.display().to_string(),
+                    self.path.display().to_string(),
                     &e,
                 )
             })
@@ -246,7 +246,7 @@ pub struct Opened<'w> {
 /// What [`open`] found.
 pub enum Plan<'w> {
     /// Run (or continue) the sweep into these tables.
-    Run(Opened<'w>),
+    Run(Box<Opened<'w>>),
     /// `--resume` of an output that is already complete: nothing to do; its totals.
     Complete(Report),
 }
@@ -268,7 +268,7 @@ fn target(path: &Path) -> Result<Target> {
         let f = OpenOptions::new()
             .write(true)
             .open(path)
-            .map_err(|e| Error::io("cannot write", &path.display().to_string(), &e))?;
+            .map_err(|e| Error::io("cannot write", path.display().to_string(), &e))?;
         return Ok(Target::Stream(Box::new(Plain(BufWriter::new(f)))));
     }
     Ok(Target::File(path.to_path_buf()))
@@ -276,7 +276,7 @@ fn target(path: &Path) -> Result<Target> {
 
 fn create(path: &Path) -> Result<Box<dyn Durable>> {
     let f = File::create(path)
-        .map_err(|e| Error::io("cannot write", &path.display().to_string(), &e))?;
+        .map_err(|e| Error::io("cannot write", path.display().to_string(), &e))?;
     Ok(Box::new(BufWriter::with_capacity(1 << 16, f)))
 }
 
@@ -352,12 +352,12 @@ pub fn open(
             )?),
             None => None,
         };
-        return Ok(Plan::Run(Opened {
+        return Ok(Plan::Run(Box::new(Opened {
             results,
             timecourses: tc,
             prior: Report::default(),
             log: None,
-        }));
+        })));
     };
     let tc_path = match &tc_target {
         Some(Target::File(p)) => Some(p.clone()),
@@ -418,7 +418,7 @@ pub fn open(
                 }
                 _ => None,
             };
-            return Ok(Plan::Run(Opened {
+            return Ok(Plan::Run(Box::new(Opened {
                 results,
                 timecourses: tc,
                 prior: Report {
@@ -426,7 +426,7 @@ pub fn open(
                     ..last.report
                 },
                 log: Some(Log::append(&rec_path)?),
-            }));
+            })));
         }
         // No chunk was recorded: start over, under the same record.
     }
@@ -440,12 +440,12 @@ pub fn open(
         )?),
         None => None,
     };
-    Ok(Plan::Run(Opened {
+    Ok(Plan::Run(Box::new(Opened {
         results,
         timecourses: tc,
         prior: Report::default(),
         log: Some(Log::create(&rec_path, identity)?),
-    }))
+    })))
 }
 
 fn spec_columns(

@@ -182,7 +182,7 @@ pub fn run_tables<'w>(
             }
         }
         observe(&outcome, kept);
-        if report.rows % chunk == 0 {
+        if report.rows.is_multiple_of(chunk) {
             progress(report.rows as u64);
             let m = results.end_chunk()?;
             results.sync()?;
@@ -208,7 +208,7 @@ pub fn run_tables<'w>(
             }
         }
     }
-    if report.rows % chunk != 0 {
+    if !report.rows.is_multiple_of(chunk) {
         progress(report.rows as u64);
     }
     report.input_rows = input_rows.get();
