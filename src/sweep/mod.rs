@@ -12,8 +12,11 @@
 //! failed solve only fails its own row; the message names the row (1-based data row, header not
 //! counted) and the column.
 //!
-//! Submodules: [`shard`] (deterministic slices of an input and their merge), [`population`]
-//! (virtual patients from the model's inter-individual variability), [`scenarios`] (full grids).
+//! Submodules: [`stream`] (the output tables, CSV or Parquet, a chunk at a time, with a
+//! checkpoint after each), [`resume`] (durable chunks, the resume record and `--resume`),
+//! [`shard`] (deterministic slices of an input and their merge; [`merge_parquet`] for Parquet
+//! shards), [`population`] (virtual patients from the model's inter-individual variability),
+//! [`scenarios`] (full grids).
 
 pub mod merge_parquet;
 pub mod population;
