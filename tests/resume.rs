@@ -318,3 +318,58 @@ fn merge_accepts_resumed_shards() {
         );
     }
 }
+
+/// With --timecourses both files grow in step (chunks of 256 rows): killed after a few chunks and
+/// resumed, both equal an uninterrupted run's (CSV and Parquet).
+#[test]
+fn timecourses_resume_with_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = params(dir.path(), "in.csv", 50_000, 1.0);
+    for ext in ["csv", "parquet"] {
+        let (r0, t0) = (
+            dir.path().join(format!("r0.{ext}")),
+            dir.path().join(format!("t0.{ext}")),
+        );
+        let tc0 = ["--timecourses", t0.to_str().unwrap()];
+        assert!(sweep(&input, &r0, &tc0).status().unwrap().success());
+        let (r1, t1) = (
+            dir.path().join(format!("r1.{ext}")),
+            dir.path().join(format!("t1.{ext}")),
+        );
+        let tc1 = ["--timecourses", t1.to_str().unwrap()];
+        let mut child = sweep(&input, &r1, &[&tc1[..], &["--jobs", "1"]].concat())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while recorded_chunks(&r1) < 3 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{ext}: ended before the kill"
+            );
+            assert!(start.elapsed() < Duration::from_secs(120));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let o = sweep(&input, &r1, &[&tc1[..], &["--resume"]].concat())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            fs::read(&r1).unwrap() == fs::read(&r0).unwrap(),
+            "{ext} results"
+        );
+        assert!(
+            fs::read(&t1).unwrap() == fs::read(&t0).unwrap(),
+            "{ext} time courses"
+        );
+        // Resuming without --timecourses is refused.
+        let o = sweep(&input, &r1, &["--resume"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(1));
+    }
+}
