@@ -47,8 +47,8 @@ pub enum Command {
     /// Run every row of a parameter table (CSV) in parallel and write one row of metrics each.
     ///
     /// Exit status: 0 when every row succeeded; 3 when some rows failed (the output is still
-    /// complete: those rows have status `error` and a message); 1 on any other error, before or
-    /// instead of writing the output.
+    /// complete: those rows have status `error` and a message); 4 when SIGINT/SIGTERM stopped it
+    /// after a whole chunk (continue with --resume); 1 on any other error.
     Sweep(sweep::SweepArgs),
     /// Draw virtual patients from the model's inter-individual variability (a sweep input).
     Population(sweep::PopulationArgs),

@@ -3,7 +3,7 @@
 use super::ModelArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use cartox::model::{Model, Quantity};
-use cartox::output::{write_atomic, write_timecourse};
+use cartox::output::{write_atomic, write_timecourse_as};
 use cartox::regimen::Inputs;
 use cartox::run::RunOptions;
 use cartox::solve::{Method, SolverOptions};
@@ -15,7 +15,7 @@ use std::process::ExitCode;
 pub struct SimulateArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Write the time course (CSV; `-` for standard output).
+    /// Write the time course (CSV, or Parquet for `.parquet`; `-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Write the summary metrics (JSON; `-` for standard output).
@@ -121,7 +121,8 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     if let Some(path) = &a.out {
         let tr = run.trajectory(&model, &opts);
         let extra = cartox::output::grade_columns(&run, &tr);
-        write_atomic(path, |w| Ok(write_timecourse(w, &tr, &extra)?))
+        let format = cartox::output::table::Format::of(path);
+        write_atomic(path, |w| Ok(write_timecourse_as(format, w, &tr, &extra)?))
             .with_context(|| format!("--out {}", path.display()))?;
     }
     if let Some(path) = &a.plot {

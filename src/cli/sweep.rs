@@ -5,16 +5,25 @@ use super::simulate::prepare;
 use super::ModelArgs;
 use anyhow::{bail, Context, Result};
 use cartox::model::Model;
+use cartox::output::table::Format;
 use cartox::output::write_atomic;
-use cartox::sweep::{self, population, scenarios, Columns, Fnv1a, Outcome, Report, Shard, Spec};
+use cartox::sweep::resume::{self, Identity, Plan};
+use cartox::sweep::{
+    self, population, scenarios, stream, Columns, Fnv1a, Outcome, Report, Shard, Spec,
+};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use signal_hook::consts::{SIGINT, SIGTERM};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Exit status when the output is complete but some rows (or scenarios) failed.
 pub const EXIT_ROWS_FAILED: u8 = 3;
+/// Exit status when SIGINT or SIGTERM stopped a sweep after a whole chunk (`--resume` continues).
+pub const EXIT_STOPPED: u8 = 4;
 
 #[derive(Args, Debug)]
 pub struct SweepArgs {
@@ -25,15 +34,22 @@ pub struct SweepArgs {
     /// schedule). Cells override the command-line flags.
     #[arg(long, value_name = "FILE")]
     pub params: PathBuf,
-    /// Results (CSV; `-` for standard output): ID, metrics, status, message.
+    /// Results (CSV, or Parquet for `.parquet`; `-` for standard output): ID, metrics, status,
+    /// message. Written in durable chunks, with a resume record beside it (FILE.cartox-resume).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Worker threads (default: one per core). The output does not depend on it.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Also write every time course in long format: ID, time, states, observables.
+    /// Also write every time course in long format: ID, time, states, observables (CSV, or
+    /// Parquet for `.parquet`).
     #[arg(long, value_name = "FILE")]
     pub timecourses: Option<PathBuf>,
+    /// Continue a sweep whose output exists (killed, pre-empted, or stopped by SIGINT/SIGTERM,
+    /// exit status 4) after checking it belongs to the same parameter file, model and options;
+    /// the finished output is byte for byte that of an uninterrupted run.
+    #[arg(long)]
+    pub resume: bool,
     /// Run only the K-th of N slices (rows with index % N == K-1), e.g. a Slurm array task;
     /// join the outputs with `cartox merge`.
     #[arg(long, value_name = "K/N")]
@@ -58,7 +74,8 @@ pub struct PopulationArgs {
     /// Bundled model name or path to a model file (.toml).
     #[arg(long, short = 'm', default_value = cartox::model::DEFAULT_MODEL)]
     pub model: String,
-    /// Output (CSV, a valid `sweep --params` input; `-` for standard output).
+    /// Output (CSV, a valid `sweep --params` input, or Parquet for `.parquet`; `-` for standard
+    /// output).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Coefficient of variation of body weight (log-normal around the regimen's weight).
@@ -93,7 +110,8 @@ pub struct ScenariosArgs {
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Merged output (CSV; `-` for standard output).
+    /// Merged output (CSV, or Parquet for `.parquet` from Parquet shards; `-` for standard
+    /// output).
     pub out: PathBuf,
     /// The shard outputs of one input (`sweep --shard K/N`), all N of them, in any order.
     #[arg(required = true)]
@@ -152,6 +170,56 @@ fn finish(report: Report, what: &str) -> ExitCode {
     }
 }
 
+/// What a sweep's output belongs to, for `--resume`: cartox version, parameter file bytes, model,
+/// and every option that changes the output.
+fn identity(a: &SweepArgs, model: &Model, input_hash: Option<u64>, chunk: usize) -> Identity {
+    let mut model_hash = Fnv1a::default();
+    model_hash.update(format!("{model:?}").as_bytes());
+    let flags = super::ModelArgs {
+        model: String::new(),
+        ..a.model.clone()
+    };
+    let format = |p: &Path| match Format::of(p) {
+        Format::Csv => "csv",
+        Format::Parquet => "parquet",
+    };
+    vec![
+        ("cartox version".into(), env!("CARGO_PKG_VERSION").into()),
+        (
+            "parameter file".into(),
+            match input_hash {
+                Some(h) => format!("fnv1a64:{h:016x}"),
+                None => "standard input".into(),
+            },
+        ),
+        (
+            "model".into(),
+            format!("`{}` fnv1a64:{:016x}", model.name, model_hash.0),
+        ),
+        (
+            "options".into(),
+            format!(
+                "{flags:?} shard={:?} allow_extra={} chunk={chunk} out={} timecourses={}",
+                a.shard,
+                a.allow_extra,
+                format(&a.out),
+                a.timecourses.as_deref().map_or("none", format)
+            ),
+        ),
+    ]
+}
+
+/// Set when SIGINT or SIGTERM arrives (a second one ends the process at once).
+fn stop_flag() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
+            .context("cannot handle signals")?;
+        signal_hook::flag::register(sig, flag.clone()).context("cannot handle signals")?;
+    }
+    Ok(flag)
+}
+
 /// `cartox sweep`.
 pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
     let (model, base, opts) = prepare(&a.model)?;
@@ -160,18 +228,22 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
     }
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
     let from_stdin = is_dash(&a.params);
-    let input_hash = match shard {
-        Some(_) if from_stdin => {
-            bail!("--shard needs --params FILE (the shard records a hash of the input file)")
-        }
-        Some(_) => Some(
+    if shard.is_some() && from_stdin {
+        bail!("--shard needs --params FILE (the shard records a hash of the input file)");
+    }
+    if a.resume && from_stdin {
+        bail!("--resume needs --params FILE (the output records a hash of the input file)");
+    }
+    let input_hash = if from_stdin {
+        None
+    } else {
+        Some(
             Fnv1a::of_reader(
                 std::fs::File::open(&a.params)
                     .with_context(|| format!("--params {}", a.params.display()))?,
             )
             .with_context(|| format!("--params {}", a.params.display()))?,
-        ),
-        None => None,
+        )
     };
     let input: Box<dyn Read> = if from_stdin {
         Box::new(std::io::stdin().lock())
@@ -187,20 +259,49 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
     let cols = Columns::resolve(&model, &header, a.allow_extra)
         .with_context(|| format!("--params {}", a.params.display()))?;
     let names = sweep::metric_names(&model);
+    let chunk = if a.timecourses.is_some() {
+        sweep::CHUNK_ROWS_TIMECOURSES
+    } else {
+        sweep::CHUNK_ROWS
+    };
     let spec = Spec {
         model: &model,
         base,
         opts,
         jobs: a.jobs.unwrap_or(0),
-        chunk: if a.timecourses.is_some() {
-            sweep::CHUNK_ROWS_TIMECOURSES
-        } else {
-            sweep::CHUNK_ROWS
-        },
+        chunk,
         shard,
-        input_hash,
+        input_hash: shard.and(input_hash),
         keep_runs: false,
     };
+    let what = format!(
+        "rows of {} failed (see `status`/`message` in {})",
+        a.params.display(),
+        a.out.display()
+    );
+    let identity = identity(&a, &model, input_hash, chunk);
+    let plan = resume::open(
+        &a.out,
+        a.timecourses.as_deref(),
+        &identity,
+        a.resume,
+        &spec,
+        &cols,
+        &names,
+    )
+    .with_context(|| format!("--out {}", a.out.display()))?;
+    let mut opened = match plan {
+        Plan::Complete(report) => {
+            eprintln!(
+                "{} is already complete ({} rows); nothing to resume",
+                a.out.display(),
+                report.rows
+            );
+            return Ok(finish(report, &what));
+        }
+        Plan::Run(o) => *o,
+    };
+    let stop = stop_flag()?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let total = if show && !from_stdin {
         count_rows(&a.params).map(|n| match shard {
@@ -211,49 +312,41 @@ pub fn run_sweep(a: SweepArgs) -> Result<ExitCode> {
         None
     };
     let bar = progress_bar(total, a.quiet);
-    let mut report = Report::default();
+    bar.set_position(opened.prior.rows as u64);
     let rows = sweep::csv_rows(reader);
     let progress = |n: u64| bar.set_position(n);
-    write_atomic(&a.out, |w| {
-        report = match &a.timecourses {
-            Some(tc) => {
-                let mut inner = Report::default();
-                write_atomic(tc, |w2| {
-                    inner = sweep::run_rows(
-                        &spec,
-                        &cols,
-                        &names,
-                        rows,
-                        w,
-                        Some(w2),
-                        &mut |_, _| {},
-                        &progress,
-                    )?;
-                    Ok(())
-                })
-                .with_context(|| format!("--timecourses {}", tc.display()))?;
-                inner
+    let mut log = opened.log.take();
+    let report = stream::run_tables(
+        &spec,
+        &cols,
+        &names,
+        rows,
+        &mut opened.results,
+        opened.timecourses.as_mut(),
+        opened.prior,
+        &mut |_, _| {},
+        &progress,
+        &mut |r, m, t| {
+            if let Some(l) = log.as_mut() {
+                l.chunk(r, m, t)?;
             }
-            None => sweep::run_rows(
-                &spec,
-                &cols,
-                &names,
-                rows,
-                w,
-                None,
-                &mut |_, _| {},
-                &progress,
-            )?,
-        };
-        Ok(())
-    })
+            Ok(stop.load(Ordering::SeqCst))
+        },
+    )
     .with_context(|| format!("--out {}", a.out.display()))?;
     bar.finish_and_clear();
-    let what = format!(
-        "rows of {} failed (see `status`/`message` in {})",
-        a.params.display(),
-        a.out.display()
-    );
+    if report.stopped {
+        eprintln!(
+            "stopped by a signal after {} rows: {} holds whole chunks; continue with --resume",
+            report.rows,
+            a.out.display()
+        );
+        return Ok(ExitCode::from(EXIT_STOPPED));
+    }
+    if let Some(l) = log.as_mut() {
+        l.done(&report)
+            .with_context(|| format!("--out {}", a.out.display()))?;
+    }
     Ok(finish(report, &what))
 }
 
@@ -262,7 +355,16 @@ pub fn run_population(a: PopulationArgs) -> Result<ExitCode> {
     let model = Model::resolve(&a.model)?;
     let design = population::Design::from_model(&model, a.weight_cv)?;
     write_atomic(&a.out, |w| {
-        population::write_population(&model, &design, a.n, a.seed, a.jobs.unwrap_or(0), w)?;
+        let format = Format::of(&a.out);
+        population::write_population_as(
+            &model,
+            &design,
+            a.n,
+            a.seed,
+            a.jobs.unwrap_or(0),
+            format,
+            w,
+        )?;
         Ok(())
     })
     .with_context(|| format!("--out {}", a.out.display()))?;
@@ -336,8 +438,13 @@ pub fn run_scenarios(a: ScenariosArgs) -> Result<ExitCode> {
 /// `cartox merge`.
 pub fn run_merge(a: MergeArgs) -> Result<ExitCode> {
     // Check every shard before creating the output (merge reads them as it writes).
+    let parquet = Format::of(&a.out) == Format::Parquet;
     write_atomic(&a.out, |w| {
-        sweep::shard::merge(&a.shards, w)?;
+        if parquet {
+            sweep::merge_parquet::merge(&a.shards, w)?;
+        } else {
+            sweep::shard::merge(&a.shards, w)?;
+        }
         Ok(())
     })
     .with_context(|| format!("merge into {}", a.out.display()))?;

@@ -2,12 +2,20 @@
 //! a failed run never leaves a half-written file; `-` writes to standard output.
 //!
 //! The formatting itself works in memory and is part of the simulation core (no feature needed:
-//! the web explorer's downloads are these bytes); only [`write_atomic`] needs the `files` feature.
+//! the web explorer's downloads are these bytes); only [`write_atomic`] and the tables need the
+//! `files` feature.
+//!
+//! Tables (sweep results, time courses, populations) can also be Parquet, by extension:
+//! [`table::Table`] writes either, a chunk (row group) at a time.
 //!
 //! Every CSV the crate writes (time courses, sweep results, populations, shards, the validation
 //! report) is formatted by [`csv_line`].
 
+#[cfg(feature = "files")]
+pub mod parquet;
 mod summary_json;
+#[cfg(feature = "files")]
+pub mod table;
 
 #[cfg(feature = "files")]
 use crate::error::Error;
@@ -149,6 +157,45 @@ pub fn csv_line<'s>(fields: impl IntoIterator<Item = &'s str>) -> String {
     }
     line.push('\n');
     line
+}
+
+/// [`write_timecourse`] as CSV or Parquet: every column a float, except the extra columns
+/// named `*_grade`, integers (NaN: null).
+pub fn write_timecourse_as(
+    format: table::Format,
+    w: &mut dyn Write,
+    tr: &Trajectory,
+    extra: &[(&str, Vec<f64>)],
+) -> Result<()> {
+    use parquet::{Column, Kind};
+    let mut columns = vec![Column::new("time", Kind::Float)];
+    columns.extend(tr.state_names.iter().map(|n| Column::new(n, Kind::Float)));
+    columns.extend(
+        tr.observable_names
+            .iter()
+            .map(|n| Column::new(n, Kind::Float)),
+    );
+    columns.extend(extra.iter().map(|(n, _)| {
+        Column::new(
+            *n,
+            if n.ends_with("_grade") {
+                Kind::Int
+            } else {
+                Kind::Float
+            },
+        )
+    }));
+    let mut table = table::Table::new(format, Box::new(table::Plain(w)), columns, None)?;
+    let mut row: Vec<f64> = Vec::with_capacity(table.width());
+    for (r, t) in tr.time.iter().enumerate() {
+        row.clear();
+        row.push(*t);
+        row.extend(tr.states.row(r).iter());
+        row.extend(tr.observables.row(r).iter());
+        row.extend(extra.iter().map(|(_, col)| col[r]));
+        table.numbers(None, &row)?;
+    }
+    table.finish(None, &[])
 }
 
 /// Write a time course: `time` (days), then every state, observable and extra column.

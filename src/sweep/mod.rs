@@ -12,22 +12,28 @@
 //! failed solve only fails its own row; the message names the row (1-based data row, header not
 //! counted) and the column.
 //!
-//! Submodules: [`shard`] (deterministic slices of an input and their merge), [`population`]
-//! (virtual patients from the model's inter-individual variability), [`scenarios`] (full grids).
+//! Submodules: [`stream`] (the output tables, CSV or Parquet, a chunk at a time, with a
+//! checkpoint after each), [`resume`] (durable chunks, the resume record and `--resume`),
+//! [`shard`] (deterministic slices of an input and their merge; [`merge_parquet`] for Parquet
+//! shards), [`population`] (virtual patients from the model's inter-individual variability),
+//! [`scenarios`] (full grids).
 
+pub mod merge_parquet;
 pub mod population;
+pub mod resume;
 pub mod scenarios;
 pub mod shard;
+pub mod stream;
 
 use crate::error::{Error, InputError};
-use crate::many::{simulate_many_with, Batch, Runner};
+use crate::many::Runner;
 use crate::model::Model;
 use crate::output::fmt_num;
+use crate::output::table::{Format, Plain, Table};
 pub use crate::output::{csv_line, push_field};
 use crate::regimen::Inputs;
 use crate::run::{Metric, Run, RunOptions, METRIC_NAMES};
 use crate::Result;
-use std::cell::Cell;
 use std::io::{Read, Write};
 
 pub use shard::Shard;
@@ -209,12 +215,16 @@ impl Fnv1a {
 /// Totals of a finished sweep.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Rows run (in a shard: the shard's rows).
+    /// Rows run (in a shard: the shard's rows), including those of earlier runs of a resumed
+    /// sweep.
     pub rows: usize,
     /// Rows that failed (status `error`).
     pub failed: usize,
-    /// Rows in the whole input.
+    /// Rows in the whole input (as far as it was read, when stopped).
     pub input_rows: usize,
+    /// The sweep was asked to stop and did so after a whole chunk; the output holds the chunks
+    /// so far, without its ending (see [`stream::run_tables`]).
+    pub stopped: bool,
 }
 
 /// Names of the metric columns for `model`: those of [`Run::metrics`], which every model has
@@ -227,10 +237,17 @@ pub fn metric_names(_model: &Model) -> Vec<&'static str> {
 /// [`Spec::keep_runs`].
 pub type Kept = std::result::Result<Run, String>;
 
+/// A row's time course: CSV lines (ID, time, states, observables), or the numbers of every
+/// grid point (time, states, observables), one point after another.
+enum Tc {
+    Csv(String),
+    Values(Vec<f64>),
+}
+
 /// Everything a worker produces for one row.
 struct Done {
     outcome: Outcome,
-    timecourse: String,
+    timecourse: Option<Tc>,
     kept: Option<Kept>,
 }
 
@@ -238,7 +255,8 @@ struct Worker<'s, 'a> {
     spec: &'s Spec<'a>,
     cols: &'s Columns,
     names: &'s [&'static str],
-    timecourses: bool,
+    /// The form of the time courses (an empty one), when they are written.
+    timecourses: Option<Tc>,
 }
 
 impl Worker<'_, '_> {
@@ -263,7 +281,11 @@ impl Worker<'_, '_> {
             ok: false,
             message: String::new(),
         };
-        let mut timecourse = String::new();
+        let mut timecourse = match &self.timecourses {
+            None => None,
+            Some(Tc::Csv(_)) => Some(Tc::Csv(String::new())),
+            Some(Tc::Values(_)) => Some(Tc::Values(vec![])),
+        };
         let mut kept: Option<Kept> = None;
         let result = (|| -> std::result::Result<(), String> {
             if row.cells.len() != self.cols.width {
@@ -308,20 +330,30 @@ impl Worker<'_, '_> {
                     }
                 }
             }
-            if self.timecourses {
-                let tr = r.trajectory(self.spec.model, &self.spec.opts);
-                let mut id = String::new();
-                push_field(&mut id, &outcome.id);
-                for (k, t) in tr.time.iter().enumerate() {
-                    timecourse.push_str(&id);
-                    timecourse.push(',');
-                    timecourse.push_str(&fmt_num(*t));
-                    for x in tr.states.row(k).iter().chain(tr.observables.row(k).iter()) {
-                        timecourse.push(',');
-                        timecourse.push_str(&fmt_num(*x));
+            match &mut timecourse {
+                Some(Tc::Csv(text)) => {
+                    let tr = r.trajectory(self.spec.model, &self.spec.opts);
+                    let mut id = String::new();
+                    push_field(&mut id, &outcome.id);
+                    for (k, t) in tr.time.iter().enumerate() {
+                        text.push_str(&id);
+                        text.push(',');
+                        text.push_str(&fmt_num(*t));
+                        for x in tr.states.row(k).iter().chain(tr.observables.row(k).iter()) {
+                            text.push(',');
+                            text.push_str(&fmt_num(*x));
+                        }
+                        text.push('\n');
                     }
-                    timecourse.push('\n');
                 }
+                Some(Tc::Values(v)) => {
+                    let tr = r.trajectory(self.spec.model, &self.spec.opts);
+                    for (k, t) in tr.time.iter().enumerate() {
+                        v.push(*t);
+                        v.extend(tr.states.row(k).iter().chain(tr.observables.row(k).iter()));
+                    }
+                }
+                None => {}
             }
             if self.spec.keep_runs {
                 kept = Some(Ok(r));
@@ -351,19 +383,16 @@ impl Worker<'_, '_> {
     }
 }
 
-/// The output line of one row (`row` index first in a shard).
-fn outcome_line(o: &Outcome, sharded: bool) -> String {
-    let index = o.index.to_string();
+/// The output cells of one row (`index`, the `row` cell, first in a shard).
+fn outcome_cells<'o>(o: &'o Outcome, index: Option<&'o str>) -> Vec<&'o str> {
     let mut fields: Vec<&str> = Vec::with_capacity(o.metrics.len() + o.extras.len() + 4);
-    if sharded {
-        fields.push(&index);
-    }
+    fields.extend(index);
     fields.push(&o.id);
     fields.extend(o.extras.iter().map(String::as_str));
     fields.extend(o.metrics.iter().map(String::as_str));
     fields.push(if o.ok { "ok" } else { "error" });
     fields.push(&o.message);
-    csv_line(fields)
+    fields
 }
 
 /// Header line of the results.
@@ -380,12 +409,13 @@ pub fn results_header(cols: &Columns, names: &[&str], sharded: bool) -> String {
     csv_line(fields)
 }
 
-/// Run every row (of the shard, if any) and write results in input order.
+/// Run every row (of the shard, if any) and write results in input order, as CSV.
 ///
 /// `rows` yields the input's rows in order (reading errors stop the sweep); `out` receives the
 /// results, `timecourses` the long-format time courses; `observe` sees every outcome in order
 /// (with the row's run when [`Spec::keep_runs`]) and `progress` the number of rows finished
-/// after each chunk. Rows are solved through [`simulate_many_with`].
+/// after each chunk. Rows are solved through [`crate::many::simulate_many_with`]. For Parquet,
+/// resumable output and stopping between chunks, see [`stream::run_tables`].
 #[allow(clippy::too_many_arguments)]
 pub fn run_rows(
     spec: &Spec,
@@ -393,69 +423,32 @@ pub fn run_rows(
     names: &[&'static str],
     rows: impl Iterator<Item = Result<Row>>,
     out: &mut dyn Write,
-    mut timecourses: Option<&mut dyn Write>,
+    timecourses: Option<&mut dyn Write>,
     observe: &mut dyn FnMut(&Outcome, Option<Kept>),
     progress: &dyn Fn(u64),
 ) -> Result<Report> {
-    let sharded = spec.shard.is_some();
-    if let Some(s) = spec.shard {
-        out.write_all(s.comment_line(spec.input_hash.unwrap_or(0)).as_bytes())?;
-    }
-    out.write_all(results_header(cols, names, sharded).as_bytes())?;
-    if let Some(tc) = timecourses.as_deref_mut() {
-        let m = spec.model;
-        let mut fields: Vec<&str> = vec!["ID", "time"];
-        fields.extend(m.states.iter().map(|s| s.name.as_str()));
-        fields.extend(m.observables.iter().map(|s| s.name.as_str()));
-        tc.write_all(csv_line(fields).as_bytes())?;
-    }
-    let worker = Worker {
+    let mut results = stream::results_table(Format::Csv, Box::new(Plain(out)), spec, cols, names)?;
+    let mut tc = match timecourses {
+        Some(w) => Some(Table::new(
+            Format::Csv,
+            Box::new(Plain(w)),
+            stream::timecourse_columns(spec.model),
+            None,
+        )?),
+        None => None,
+    };
+    stream::run_tables(
         spec,
         cols,
         names,
-        timecourses: timecourses.is_some(),
-    };
-    let chunk = spec.chunk.max(1);
-    let batch = Batch {
-        jobs: spec.jobs,
-        chunk,
-    };
-    let input_rows = Cell::new(0usize);
-    let shard = spec.shard;
-    let kept_rows = rows.filter(|r| match r {
-        Ok(r) => {
-            input_rows.set(input_rows.get().max(r.index + 1));
-            shard.is_none_or(|s| s.contains(r.index))
-        }
-        Err(_) => true,
-    });
-    let done = simulate_many_with(spec.model, kept_rows, &spec.opts, batch, |row, runner| {
-        worker.solve(&row, runner)
-    })?;
-    let mut report = Report::default();
-    for d in done {
-        let d = d?;
-        report.rows += 1;
-        if !d.outcome.ok {
-            report.failed += 1;
-        }
-        out.write_all(outcome_line(&d.outcome, sharded).as_bytes())?;
-        if let Some(tc) = timecourses.as_deref_mut() {
-            tc.write_all(d.timecourse.as_bytes())?;
-        }
-        observe(&d.outcome, d.kept);
-        if report.rows % chunk == 0 {
-            progress(report.rows as u64);
-        }
-    }
-    if report.rows % chunk != 0 {
-        progress(report.rows as u64);
-    }
-    report.input_rows = input_rows.get();
-    if spec.shard.is_some() {
-        out.write_all(shard::trailer_line(report.input_rows).as_bytes())?;
-    }
-    Ok(report)
+        rows,
+        &mut results,
+        tc.as_mut(),
+        Report::default(),
+        observe,
+        progress,
+        &mut |_, _, _| Ok(false),
+    )
 }
 
 /// Rows of a CSV input (header already consumed), numbered from 0.
