@@ -88,7 +88,9 @@ fn simulate(
         let (model, inputs, opts) = s.prepare()?;
         let run = cartox::run(&model, &inputs, &opts).map_err(error)?;
         let tc = scenario::timecourse(&model, &run, &opts);
-        let summary = scenario::summary(&model, &run, &opts).to_string();
+        let summary = scenario::summary(&model, &run, &opts)
+            .map_err(error)?
+            .to_string();
         Ok((tc, summary))
     })
 }

@@ -161,6 +161,7 @@ pub fn csv_line<'s>(fields: impl IntoIterator<Item = &'s str>) -> String {
 
 /// [`write_timecourse`] as CSV or Parquet: every column a float, except the extra columns
 /// named `*_grade`, integers (NaN: null).
+#[cfg(feature = "files")]
 pub fn write_timecourse_as(
     format: table::Format,
     w: &mut dyn Write,

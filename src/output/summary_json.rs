@@ -112,7 +112,8 @@ fn toxicity_json(model: &Model, run: &Run, m: &mut Map<String, Value>) {
                 .iter()
                 .map(|f| {
                     json!({"name": f.name, "trigger_day": f.trigger_day,
-                           "start_day": f.start_day, "end_day": f.end_day})
+                           "start_day": f.start_day, "end_day": f.end_day,
+                           "doses": f.doses, "last_dose_day": f.last_dose_day})
                 })
                 .collect(),
         ),
