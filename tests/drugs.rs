@@ -289,3 +289,70 @@ fn preset_protocol_sets_the_trigger() {
         assert!(!given || grade >= 3, "tocilizumab at grade {grade}");
     }
 }
+
+/// Bad drug and protocol keys are one-line errors naming the file, line and key.
+#[test]
+fn bad_drug_keys_name_the_key() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cartox.toml"),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "kind = \"tocilizumab\"",
+            "kind = \"aspirin\"",
+            "interventions.tocilizumab.kind: `aspirin` is neither",
+        ),
+        (
+            "repeat_every = 0.3333333333333333",
+            "repeat_every = 0.0",
+            "interventions.tocilizumab.repeat_every: must be above 0 days",
+        ),
+        (
+            "repeat_every = 0.3333333333333333\n",
+            "",
+            "interventions.tocilizumab.max_doses: more than one dose needs `repeat_every`",
+        ),
+        (
+            "repeat_while = \"crs >= 2\"",
+            "repeat_while = \"crs >= 7\"",
+            "interventions.tocilizumab.repeat_while: grade `7`",
+        ),
+        (
+            "weight_parameter = \"body_weight\"",
+            "weight_parameter = \"mass\"",
+            "regimen.weight_parameter: `mass` is not a parameter",
+        ),
+    ];
+    for (from, to, want) in cases {
+        assert!(text.contains(from), "{from}");
+        let e = Model::from_toml(&text.replacen(from, to, 1), "bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("bad.toml:") && e.contains(want), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+    // The body weight comes from `weight`, not `--set`.
+    let m = Model::default_model();
+    let mut i = Inputs::default();
+    i.set(&m, "body_weight", "80").unwrap();
+    let e = cartox::run(&m, &i, &RunOptions::for_model(&m))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("set `weight` (kg) instead"), "{e}");
+    // A preset's protocol may only name the base model's interventions.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        "[preset]\nname = \"p\"\nbase = \"cartox\"\n[management]\nscale = \"ASTCT\"\n\
+         [management.interventions.anakinra]\ntrigger = \"crs >= 2\"\n",
+    )
+    .unwrap();
+    let e = Model::load(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("management.interventions.anakinra: `anakinra` is not an intervention"),
+        "{e}"
+    );
+}
