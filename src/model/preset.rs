@@ -46,6 +46,19 @@ struct ManagementSpec {
     /// Per intervention of the base model: a new trigger, dose limit or repeat rule.
     #[serde(default)]
     interventions: IndexMap<String, Spanned<PolicyOverride>>,
+    /// The trial scale's CRS grade cut-points on the base model's CRS observable.
+    crs: Option<Spanned<ScaleThresholds>>,
+}
+
+/// `[management.crs]`: where the trial scale's grades 1-4 fall on the base model's graded
+/// quantity (e.g. Penn grade 3 at the level of the base scale's grade 2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleThresholds {
+    thresholds: Vec<f64>,
+    source: String,
+    #[serde(default)]
+    sources: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,6 +256,27 @@ fn apply_management(
         if !o.source.is_empty() {
             iv.source = format!("{} Trial protocol: {}", iv.source, o.source);
         }
+    }
+    if let Some(c) = &m.crs {
+        let t = &c.get_ref().thresholds;
+        let ok = t.len() == 4
+            && t.iter().all(|v| v.is_finite() && *v > 0.0)
+            && t.windows(2).all(|w| w[0] <= w[1]);
+        if !ok {
+            return Err(loc.at(
+                c,
+                "management.crs.thresholds: four finite, positive, ascending cut-points (grades 1-4) are needed".into(),
+            ));
+        }
+        let Some(g) = model.toxicity.as_mut().and_then(|t| t.crs.as_mut()) else {
+            return Err(loc.at(
+                c,
+                "management.crs: the base model grades no CRS ([toxicity.crs])".into(),
+            ));
+        };
+        g.thresholds = [t[0], t[1], t[2], t[3]];
+        g.source = format!("{} ({})", c.get_ref().source, m.scale);
+        g.sources = c.get_ref().sources.clone();
     }
     model.management = Some(super::rules::Management {
         scale: m.scale.clone(),
