@@ -356,3 +356,63 @@ fn bad_drug_keys_name_the_key() {
         "{e}"
     );
 }
+
+/// A preset's `[management.crs]` grades CRS on the trial's scale: the cut-points replace the base
+/// model's on the same CRS drive (the Penn presets put Penn grade 3 at the base grade-2 level).
+#[test]
+fn preset_scale_sets_the_crs_cut_points() {
+    let penn = Model::resolve("tisa-cel-dlbcl").unwrap();
+    let base = Model::default_model();
+    let cut = |m: &Model| {
+        m.toxicity
+            .as_ref()
+            .unwrap()
+            .crs
+            .as_ref()
+            .unwrap()
+            .thresholds
+    };
+    assert_eq!(cut(&penn), [12.0, 47.7, 190.0, 252.0]);
+    assert_eq!(
+        cut(&penn)[2],
+        cut(&base)[1],
+        "Penn 3 starts at the base grade 2"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let preset = |thresholds: &str| {
+        let p = dir.path().join("scale.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[preset]\nname = \"p\"\nbase = \"cartox\"\n[management]\nscale = \"test\"\n\
+                 [management.crs]\nthresholds = {thresholds}\nsource = \"test\"\n"
+            ),
+        )
+        .unwrap();
+        Model::load(&p)
+    };
+    // The same patient, graded on cut-points below and above its whole CRS drive.
+    let grade = |m: &Model| {
+        let mut opts = RunOptions::for_model(m);
+        opts.interventions = false;
+        let r = run(m, &inputs(m, &[]), &opts);
+        r.toxicity.unwrap().crs.unwrap().grade
+    };
+    let low = preset("[1e-3, 2e-3, 3e-3, 4e-3]").unwrap();
+    let high = preset("[1e6, 2e6, 3e6, 4e6]").unwrap();
+    assert_eq!(grade(&low), 4);
+    assert_eq!(grade(&high), 0);
+    assert!((1..4).contains(&grade(&base)), "{}", grade(&base));
+    for bad in [
+        "[1.0, 2.0, 3.0]",
+        "[4.0, 3.0, 2.0, 1.0]",
+        "[1.0, 2.0, nan, 4.0]",
+    ] {
+        let e = preset(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("management.crs.thresholds: four finite, positive, ascending"),
+            "{bad}: {e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
