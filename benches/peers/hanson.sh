@@ -16,8 +16,9 @@
 # Every peer script times its own loop (mrgsolve and deSolve: median of 3). The ratios
 # (peer seconds / cartox seconds) use figures from this one run.
 #
-# Usage: benches/peers/hanson.sh [--n 2000] [--reps 3] [--skip-scipy-rk45]
-#        PEERS="mrgsolve desolve roadrunner scipy" to choose peers.
+# Usage: benches/peers/hanson.sh [--n 2000] [--reps 3]   (about 4 minutes, most of it SciPy)
+#        PEERS="mrgsolve desolve roadrunner scipy" chooses peers, CARTOX_METHODS="auto,radau5,dopri5"
+#        cartox's methods.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 peers_dir=$(cd "$repo/../shared/reference/peers" && pwd)
