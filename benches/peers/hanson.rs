@@ -29,17 +29,28 @@ const NPTS: usize = 200;
 fn read_csv(path: &str) -> (Vec<String>, Vec<Vec<f64>>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut lines = text.lines();
-    let header = lines.next().expect("header").split(',').map(String::from).collect();
+    let header = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(String::from)
+        .collect();
     let rows = lines
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|x| x.trim().parse().expect("a number")).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.trim().parse().expect("a number"))
+                .collect()
+        })
         .collect();
     (header, rows)
 }
 
 /// The 200 output times, days: k * 30 / 199, the last exactly 30 (720 h).
 fn grid() -> Vec<f64> {
-    let mut g: Vec<f64> = (0..NPTS - 1).map(|k| k as f64 * DAYS / (NPTS - 1) as f64).collect();
+    let mut g: Vec<f64> = (0..NPTS - 1)
+        .map(|k| k as f64 * DAYS / (NPTS - 1) as f64)
+        .collect();
     g.push(DAYS);
     g
 }
@@ -62,7 +73,10 @@ fn median(mut x: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let mut dir = None;
     let mut reps = 5usize;
     let mut methods = "auto,dopri5,radau5".to_string();
@@ -79,7 +93,13 @@ fn main() {
     let (names, sets) = read_csv(&format!("{dir}/sets.csv"));
     let reference: Option<Vec<f64>> = std::fs::metadata(format!("{dir}/ref_finalB.csv"))
         .is_ok()
-        .then(|| read_csv(&format!("{dir}/ref_finalB.csv")).1.into_iter().map(|r| r[0]).collect());
+        .then(|| {
+            read_csv(&format!("{dir}/ref_finalB.csv"))
+                .1
+                .into_iter()
+                .map(|r| r[0])
+                .collect()
+        });
     // Scenarios are prepared outside the timed loop, as the peers build their parameter tables
     // (mrgsolve's idata, deSolve's matrix) before timing; Inputs -> Scenario is timed separately.
     let inputs: Vec<Inputs> = sets
