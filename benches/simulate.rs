@@ -3,7 +3,8 @@
 //! `cartox`), the same kimmel2021 equations hand-written in Rust on ode_solvers (the model-file
 //! evaluator's overhead), and sweep throughput (rows/s on one core, 1000 rows).
 //!
-//! `cargo bench --bench simulate -j 1`; the SciPy peer is `benches/peers/scipy_sweep.py`.
+//! `cargo bench --bench simulate -j 1`; the SciPy peer is `benches/peers/scipy_sweep.py`, and
+//! `benches/peers/hanson.sh` runs Hanson 2016 against mrgsolve, deSolve, libRoadRunner and SciPy.
 
 use cartox::model::Model;
 use cartox::regimen::{Inputs, Scenario};

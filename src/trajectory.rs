@@ -67,11 +67,7 @@ impl Trajectory {
 /// Write parameter values into their slots (interventions change them between segments).
 #[inline]
 fn set_params(model: &Model, v: &mut [f64], params: &[f64]) {
-    let start = model.param_slot(0);
-    let slots = &mut v[start..start + params.len()];
-    if slots != params {
-        slots.copy_from_slice(params);
-    }
+    model.set_params(v, params);
 }
 
 /// Reads one quantity (a state or an observable) of a solution at any time.

@@ -286,6 +286,9 @@ pub struct Model {
     pub source: String,
     /// Slot of each assignment, parallel to `assignments`.
     assignment_slots: Vec<usize>,
+    /// Straight-line code of everything the programs compute from parameters and constants
+    /// alone (hoisted out of them), run whenever parameters are written into a value vector.
+    param_program: Program,
     /// Straight-line code of the right-hand side: the assignments, then one slot per derivative.
     rhs_program: Program,
     deriv_slots: Vec<usize>,
@@ -369,19 +372,35 @@ impl Model {
         self.lymphodepletion.iter().find(|l| l.name == name)
     }
 
-    /// A fresh value vector holding the given parameter values (time, states and assignments 0).
+    /// A fresh value vector holding the given parameter values (time, states and assignments 0)
+    /// and what the programs compute from parameters alone.
     pub fn slots_with_params(&self, params: &[f64]) -> Vec<f64> {
         let mut v = vec![0.0; self.slot_len.max(self.n_slots())];
         v[1 + self.states.len()..1 + self.states.len() + params.len()].copy_from_slice(params);
         for &(slot, c) in &self.consts {
             v[slot] = c;
         }
+        self.param_program.run(&mut v);
         v
+    }
+
+    /// Write new parameter values into a value vector made by
+    /// [`slots_with_params`](Self::slots_with_params) (and recompute what depends on them
+    /// alone); nothing is done when they are the values already there.
+    pub fn set_params(&self, v: &mut [f64], params: &[f64]) {
+        let start = self.param_slot(0);
+        let slots = &mut v[start..start + params.len()];
+        if slots != params {
+            slots.copy_from_slice(params);
+            self.param_program.run(v);
+        }
     }
 
     /// Compile the right-hand side and the observables into straight-line programs.
     fn build_programs(&mut self) {
         let mut b = ProgramBuilder::new(self.n_slots());
+        // Parameters are fixed between segments: what depends on them alone is hoisted.
+        b.invariant((0..self.parameters.len()).map(|i| self.param_slot(i)));
         for (a, &slot) in self.assignments.iter().zip(&self.assignment_slots) {
             b.emit_into(&a.expr, slot);
         }
@@ -418,6 +437,7 @@ impl Model {
             equations: &self.equations,
         };
         self.jac = jacobian::build(&parts, &mut b);
+        self.param_program = b.hoisted();
         self.slot_len = b.len();
         self.consts = b.consts;
     }

@@ -7,7 +7,8 @@
 //!   (`auto.rs`); the test only reads the step's stages, so the solution is the same either way;
 //! - the evenly spaced (`dx`) output is wrong at `t_end`, so it is not used: every output point is
 //!   read from the continuous output model, which is exact at step ends, including the last;
-//! - states are `SVector<f64, N>` for N <= 16 (6-7x faster than `DVector`), `DVector` above.
+//! - states are `SVector<f64, N>` for N <= 24 (6-7x faster than `DVector`, whose every vector
+//!   operation allocates), `DVector` above.
 
 use super::{Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
@@ -301,5 +302,6 @@ pub(super) fn integrate_piece(
     stats: &mut Stats,
     auto_steps: Option<&mut u64>,
 ) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
-    dispatch!(span.y0.len(), (span, stats, auto_steps); 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    dispatch!(span.y0.len(), (span, stats, auto_steps);
+        1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
 }

@@ -48,6 +48,16 @@ pub struct ProgramBuilder {
     touched: HashSet<u32>,
     /// Intermediate-result slots (read only by the program that writes them).
     temp: HashSet<u32>,
+    /// Slots that hold the same value for every run of the programs as long as the parameters
+    /// stay (parameters, constants, and results computed from them alone): see
+    /// [`invariant`](Self::invariant).
+    invariant: HashSet<u32>,
+    /// Whether operations on invariant slots alone are hoisted.
+    hoisting: bool,
+    /// The hoisted instructions of every program built so far, in dependency order.
+    hoisted: Vec<Instr>,
+    /// Common subexpressions among the hoisted instructions (kept across programs).
+    seen_hoisted: HashMap<(Op, [u32; 4]), u32>,
 }
 
 impl ProgramBuilder {
@@ -63,6 +73,27 @@ impl ProgramBuilder {
     pub fn reserve(&mut self) -> usize {
         self.next += 1;
         self.next - 1
+    }
+
+    /// Declare `slots` (a model's parameters) fixed between calls of [`Program::run`]:
+    /// from now on, an operation that reads only such slots and constants is not emitted into
+    /// the program being built but into the hoisted program ([`hoisted`](Self::hoisted)), run
+    /// once whenever the parameters are set (per solver segment), and its result slot counts as
+    /// invariant in turn. The hoisted instructions are the same IEEE operations on the same
+    /// values, so results do not change.
+    pub fn invariant(&mut self, slots: impl IntoIterator<Item = usize>) {
+        self.hoisting = true;
+        self.invariant.extend(slots.into_iter().map(slot_u32));
+        self.invariant
+            .extend(self.consts.iter().map(|&(s, _)| slot_u32(s)));
+    }
+
+    /// The instructions hoisted out of every program built so far, as one program (to be run
+    /// after the parameters and constants are written, before any other program).
+    pub fn hoisted(&self) -> Program {
+        let code = self.hoisted.clone();
+        let len = program_len(&code);
+        Program { code, len }
     }
 
     /// Total slots needed by every program built so far.
@@ -107,12 +138,7 @@ impl ProgramBuilder {
         let code = schedule(fuse(std::mem::take(&mut self.code), &self.temp));
         self.seen.clear();
         self.touched.clear();
-        let len = code
-            .iter()
-            .flat_map(|ins| ins.reads().chain([ins.dst]))
-            .map(|s| s as usize + 1)
-            .max()
-            .unwrap_or(0);
+        let len = program_len(&code);
         Program { code, len }
     }
 
@@ -126,11 +152,13 @@ impl ProgramBuilder {
         }
         let slot = self.reserve();
         self.consts.push((slot, value));
+        if self.hoisting {
+            self.invariant.insert(slot_u32(slot));
+        }
         slot
     }
 
-    /// Append `op` over the slots `args` (then `imm` in the next operand field: the exponent of
-    /// `Powi`) writing into `dst`, or into a fresh scratch slot when `dst` is `None`, unless the
+    /// Append `op` over the slots `args` (then `imm` in the unused operand fields) writing into `dst`, or into a fresh scratch slot when `dst` is `None`, unless the
     /// program already computed the same operation on the same slots: then that slot. Returns
     /// the slot that holds the result.
     fn push(&mut self, op: Op, dst: Option<usize>, args: &[usize], imm: u32) -> usize {
@@ -140,6 +168,19 @@ impl ProgramBuilder {
             *o = slot_u32(x);
         }
         let key = (op, operands);
+        if self.hoisting
+            && operands[..args.len()]
+                .iter()
+                .all(|s| self.invariant.contains(s))
+        {
+            return self.push_hoisted(op, dst, operands, key);
+        }
+        if let Some(d) = dst {
+            // Rewritten by the program: no longer invariant, nor anything hoisted reusable.
+            if self.invariant.remove(&slot_u32(d)) {
+                self.seen_hoisted.clear();
+            }
+        }
         let d = match dst {
             Some(d) => slot_u32(d),
             None => {
@@ -169,6 +210,85 @@ impl ProgramBuilder {
         d as usize
     }
 
+    /// [`push`](Self::push) for an operation on invariant slots alone: into the hoisted
+    /// program (reusing an identical hoisted result when `dst` is `None`).
+    fn push_hoisted(
+        &mut self,
+        op: Op,
+        dst: Option<usize>,
+        operands: [u32; 4],
+        key: (Op, [u32; 4]),
+    ) -> usize {
+        let d = match dst {
+            Some(d) => slot_u32(d),
+            None => {
+                if let Some(&s) = self.seen_hoisted.get(&key) {
+                    return s as usize;
+                }
+                slot_u32(self.reserve())
+            }
+        };
+        if op != Op::Copy && dst.is_none() {
+            self.seen_hoisted.insert(key, d);
+        }
+        self.invariant.insert(d);
+        let [a, b, c, e] = operands;
+        self.hoisted.push(Instr {
+            op,
+            dst: d,
+            a,
+            b,
+            c,
+            d: e,
+        });
+        d as usize
+    }
+
+    /// `x.powi(k)` as the multiplications that compute it: the square-and-multiply of
+    /// compiler-rt's `__powidf2` (what `f64::powi` calls, and what LLVM expands a constant
+    /// exponent into), in its order, so the bits are the same: the result starts at 1 (and
+    /// `1 * a` is `a` exactly), a negative exponent takes `1 / r` at the end. Exponents up to 16
+    /// (all that [`Node::Powi`] holds) need at most 7 multiplications; `x^2` is one.
+    fn powi(&mut self, x: usize, k: i32, dst: Option<usize>) -> usize {
+        let mut b = k.unsigned_abs();
+        let mut a = x;
+        let mut r: Option<usize> = None;
+        loop {
+            if b & 1 == 1 {
+                // The last factor of a positive power goes into `dst`.
+                let last = b == 1 && k > 0;
+                r = Some(match r {
+                    None if last && dst.is_some() && Some(a) != dst => {
+                        self.push(Op::Copy, dst, &[a], 0)
+                    }
+                    None => a,
+                    Some(r) => self.push(Op::Mul, if last { dst } else { None }, &[r, a], 0),
+                });
+            }
+            b /= 2;
+            if b == 0 {
+                break;
+            }
+            // The last square of a positive power of two is the result.
+            let result = b == 1 && r.is_none() && k > 0;
+            a = self.push(Op::Mul, if result { dst } else { None }, &[a, a], 0);
+        }
+        match (r, k < 0) {
+            (None, _) => {
+                let one = self.constant(1.0);
+                match dst {
+                    Some(_) => self.push(Op::Copy, dst, &[one], 0),
+                    None => one,
+                }
+            }
+            (Some(r), true) => {
+                let one = self.constant(1.0);
+                self.push(Op::Div, dst, &[one, r], 0)
+            }
+            (Some(r), false) => r,
+        }
+    }
+
     /// Code for `node`; returns the slot that holds its value (`dst` when given and `node` is
     /// not a bare name or number).
     fn emit(&mut self, node: &Node, dst: Option<usize>) -> usize {
@@ -185,7 +305,7 @@ impl ProgramBuilder {
             }
             Node::Powi(a, k) => {
                 let x = self.emit(a, None);
-                self.push(Op::Powi, dst, &[x], *k as u32)
+                self.powi(x, *k, dst)
             }
             Node::Call(f, a) => {
                 let x = self.emit(a, None);
@@ -223,6 +343,15 @@ impl ProgramBuilder {
             }
         }
     }
+}
+
+/// One past the largest slot any instruction of `code` reads or writes.
+fn program_len(code: &[Instr]) -> usize {
+    code.iter()
+        .flat_map(|ins| ins.reads().chain([ins.dst]))
+        .map(|s| s as usize + 1)
+        .max()
+        .unwrap_or(0)
 }
 
 impl Program {
@@ -301,7 +430,20 @@ mod tests {
     /// `names` (slots `0..names.len()`) and the earlier pairs' slots. Returns the program, the
     /// builder and the output slots.
     fn program(names: &[&str], exprs: &[(&str, &str)]) -> (Program, ProgramBuilder, Vec<usize>) {
+        program_hoisting(names, &[], exprs)
+    }
+
+    /// [`program`] with the inputs `invariant` (positions in `names`) declared invariant: the
+    /// builder's [`hoisted`](ProgramBuilder::hoisted) program must run first.
+    fn program_hoisting(
+        names: &[&str],
+        invariant: &[usize],
+        exprs: &[(&str, &str)],
+    ) -> (Program, ProgramBuilder, Vec<usize>) {
         let mut b = ProgramBuilder::new(names.len());
+        if !invariant.is_empty() {
+            b.invariant(invariant.iter().copied());
+        }
         let mut table: Vec<(String, usize)> = names
             .iter()
             .enumerate()
@@ -328,14 +470,93 @@ mod tests {
             .unwrap()
     }
 
-    /// A value vector holding `inputs` and the builder's constants.
+    /// A value vector holding `inputs` and the builder's constants, and what the hoisted
+    /// program computes from them.
     fn slots(b: &ProgramBuilder, inputs: &[f64]) -> Vec<f64> {
         let mut v = vec![0.0; b.len()];
         v[..inputs.len()].copy_from_slice(inputs);
         for &(slot, c) in &b.consts {
             v[slot] = c;
         }
+        b.hoisted().run(&mut v);
         v
+    }
+
+    #[test]
+    fn integer_powers_are_multiplications_with_the_bits_of_powi() {
+        let (p, _, outs) = program(&["x"], &[("o", "x^2")]);
+        assert_eq!((p.len(), p.code[0].op), (1, Op::Mul), "{p:?}");
+        assert_eq!(p.code[0].dst as usize, outs[0]);
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            -3.7,
+            1e-160,
+            1e160,
+            5e-324,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for k in -16i32..=16 {
+            let text = format!("x^{k}");
+            let (p, b, outs) = program(&["x"], &[("o", &text)]);
+            let muls = p.code.iter().filter(|i| i.op == Op::Mul).count();
+            assert!(muls <= 7, "{text}: {muls} multiplications");
+            let mut xs = specials.to_vec();
+            xs.extend(
+                (0..200)
+                    .map(|i| (i as f64 * 0.37 - 30.0).exp2() * if i % 2 == 0 { 1.0 } else { -1.3 }),
+            );
+            for x in xs {
+                let mut v = slots(&b, &[x]);
+                p.run(&mut v);
+                assert!(
+                    same(v[outs[0]], x.powi(k)),
+                    "{text} at {x:e}: {} vs {}",
+                    v[outs[0]],
+                    x.powi(k)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parameter_only_work_is_hoisted_and_gives_the_same_bits() {
+        // `k` invariant (a parameter): `2^k`, `k * k` and `c` move to the hoisted program, run
+        // once; the per-call program keeps what reads `x`.
+        let (p, b, outs) = program_hoisting(
+            &["x", "k"],
+            &[1],
+            &[
+                ("c", "ln(k) + 1"),
+                ("o1", "2^k * x + c"),
+                ("o2", "k^2 * x - 2^k"),
+                ("o3", "k * 3"),
+            ],
+        );
+        let h = b.hoisted();
+        assert!(
+            p.code.iter().all(|i| i.op != Op::Pow && i.op != Op::Ln),
+            "{p:?}"
+        );
+        assert_eq!(
+            h.code.iter().filter(|i| i.op == Op::Pow).count(),
+            1,
+            "{h:?}"
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        for (x, k) in [(3.0, 0.5), (-2.0, 7.25), (0.0, 1e-300), (1e300, 3.0)] {
+            let mut v = slots(&b, &[x, k]);
+            p.run(&mut v);
+            let c = k.ln() + 1.0;
+            assert!(same(v[outs[0]], c));
+            assert!(same(v[outs[1]], 2f64.powf(k) * x + c));
+            assert!(same(v[outs[2]], k.powi(2) * x - 2f64.powf(k)));
+            assert!(same(v[outs[3]], k * 3.0));
+        }
     }
 
     /// Bit-identical, except that any NaN equals any NaN (Rust does not specify which NaN an
@@ -511,7 +732,9 @@ mod tests {
                 .iter()
                 .map(|(n, t)| (n.as_str(), t.as_str()))
                 .collect();
-            let (p, b, outs) = program(&inputs, &pairs);
+            // Half the programs with `k` and `t` invariant (hoisting), half without.
+            let invariant: &[usize] = if rng() % 2 == 0 { &[2, 3] } else { &[] };
+            let (p, b, outs) = program_hoisting(&inputs, invariant, &pairs);
             let mut table: Vec<(String, usize)> = inputs
                 .iter()
                 .enumerate()

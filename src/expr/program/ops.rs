@@ -114,8 +114,6 @@ macro_rules! program_ops {
             Arcsech,
             Arccsch,
             Arccoth,
-            /// `v[a].powi(b)`: `b` holds the exponent (as `i32` bits), not a slot.
-            Powi,
             /// `v[a] != 0 ? v[b] : v[c]` (both branches are computed: expressions have no side
             /// effects)
             Select,
@@ -191,7 +189,6 @@ macro_rules! program_ops {
                     | Op::Arcsech
                     | Op::Arccsch
                     | Op::Arccoth
-                    | Op::Powi
                     | Op::Copy => 1,
                     Op::Select $(| Op::$l)* $(| Op::$r)* => 3,
                     $(Op::$p)|* => 4,
@@ -258,7 +255,6 @@ macro_rules! program_ops {
                 Op::Arcsech => Func::Arcsech.apply(get(ins.a)),
                 Op::Arccsch => Func::Arccsch.apply(get(ins.a)),
                 Op::Arccoth => Func::Arccoth.apply(get(ins.a)),
-                Op::Powi => get(ins.a).powi(ins.b as i32),
                 Op::Select => {
                     if truth(get(ins.a)) {
                         get(ins.b)
@@ -384,7 +380,7 @@ impl Op {
 }
 
 /// One instruction of a [`Program`]: `v[dst] = op(v[a], v[b], v[c], v[d])` (operands past the
-/// operation's arity are unused, or an immediate for `Powi`).
+/// operation's arity are unused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Instr {
     pub(super) op: Op,

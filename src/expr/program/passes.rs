@@ -85,7 +85,7 @@ impl Op {
         match self {
             Op::Div => 14,
             Op::Sqrt => 18,
-            Op::Pow | Op::Powi | Op::Exp | Op::Ln | Op::Log10 => 40,
+            Op::Pow | Op::Exp | Op::Ln | Op::Log10 => 40,
             Op::Sin
             | Op::Cos
             | Op::Tan

@@ -62,6 +62,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         management: None,
         source: loc.file.clone(),
         assignment_slots,
+        param_program: Program::default(),
         rhs_program: Program::default(),
         deriv_slots: Vec::new(),
         obs_programs: Vec::new(),
