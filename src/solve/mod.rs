@@ -12,6 +12,7 @@ mod auto;
 mod dopri;
 mod implicit;
 mod radau;
+mod state_events;
 mod stiffness;
 
 use crate::model::{Model, Quantity};
@@ -335,6 +336,8 @@ pub(crate) struct Watcher<'a> {
     slots: Vec<f64>,
     t_last: f64,
     items: Vec<(Quantity, f64, bool)>,
+    /// The model's event triggers as they stood at the last step end (empty without events).
+    triggers: Vec<bool>,
 }
 
 impl<'a> Watcher<'a> {
@@ -342,22 +345,40 @@ impl<'a> Watcher<'a> {
     pub fn new(span: &Span<'a>) -> Self {
         let mut w = Watcher {
             model: span.model,
-            slots: if span.watch.is_empty() {
+            slots: if span.watch.is_empty() && span.model.state_events.is_empty() {
                 Vec::new()
             } else {
                 span.model.slots_with_params(span.params)
             },
             t_last: left_limit(span.t1),
             items: span.watch.iter().map(|&(q, c)| (q, c, true)).collect(),
+            triggers: Vec::new(),
         };
         w.crossed(span.t0, span.y0);
         w
     }
 
     /// True when a watched quantity has risen from below its level to at or above it at this
-    /// step end (updates the below flags).
+    /// step end, or a model event's trigger changed (updates the flags).
     pub fn crossed(&mut self, t: f64, y: &[f64]) -> bool {
         let mut hit = false;
+        let events = &self.model.state_events;
+        if !events.is_empty() {
+            let n = y.len();
+            self.slots[0] = t;
+            self.slots[1..1 + n].copy_from_slice(y);
+            self.model.eval_assignments(&mut self.slots);
+            let first = self.triggers.is_empty();
+            for (i, e) in events.iter().enumerate() {
+                let value = e.trigger.eval(&self.slots) != 0.0;
+                if first {
+                    self.triggers.push(value);
+                } else {
+                    hit |= value != self.triggers[i];
+                    self.triggers[i] = value;
+                }
+            }
+        }
         for (q, level, was_below) in self.items.iter_mut() {
             let x = match *q {
                 Quantity::State(i) => y[i],
@@ -454,6 +475,11 @@ pub fn solve_with_jacobian(
     let mut events = scheduled_events(model, sc, end_day);
     let mut y = initial_state(model, sc);
     let mut params = sc.params.clone();
+    let mut triggered = state_events::StateEvents::new(model, &params, end_day * per_day);
+    if let Some(se) = triggered.as_mut() {
+        se.settle(0.0, &mut y, &mut params)
+            .map_err(|m| fail(0.0, m.into()))?;
+    }
     let mut stats = Stats::default();
     let mut segments: Vec<Box<dyn Segment>> = Vec::new();
     let mut t = 0.0;
@@ -469,6 +495,11 @@ pub fn solve_with_jacobian(
         let mut stop = events
             .get(next)
             .map_or(t_end, |e| (e.day * per_day).min(t_end));
+        if let Some(due) = triggered.as_ref().and_then(|se| se.next_due()) {
+            if due > t {
+                stop = stop.min(due);
+            }
+        }
         let mut watch = Vec::new();
         if let Some(tr) = trigger.as_deref().filter(|tr| tr.armed()) {
             if let Some(due) = tr.next_due().map(|d| d * per_day).filter(|&d| d > t) {
@@ -498,11 +529,21 @@ pub fn solve_with_jacobian(
             let seg = integrate_segment(span, &mut stats, &mut auto)
                 .map_err(|(at, msg)| fail(at, msg))?;
             let mut seg = seg;
+            if let Some(se) = triggered.as_mut() {
+                // Cut the segment where a model event's trigger changes.
+                if let Some(tc) = se.first_change(seg.as_ref(), &params) {
+                    seg = Box::new(state_events::Cut::new(seg, tc));
+                }
+            }
             if let Some(tr) = trigger.as_deref_mut() {
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
                     if tc <= seg.t0() {
                         // The event falls at the segment's start: apply it and integrate again.
                         ev.apply(model, t, &mut y, &mut params);
+                        if let Some(se) = triggered.as_mut() {
+                            se.settle(t, &mut y, &mut params)
+                                .map_err(|m| fail(t, m.into()))?;
+                        }
                         auto = auto_at_start;
                         continue;
                     }
@@ -538,6 +579,10 @@ pub fn solve_with_jacobian(
             }
             e.apply(model, t, &mut y, &mut params);
             next += 1;
+        }
+        if let Some(se) = triggered.as_mut() {
+            se.settle(t, &mut y, &mut params)
+                .map_err(|m| fail(t, m.into()))?;
         }
     }
     Ok(Solution {
