@@ -101,7 +101,11 @@ set = { x = "1", y = "y + 1" }
                 "{method:?}: x({t}) = {}, closed form {want}",
                 x[i]
             );
-            assert!((y[i] - n).abs() < 1e-9, "{method:?}: {} resets by t = {t}", y[i]);
+            assert!(
+                (y[i] - n).abs() < 1e-9,
+                "{method:?}: {} resets by t = {t}",
+                y[i]
+            );
         }
     }
 }
@@ -131,7 +135,10 @@ set = { z = "x" }
     let days = grid_around(5.0, &[fired, executed]);
     let (x, y, z) = columns(&m, &days, Method::Dopri5);
     for (i, &t) in days.iter().enumerate() {
-        assert!((x[i] - (-K * t).exp()).abs() < 1e-9, "the events do not set x");
+        assert!(
+            (x[i] - (-K * t).exp()).abs() < 1e-9,
+            "the events do not set x"
+        );
         let (want_y, want_z) = if t < executed {
             (0.0, 0.0)
         } else {
@@ -289,7 +296,8 @@ fn rejected_triggered_events_name_their_key() {
         assert!(e.contains(want), "want `{want}` in: {e}");
     }
     // A negative delay is found when the event fires: the solve fails naming the event.
-    let m = model("[[events]]\nname = \"e\"\ntrigger = \"x < 0.5\"\ndelay = \"-k\"\nset = { y = 1 }");
+    let m =
+        model("[[events]]\nname = \"e\"\ntrigger = \"x < 0.5\"\ndelay = \"-k\"\nset = { y = 1 }");
     let opts = cartox::run::RunOptions {
         days: 3.0,
         window: 3.0,
@@ -319,7 +327,9 @@ fn command_line_runs_a_model_file_with_a_state_event() {
     Command::cargo_bin("cartox")
         .unwrap()
         .args(["simulate", "--model", file.to_str().unwrap()])
-        .args(["--days", "10", "--dt", "0.25", "--rtol", "1e-10", "--atol", "1e-12"])
+        .args([
+            "--days", "10", "--dt", "0.25", "--rtol", "1e-10", "--atol", "1e-12",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .assert()
         .success();
@@ -333,7 +343,11 @@ fn command_line_runs_a_model_file_with_a_state_event() {
     for r in &rows {
         let t = r[ti];
         let want = (-K * (t - (t / period).floor() * period)).exp();
-        assert!((r[xi] - want).abs() < 1e-8, "x({t}) = {}, want {want}", r[xi]);
+        assert!(
+            (r[xi] - want).abs() < 1e-8,
+            "x({t}) = {}, want {want}",
+            r[xi]
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -402,10 +402,30 @@ pub(crate) fn integrate_segment(
     stats: &mut Stats,
     auto: &mut auto::AutoState,
 ) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
+    if span.y0.is_empty() {
+        return Ok(Box::new(Stateless([span.t0, span.t1])));
+    }
     match span.opts.method {
         Method::Auto => auto::integrate(span, stats, auto),
         Method::Dopri5 => dopri::integrate(span, stats),
         Method::Radau5 | Method::Bdf => implicit::integrate(span, stats),
+    }
+}
+
+/// The segment of a model without states (only parameters, assignments and events): nothing
+/// to integrate.
+struct Stateless([f64; 2]);
+
+impl Segment for Stateless {
+    fn t0(&self) -> f64 {
+        self.0[0]
+    }
+    fn t1(&self) -> f64 {
+        self.0[1]
+    }
+    fn eval(&self, _: f64, _: &mut [f64]) {}
+    fn steps(&self) -> &[f64] {
+        &self.0[1..]
     }
 }
 

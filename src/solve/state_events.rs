@@ -8,13 +8,16 @@
 //!   whose trigger turns false before that is cancelled;
 //! * the new values are computed when it fires (`values_at_trigger`) or when it executes;
 //! * events executing at the same time run one by one by decreasing `priority` (evaluated then;
-//!   events without a priority after those with one; ties in firing order, then file order), and
+//!   events without a priority after those with one, in firing order, then file order; between
+//!   equal priorities SBML picks at random: a fixed-seed generator, so a solve is repeatable), and
 //!   after each execution every trigger is evaluated again: an event set off by another fires at
 //!   once, a cancelled one drops out.
 //!
-//! The solver ends an integration span at the end of the first step where a trigger changed
-//! ([`super::Watcher`]); [`StateEvents::first_change`] finds the crossing inside it, the segment is
-//! cut there ([`Cut`]), and [`StateEvents::settle`] applies what happens at that time.
+//! dopri5 and radau5 end an integration span at the end of the first step where a trigger
+//! changed ([`super::Watcher`]); [`StateEvents::first_change`] looks at the triggers at every step
+//! end and, inside long steps, at least 2,000 times per solved span, bisects the first change, the
+//! segment is cut there ([`Cut`]), and [`StateEvents::settle`] applies what happens at that time.
+//! A model without triggered events never reaches this file (its solve is unchanged).
 
 use super::Segment;
 use crate::model::{EventTarget, Model};
@@ -47,6 +50,8 @@ pub(crate) struct StateEvents<'a> {
     y: Vec<f64>,
     /// Longest time between two looks at the triggers (1/2000 of the solved span).
     scan: f64,
+    /// State of the generator that breaks ties between equal priorities.
+    random: u64,
 }
 
 impl<'a> StateEvents<'a> {
@@ -64,6 +69,7 @@ impl<'a> StateEvents<'a> {
             seq: 0,
             y: vec![0.0; model.n_states()],
             scan: t_end / SCANS_PER_SPAN,
+            random: 0,
         })
     }
 
@@ -195,10 +201,19 @@ impl<'a> StateEvents<'a> {
                         .then(b.seq.cmp(&a.seq))
                         .then(b.event.cmp(&a.event))
                 })
-                .map(|(k, _)| k);
-            let Some(k) = best else {
+                .map(|(k, p)| (k, priority(p)));
+            let Some((mut k, top)) = best else {
                 return Ok(());
             };
+            if top > f64::NEG_INFINITY {
+                // Equal explicit priorities: SBML picks one at random.
+                let tied: Vec<usize> = (0..self.pending.len())
+                    .filter(|&j| self.pending[j].at <= t && priority(&self.pending[j]) == top)
+                    .collect();
+                if tied.len() > 1 {
+                    k = tied[(self.next_random() % tied.len() as u64) as usize];
+                }
+            }
             let p = self.pending.remove(k);
             let values = p.values.unwrap_or_else(|| self.values(p.event));
             let event = &self.model.state_events[p.event];
@@ -212,6 +227,16 @@ impl<'a> StateEvents<'a> {
         Err(format!(
             "the events keep executing at t = {t} (more than {MAX_EXECUTIONS_AT_ONCE} at one time)"
         ))
+    }
+
+    /// The next number of a fixed-seed splitmix64 sequence (the same solve gives the same
+    /// choices).
+    fn next_random(&mut self) -> u64 {
+        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 
     /// Event `i` fires at `t` (slots loaded there): queue its execution.

@@ -211,9 +211,8 @@ pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>
                 let mut set = Vec::new();
                 for (state, v) in &e.set {
                     let skey = format!("{key}.set.{state}");
-                    let idx = super::state_index(spec, state).ok_or_else(|| {
-                        cx.loc.at(v, format!("{skey}: `{state}` is not a state"))
-                    })?;
+                    let idx = super::state_index(spec, state)
+                        .ok_or_else(|| cx.loc.at(v, format!("{skey}: `{state}` is not a state")))?;
                     let (node, text) = cx.value_or_expr(v, Scope::Dynamic, &skey)?;
                     set.push((idx, node, text));
                 }
@@ -241,7 +240,11 @@ pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>
             .1;
         let optional = |v: &Option<Spanned<toml::Value>>, what: &str| {
             v.as_ref()
-                .map(|v| Ok(cx.value_or_expr(v, Scope::Dynamic, &format!("{key}.{what}"))?.0))
+                .map(|v| {
+                    Ok(cx
+                        .value_or_expr(v, Scope::Dynamic, &format!("{key}.{what}"))?
+                        .0)
+                })
                 .transpose()
         };
         let mut set = Vec::new();
@@ -249,7 +252,11 @@ pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>
             let skey = format!("{key}.set.{target}");
             let what = match super::state_index(spec, target) {
                 Some(i) => EventTarget::State(i),
-                None => match spec.parameters.iter().position(|p| p.name.get_ref() == target) {
+                None => match spec
+                    .parameters
+                    .iter()
+                    .position(|p| p.name.get_ref() == target)
+                {
                     Some(j) => EventTarget::Parameter(j),
                     None => {
                         return Err(cx.loc.at(
