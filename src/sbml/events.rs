@@ -32,13 +32,22 @@ impl Translator<'_, '_> {
     /// `<listOfEvents>` (parsed only), constraints and the model's conversion factor.
     pub(super) fn read_events(&mut self) {
         let model = self.model;
+        // L3V2 makes <math> optional in triggers, delays, priorities and event assignments: a
+        // trigger without one never fires, the other elements without one have no effect.
+        let optional = self.level == 3 && self.version >= 2;
+        let no_math =
+            |n: Option<roxmltree::Node>| optional && n.is_some_and(|n| child(n, "math").is_none());
         for (i, ev) in list(model, "listOfEvents", "event").into_iter().enumerate() {
+            let tn = child(ev, "trigger");
+            if optional && (tn.is_none() || no_math(tn)) {
+                continue;
+            }
             let label = ev
                 .attribute("id")
                 .map(|s| format!("'{s}'"))
                 .unwrap_or(format!("#{}", i + 1));
             let ctx = format!("the trigger of event {label}");
-            let trigger = match child(ev, "trigger") {
+            let trigger = match tn {
                 Some(tn) => self.math_of(tn, &ctx).map(|e| (e, tn)),
                 None => {
                     self.malformed(format!("event {label} has no <trigger>"));
@@ -46,11 +55,16 @@ impl Translator<'_, '_> {
                 }
             };
             let delay = child(ev, "delay")
+                .filter(|d| !no_math(Some(*d)))
                 .and_then(|d| self.math_of(d, &format!("the delay of event {label}")));
             let priority = child(ev, "priority")
+                .filter(|d| !no_math(Some(*d)))
                 .and_then(|d| self.math_of(d, &format!("the priority of event {label}")));
             let mut assignments = Vec::new();
             for ea in list(ev, "listOfEventAssignments", "eventAssignment") {
+                if no_math(Some(ea)) {
+                    continue;
+                }
                 let var = ea.attribute("variable").unwrap_or("").to_string();
                 let ctx = format!("the assignment to '{var}' of event {label}");
                 if let Some(e) = self.math_of(ea, &ctx) {
