@@ -405,7 +405,30 @@ fn sbml_state_triggered_event_with_a_delay() {
     let text = cartox::sbml::sbml_to_toml(xml, "reset.xml").unwrap();
     assert!(text.contains("trigger = \"(S < 0.25)\""), "{text}");
     assert!(text.contains("values_at_trigger = false"), "{text}");
-    let m = Model::from_toml(&text, "reset.toml").unwrap();
+    check_reset(&text);
+    // L3V2: an event assignment without <math> does nothing, an event whose trigger has no
+    // <math> never fires.
+    let v2 = xml
+        .replace("level3/version1", "level3/version2")
+        .replace(r#"version="1""#, r#"version="2""#)
+        .replace(
+            "</listOfEventAssignments>",
+            r#"<eventAssignment variable="k"/></listOfEventAssignments>"#,
+        )
+        .replace(
+            "</listOfEvents>",
+            r#"<event id="never" useValuesFromTriggerTime="true">
+        <trigger initialValue="false" persistent="true"/>
+        <listOfEventAssignments><eventAssignment variable="S">
+          <math xmlns="http://www.w3.org/1998/Math/MathML"><cn>0</cn></math>
+        </eventAssignment></listOfEventAssignments></event></listOfEvents>"#,
+        );
+    check_reset(&cartox::sbml::sbml_to_toml(&v2, "reset-v2.xml").unwrap());
+}
+
+fn check_reset(text: &str) {
+    let m = Model::from_toml(text, "reset.toml").unwrap();
+    assert_eq!(m.state_events.len(), 1);
     // S falls to 1/4 at t1 = ln 4 / k, and is S + 1 = exp(-k 0.5)/4 + 1 at t1 + 0.5.
     let t1 = 4f64.ln() / K;
     let days = grid_around(t1 + 1.5, &[t1 + 0.5]);
