@@ -311,6 +311,25 @@ fn rejected_triggered_events_name_their_key() {
     assert!(e.contains("event `e`") && e.contains("delay -0.5"), "{e}");
 }
 
+/// A reset that leaves its trigger about to turn true again at once (x < 1/4 sets x = 1/4)
+/// would fire without time advancing: the solve stops with an error saying so.
+#[test]
+fn an_event_that_re_arms_itself_at_once_is_an_error() {
+    let m = model("[[events]]\nname = \"zeno\"\ntrigger = \"x < 0.25\"\nset = { x = 0.25 }");
+    let opts = cartox::run::RunOptions {
+        days: 5.0,
+        window: 5.0,
+        ..cartox::run::RunOptions::for_model(&m)
+    };
+    let inputs = Inputs::builder(&m).build();
+    let e = match cartox::run::run(&m, &inputs, &opts) {
+        Ok(_) => panic!("a self-re-arming event was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("without time advancing"), "{e}");
+    assert!(e.contains("day 2.7"), "{e}");
+}
+
 /// A model file with a state event, through `cartox simulate --out`, and `import-sbml` of an SBML
 /// event with a state trigger, a delay and a priority giving the same model back.
 #[test]

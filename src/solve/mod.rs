@@ -429,6 +429,10 @@ impl Segment for Stateless {
     }
 }
 
+/// Triggered-event crossings in a row with time advancing by at most 1e-9 (relative) before
+/// the solve is stopped as looping (a reset that re-arms its own trigger at once).
+const MAX_STALLED_EVENTS: u32 = 10_000;
+
 /// Longest integration chunk while a trigger is armed, days, for bdf (which does not end a span
 /// early on a watched level).
 const TRIGGER_CHUNK_DAYS: f64 = 1.0;
@@ -511,6 +515,8 @@ pub fn solve_with_jacobian(
     let mut h_hint = 0.0;
     // auto: the method in use, carried over segment boundaries.
     let mut auto = auto::AutoState::default();
+    // Triggered events located (almost) at the start of their segment, in a row.
+    let mut stalled = 0;
     while t < t_end {
         let mut stop = events
             .get(next)
@@ -552,6 +558,22 @@ pub fn solve_with_jacobian(
             if let Some(se) = triggered.as_mut() {
                 // Cut the segment where a model event's trigger changes.
                 if let Some(tc) = se.first_change(seg.as_ref(), &params) {
+                    stalled = if tc - t <= 1e-9 * t.abs().max(1.0) {
+                        stalled + 1
+                    } else {
+                        0
+                    };
+                    if stalled > MAX_STALLED_EVENTS {
+                        return Err(fail(
+                            t,
+                            format!(
+                                "triggers keep changing without time advancing (more than \
+                                 {MAX_STALLED_EVENTS} times near t = {t}): an event re-arms \
+                                 its own trigger"
+                            )
+                            .into(),
+                        ));
+                    }
                     seg = Box::new(state_events::Cut::new(seg, tc));
                 }
             }
