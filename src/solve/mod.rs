@@ -429,6 +429,9 @@ impl Segment for Stateless {
     }
 }
 
+/// bdf with triggered events integrates at most this fraction of the span at a time.
+const BDF_EVENT_CHUNKS: f64 = 100.0;
+
 /// Triggered-event crossings in a row with time advancing by at most 1e-9 (relative) before
 /// the solve is stopped as looping (a reset that re-arms its own trigger at once).
 const MAX_STALLED_EVENTS: u32 = 10_000;
@@ -521,9 +524,14 @@ pub fn solve_with_jacobian(
         let mut stop = events
             .get(next)
             .map_or(t_end, |e| (e.day * per_day).min(t_end));
-        if let Some(due) = triggered.as_ref().and_then(|se| se.next_due()) {
-            if due > t {
+        if let Some(se) = triggered.as_ref() {
+            if let Some(due) = se.next_due().filter(|&d| d > t) {
                 stop = stop.min(due);
+            }
+            if opts.method == Method::Bdf {
+                // bdf does not end a span at a trigger change: short chunks bound the work
+                // discarded after a located event.
+                stop = stop.min(t + t_end / BDF_EVENT_CHUNKS);
             }
         }
         let mut watch = Vec::new();
