@@ -210,7 +210,10 @@ fn rejected_events_name_their_key() {
             "events[1].set.x: expected a number or an expression string",
         ),
         ("[[events]]\ntime = \"2\"\nadd = { x = \"1\" }", "unknown field `add`"),
-        ("[[events]]\nset = { x = \"1\" }", "missing field `time`"),
+        (
+            "[[events]]\nset = { x = \"1\" }",
+            "events[1]: give exactly one of `time` and `trigger`",
+        ),
     ];
     for (extra, want) in cases {
         let e = error(extra);

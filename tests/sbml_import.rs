@@ -420,12 +420,18 @@ fn event_algebraic_rule_and_mathml_are_all_reported() {
     let extra = r#"
   <listOfRules><algebraicRule><math xmlns="http://www.w3.org/1998/Math/MathML"><ci>k</ci></math></algebraicRule></listOfRules>
   <listOfEvents><event id="dose" useValuesFromTriggerTime="true"><trigger initialValue="false" persistent="true">
-   <math xmlns="http://www.w3.org/1998/Math/MathML"><apply><gt/><ci>A</ci><cn>1</cn></apply></math></trigger></event></listOfEvents>"#;
+   <math xmlns="http://www.w3.org/1998/Math/MathML"><apply><gt/><ci>A</ci><cn>1</cn></apply></math></trigger>
+   <listOfEventAssignments><eventAssignment variable="cell"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></eventAssignment></listOfEventAssignments></event></listOfEvents>"#;
     let rate = "<apply><times/><apply><factorial/><ci>k</ci></apply><apply><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/delay\">delay</csymbol><ci>A</ci><cn>1</cn></apply></apply>";
     let err = sbml_to_toml(&doc(extra, rate), "bad.xml").unwrap_err();
     let e = err.to_string();
     assert!(e.starts_with("bad.xml: unsupported SBML: "), "{e}");
-    for needle in ["event 'dose'", "algebraic rule", "<factorial>", "delay"] {
+    for needle in [
+        "event 'dose': assignment to 'cell' (a compartment",
+        "algebraic rule",
+        "<factorial>",
+        "delay",
+    ] {
         assert!(e.contains(needle), "{needle} missing from: {e}");
     }
     assert_eq!(err.problems.len(), 4, "{e}");
@@ -701,7 +707,7 @@ fn trigger_true_at_t0_fires_only_with_initial_value_false() {
 }
 
 #[test]
-fn unsupported_events_are_all_listed() {
+fn events_beyond_time_crossings_import_as_triggered_events() {
     let ta = format!("<apply><geq/>{TIME}<cn>1</cn></apply>");
     let events = [
         // state-dependent trigger
@@ -750,17 +756,61 @@ fn unsupported_events_are_all_listed() {
         &format!("<listOfEvents>{}</listOfEvents>", events.concat()),
         RATE,
     );
+    let text = sbml_to_toml(&xml, "tiny.xml").unwrap_or_else(|e| panic!("{e}"));
+    let m: toml::Table = text.parse().unwrap();
+    let events = m["events"].as_array().unwrap();
+    let triggers: Vec<&str> = events
+        .iter()
+        .map(|e| e["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        triggers,
+        ["(A < 1)", "(t >= 1)", "(t >= 1)", "(t >= 1)", "(t > A)"]
+    );
+    assert_eq!(events[1]["delay"].as_str(), Some("2"));
+    assert_eq!(events[2]["set"]["k"].as_str(), Some("1"));
+    assert_eq!(events[3]["priority"].as_str(), Some("1"));
+    assert!(events
+        .iter()
+        .all(|e| e["values_at_trigger"].as_bool() == Some(false)));
+    cartox::model::Model::from_toml(&text, "tiny.toml").unwrap();
+    // Reset to A = 2 when A (2 at t = 0, dA/dt = -6 A per hour) falls below 1: period ln 2 / 6 h;
+    // 1.5 periods in, A = 2 / sqrt 2.
+    let reset = event(
+        "reset",
+        "<apply><lt/><ci>A</ci><cn>1</cn></apply>",
+        r#"initialValue="true" persistent="true""#,
+        &set_a("<cn>2</cn>"),
+    );
+    let day = 1.5 * 2f64.ln() / 6.0 / 24.0;
+    let a = run_tiny(&reset, &[0.0, day]);
+    assert!((a[1] - 2f64.sqrt()).abs() < 1e-8, "A = {}", a[1]);
+    // What triggered events still cannot do is named, all together.
+    let bad = [
+        event(
+            "on_compartment",
+            "<apply><lt/><ci>A</ci><cn>1</cn></apply>",
+            r#"initialValue="true" persistent="true""#,
+            r#"<listOfEventAssignments><eventAssignment variable="cell"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></eventAssignment></listOfEventAssignments>"#,
+        ),
+        event(
+            "on_unknown",
+            "<apply><lt/><ci>A</ci><cn>1</cn></apply>",
+            r#"initialValue="true" persistent="true""#,
+            r#"<listOfEventAssignments><eventAssignment variable="nope"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></eventAssignment></listOfEventAssignments>"#,
+        ),
+    ];
+    let xml = doc(
+        &format!("<listOfEvents>{}</listOfEvents>", bad.concat()),
+        RATE,
+    );
     let err = sbml_to_toml(&xml, "bad.xml").unwrap_err();
     let e = err.to_string();
-    assert!(e.starts_with("bad.xml: unsupported SBML: "), "{e}");
     for needle in [
-        "event 'by_state': trigger (A < 1) is not time crossing a constant",
-        "event 'delayed': <delay> 2",
-        "event 'on_param': assignment to 'k' (a parameter",
-        "event 'ranked': <priority>",
-        "event 'moving': trigger",
+        "event 'on_compartment': assignment to 'cell' (a compartment",
+        "the assignment to 'nope' of event 'on_unknown': unknown symbol 'nope'",
     ] {
         assert!(e.contains(needle), "`{needle}` missing from: {e}");
     }
-    assert_eq!(err.problems.len(), 5, "{e}");
+    assert_eq!(err.problems.len(), 2, "{e}");
 }

@@ -94,6 +94,28 @@ pub fn describe(name: &str) -> Result<ExitCode> {
             println!("  {:<14} t = {}: {}", e.name, e.time_text, set.join(", "));
         }
     }
+    if !m.state_events.is_empty() {
+        println!("\nTriggered events:");
+        for e in &m.state_events {
+            let set: Vec<String> = e
+                .set
+                .iter()
+                .map(|(target, _, text)| {
+                    let name = match *target {
+                        cartox::model::EventTarget::State(i) => &m.states[i].name,
+                        cartox::model::EventTarget::Parameter(j) => &m.parameters[j].name,
+                    };
+                    format!("{name} := {text}")
+                })
+                .collect();
+            println!(
+                "  {:<14} when {}: {}",
+                e.name,
+                e.trigger_text,
+                set.join(", ")
+            );
+        }
+    }
     match &m.regimen {
         Some(r) => {
             println!("\nRegimen:");

@@ -227,6 +227,39 @@ pub struct TimedEvent {
     pub set: Vec<(usize, Node, String)>,
 }
 
+/// What a triggered event sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTarget {
+    State(usize),
+    Parameter(usize),
+}
+
+/// A state-triggered event (`[[events]]` with `trigger`): it fires when `trigger` turns from
+/// false to true, and executes `delay` later (SBML event semantics, see `docs/model-format.md`).
+#[derive(Debug, Clone)]
+pub struct StateEvent {
+    /// Name (`events.<name>`, or `event <n>` when unnamed).
+    pub name: String,
+    /// Free text shown by `cartox describe`.
+    pub description: String,
+    /// The condition (true when non-zero): expression of t, states, parameters, assignments.
+    pub trigger: Node,
+    /// The trigger as written.
+    pub trigger_text: String,
+    /// Time from firing to execution, model units (evaluated when the trigger fires).
+    pub delay: Option<Node>,
+    /// Order of simultaneous executions, highest first (evaluated at execution).
+    pub priority: Option<Node>,
+    /// `false`: a pending execution is cancelled when the trigger turns false first.
+    pub persistent: bool,
+    /// The trigger's value before the start.
+    pub initial_value: bool,
+    /// New values computed when the trigger fires (else when the event executes).
+    pub values_at_trigger: bool,
+    /// (what, new value, text)
+    pub set: Vec<(EventTarget, Node, String)>,
+}
+
 /// A compiled model, ready to simulate.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -276,6 +309,8 @@ pub struct Model {
     pub interventions: Vec<rules::Intervention>,
     /// Time-scheduled state changes (`[[events]]`), in file order.
     pub events: Vec<TimedEvent>,
+    /// State-triggered events (`[[events]]` with `trigger`), in file order.
+    pub state_events: Vec<StateEvent>,
     /// For a product preset: the base model's name.
     pub base: Option<String>,
     /// For a product preset: its trial's grading scale and management protocol.

@@ -65,15 +65,49 @@ pub struct ModelSpec {
     pub events: Vec<TimedEvent>,
 }
 
-/// `[[events]]`: at `time` (model time units), set states to new values.
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// `[[events]]`: at `time` (model time units), or when `trigger` turns from false to true, set
+/// states (and, for a triggered event, parameters) to new values.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimedEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Optional name (`events.<name>` in messages).
     pub name: Option<Spanned<String>>,
-    /// Event time, model time units: a number or an expression of parameters.
-    pub time: Spanned<toml::Value>,
+    /// Event time, model time units: a number or an expression of parameters (exactly one of
+    /// `time` and `trigger`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Spanned<toml::Value>>,
+    /// A condition over time, states, parameters and assignments: the event fires when it turns
+    /// from false to true (the crossing is located on the solver's continuous solution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Spanned<String>>,
+    /// Triggered events: time from firing to execution, model time units (a number or an
+    /// expression, evaluated when the trigger fires; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Spanned<toml::Value>>,
+    /// Triggered events executing at the same time run by decreasing priority (a number or an
+    /// expression, evaluated at execution; events without one run after, in file order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Spanned<toml::Value>>,
+    /// Triggered events: `false` cancels a delayed execution when the trigger turns false first.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub persistent: bool,
+    /// Triggered events: the trigger's value just before the start (`false`: a trigger true at
+    /// t = 0 fires then).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub initial_value: bool,
+    /// Triggered events: `true` computes the new values when the trigger fires, `false` when the
+    /// event executes (they differ only with a delay or simultaneous events).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub values_at_trigger: bool,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     /// New state values: numbers or expressions, evaluated just before the event.
     pub set: IndexMap<String, Spanned<toml::Value>>,

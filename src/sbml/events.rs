@@ -20,7 +20,11 @@ pub(super) struct SbmlEvent {
     /// The trigger's `initialValue` (L2: true).
     initial_value: bool,
     delay: Option<Expr>,
-    priority: bool,
+    priority: Option<Expr>,
+    /// The trigger's `persistent` (L2: true).
+    persistent: bool,
+    /// `useValuesFromTriggerTime` (L2: true).
+    values_at_trigger: bool,
     assignments: Vec<(String, Expr)>,
 }
 
@@ -28,13 +32,22 @@ impl Translator<'_, '_> {
     /// `<listOfEvents>` (parsed only), constraints and the model's conversion factor.
     pub(super) fn read_events(&mut self) {
         let model = self.model;
+        // L3V2 makes <math> optional in triggers, delays, priorities and event assignments: a
+        // trigger without one never fires, the other elements without one have no effect.
+        let optional = self.level == 3 && self.version >= 2;
+        let no_math =
+            |n: Option<roxmltree::Node>| optional && n.is_some_and(|n| child(n, "math").is_none());
         for (i, ev) in list(model, "listOfEvents", "event").into_iter().enumerate() {
+            let tn = child(ev, "trigger");
+            if optional && (tn.is_none() || no_math(tn)) {
+                continue;
+            }
             let label = ev
                 .attribute("id")
                 .map(|s| format!("'{s}'"))
                 .unwrap_or(format!("#{}", i + 1));
             let ctx = format!("the trigger of event {label}");
-            let trigger = match child(ev, "trigger") {
+            let trigger = match tn {
                 Some(tn) => self.math_of(tn, &ctx).map(|e| (e, tn)),
                 None => {
                     self.malformed(format!("event {label} has no <trigger>"));
@@ -42,9 +55,16 @@ impl Translator<'_, '_> {
                 }
             };
             let delay = child(ev, "delay")
+                .filter(|d| !no_math(Some(*d)))
                 .and_then(|d| self.math_of(d, &format!("the delay of event {label}")));
+            let priority = child(ev, "priority")
+                .filter(|d| !no_math(Some(*d)))
+                .and_then(|d| self.math_of(d, &format!("the priority of event {label}")));
             let mut assignments = Vec::new();
             for ea in list(ev, "listOfEventAssignments", "eventAssignment") {
+                if no_math(Some(ea)) {
+                    continue;
+                }
                 let var = ea.attribute("variable").unwrap_or("").to_string();
                 let ctx = format!("the assignment to '{var}' of event {label}");
                 if let Some(e) = self.math_of(ea, &ctx) {
@@ -62,7 +82,9 @@ impl Translator<'_, '_> {
                 // L2 triggers behave as initialValue="true" (no firing at t0).
                 initial_value: tn.attribute("initialValue") != Some("false"),
                 delay,
-                priority: child(ev, "priority").is_some(),
+                priority,
+                persistent: tn.attribute("persistent") != Some("false"),
+                values_at_trigger: ev.attribute("useValuesFromTriggerTime") != Some("false"),
                 assignments,
             });
         }
@@ -77,8 +99,90 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The `[[events]]` of the spec.
+    /// The `[[events]]` of the spec: time-scheduled when every event is time crossing a constant
+    /// (without delay, priority or parameter assignments), triggered events otherwise.
     pub(super) fn translate_events(&mut self) -> Vec<TimedEvent> {
+        let (problems, notes) = (self.problems.len(), self.notes.len());
+        let timed = self.timed_events();
+        if self.problems.len() == problems {
+            return timed;
+        }
+        self.problems.truncate(problems);
+        self.notes.truncate(notes);
+        self.triggered_events()
+    }
+
+    /// Events as triggered `[[events]]` (the engine locates the crossings).
+    fn triggered_events(&mut self) -> Vec<TimedEvent> {
+        let events = std::mem::take(&mut self.events);
+        let names = self.names.clone();
+        let sp = |v: toml::Value| Spanned::new(0..0, v);
+        let mut out = Vec::new();
+        for ev in &events {
+            let label = &ev.label;
+            let before = self.problems.len();
+            self.check_symbols(&ev.trigger, &format!("the trigger of event {label}"));
+            let mut set = IndexMap::new();
+            for (var, e) in &ev.assignments {
+                let ctx = format!("the assignment to '{var}' of event {label}");
+                match self.roles.get(var) {
+                    None => self.malformed(format!("{ctx}: unknown symbol '{var}'")),
+                    Some(Role::State) | Some(Role::Parameter)
+                        if !self.comp_size.contains_key(var) =>
+                    {
+                        self.check_symbols(e, &ctx);
+                        set.insert(names[var].clone(), sp(print(e, &names).into()));
+                    }
+                    Some(r) => {
+                        let what = if self.comp_size.contains_key(var) {
+                            "a compartment: variable compartment sizes are not supported"
+                        } else if *r == Role::Assignment {
+                            "set by an assignment rule"
+                        } else {
+                            "not a species or parameter"
+                        };
+                        self.problems.push(Problem::unsupported(format!(
+                            "event {label}: assignment to '{var}' ({what})"
+                        )));
+                    }
+                }
+            }
+            let mut expr = |e: &Option<Expr>, what: &str| {
+                e.as_ref().map(|e| {
+                    self.check_symbols(e, &format!("the {what} of event {label}"));
+                    sp(print(e, &names).into())
+                })
+            };
+            let delay = expr(&ev.delay, "delay");
+            let priority = expr(&ev.priority, "priority");
+            if self.problems.len() > before || set.is_empty() {
+                continue;
+            }
+            let trig = print(&ev.trigger, &names);
+            let mut description = format!("SBML event, trigger {trig}");
+            if let Some(n) = ev.name.as_ref().filter(|n| Some(*n) != ev.id.as_ref()) {
+                description = format!("{n}: {description}");
+            }
+            out.push(TimedEvent {
+                name: ev.id.clone().map(|id| Spanned::new(0..0, id)),
+                time: None,
+                trigger: Some(Spanned::new(0..0, trig)),
+                delay,
+                priority,
+                persistent: ev.persistent,
+                initial_value: ev.initial_value,
+                values_at_trigger: ev.values_at_trigger,
+                set,
+                description,
+                source: String::new(),
+            });
+        }
+        out
+    }
+
+    /// Events that are all time crossing a constant, as time-scheduled `[[events]]` (problems
+    /// reported otherwise).
+    fn timed_events(&mut self) -> Vec<TimedEvent> {
         let param_names = self.param_names();
         let events = std::mem::take(&mut self.events);
         let (names, values) = (self.names.clone(), &self.values.clone());
@@ -122,7 +226,7 @@ impl Translator<'_, '_> {
                     )));
                 }
             }
-            if ev.priority && n_events > 1 {
+            if ev.priority.is_some() && n_events > 1 {
                 self.problems.push(Problem::unsupported(format!(
                     "event {label}: <priority> (the order of simultaneous events is not translated)"
                 )));
@@ -197,13 +301,20 @@ impl Translator<'_, '_> {
             }
             events_out.push(TimedEvent {
                 name: ev.id.clone().map(|id| Spanned::new(0..0, id)),
-                time: sp(time.into()),
+                time: Some(sp(time.into())),
+                trigger: None,
+                delay: None,
+                priority: None,
+                persistent: true,
+                initial_value: true,
+                values_at_trigger: true,
                 set,
                 description,
                 source: String::new(),
             });
         }
         self.notes.extend(notes);
+        self.events = events;
         events_out
     }
 }

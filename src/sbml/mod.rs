@@ -24,8 +24,11 @@
 //!   the units the translator gives them: concentration unless `hasOnlySubstanceUnits`). A trigger
 //!   already true at t = 0 fires at t = 0 if `initialValue="false"` and never otherwise (L2:
 //!   never). `persistent` and `useValuesFromTriggerTime` do not matter for such events.
-//! * State-dependent triggers, non-zero delays, priorities (with more than one event), event
-//!   assignments to parameters or compartments, algebraic rules, delay functions, fast reactions,
+//! * When any event is not of that kind, **every event** becomes a triggered `[[events]]`
+//!   (`trigger`, `delay`, `priority`, `persistent`, `initial_value`, `values_at_trigger`), which
+//!   the solver handles with SBML's event semantics; such events may set species, rate-rule
+//!   variables and parameters.
+//! * Event assignments to compartments, algebraic rules, delay functions, fast reactions,
 //!   variable compartments, conversion factors, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when

@@ -12,6 +12,7 @@ mod auto;
 mod dopri;
 mod implicit;
 mod radau;
+mod state_events;
 mod stiffness;
 
 use crate::model::{Model, Quantity};
@@ -335,6 +336,8 @@ pub(crate) struct Watcher<'a> {
     slots: Vec<f64>,
     t_last: f64,
     items: Vec<(Quantity, f64, bool)>,
+    /// The model's event triggers as they stood at the last step end (empty without events).
+    triggers: Vec<bool>,
 }
 
 impl<'a> Watcher<'a> {
@@ -342,22 +345,40 @@ impl<'a> Watcher<'a> {
     pub fn new(span: &Span<'a>) -> Self {
         let mut w = Watcher {
             model: span.model,
-            slots: if span.watch.is_empty() {
+            slots: if span.watch.is_empty() && span.model.state_events.is_empty() {
                 Vec::new()
             } else {
                 span.model.slots_with_params(span.params)
             },
             t_last: left_limit(span.t1),
             items: span.watch.iter().map(|&(q, c)| (q, c, true)).collect(),
+            triggers: Vec::new(),
         };
         w.crossed(span.t0, span.y0);
         w
     }
 
     /// True when a watched quantity has risen from below its level to at or above it at this
-    /// step end (updates the below flags).
+    /// step end, or a model event's trigger changed (updates the flags).
     pub fn crossed(&mut self, t: f64, y: &[f64]) -> bool {
         let mut hit = false;
+        let events = &self.model.state_events;
+        if !events.is_empty() {
+            let n = y.len();
+            self.slots[0] = t;
+            self.slots[1..1 + n].copy_from_slice(y);
+            self.model.eval_assignments(&mut self.slots);
+            let first = self.triggers.is_empty();
+            for (i, e) in events.iter().enumerate() {
+                let value = e.trigger.eval(&self.slots) != 0.0;
+                if first {
+                    self.triggers.push(value);
+                } else {
+                    hit |= value != self.triggers[i];
+                    self.triggers[i] = value;
+                }
+            }
+        }
         for (q, level, was_below) in self.items.iter_mut() {
             let x = match *q {
                 Quantity::State(i) => y[i],
@@ -381,12 +402,39 @@ pub(crate) fn integrate_segment(
     stats: &mut Stats,
     auto: &mut auto::AutoState,
 ) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
+    if span.y0.is_empty() {
+        return Ok(Box::new(Stateless([span.t0, span.t1])));
+    }
     match span.opts.method {
         Method::Auto => auto::integrate(span, stats, auto),
         Method::Dopri5 => dopri::integrate(span, stats),
         Method::Radau5 | Method::Bdf => implicit::integrate(span, stats),
     }
 }
+
+/// The segment of a model without states (only parameters, assignments and events): nothing
+/// to integrate.
+struct Stateless([f64; 2]);
+
+impl Segment for Stateless {
+    fn t0(&self) -> f64 {
+        self.0[0]
+    }
+    fn t1(&self) -> f64 {
+        self.0[1]
+    }
+    fn eval(&self, _: f64, _: &mut [f64]) {}
+    fn steps(&self) -> &[f64] {
+        &self.0[1..]
+    }
+}
+
+/// bdf with triggered events integrates at most this fraction of the span at a time.
+const BDF_EVENT_CHUNKS: f64 = 100.0;
+
+/// Triggered-event crossings in a row with time advancing by at most 1e-9 (relative) before
+/// the solve is stopped as looping (a reset that re-arms its own trigger at once).
+const MAX_STALLED_EVENTS: u32 = 10_000;
 
 /// Longest integration chunk while a trigger is armed, days, for bdf (which does not end a span
 /// early on a watched level).
@@ -454,6 +502,11 @@ pub fn solve_with_jacobian(
     let mut events = scheduled_events(model, sc, end_day);
     let mut y = initial_state(model, sc);
     let mut params = sc.params.clone();
+    let mut triggered = state_events::StateEvents::new(model, &params, end_day * per_day);
+    if let Some(se) = triggered.as_mut() {
+        se.settle(0.0, &mut y, &mut params)
+            .map_err(|m| fail(0.0, m.into()))?;
+    }
     let mut stats = Stats::default();
     let mut segments: Vec<Box<dyn Segment>> = Vec::new();
     let mut t = 0.0;
@@ -465,10 +518,22 @@ pub fn solve_with_jacobian(
     let mut h_hint = 0.0;
     // auto: the method in use, carried over segment boundaries.
     let mut auto = auto::AutoState::default();
+    // Triggered events located (almost) at the start of their segment, in a row.
+    let mut stalled = 0;
     while t < t_end {
         let mut stop = events
             .get(next)
             .map_or(t_end, |e| (e.day * per_day).min(t_end));
+        if let Some(se) = triggered.as_ref() {
+            if let Some(due) = se.next_due().filter(|&d| d > t) {
+                stop = stop.min(due);
+            }
+            if opts.method == Method::Bdf {
+                // bdf does not end a span at a trigger change: short chunks bound the work
+                // discarded after a located event.
+                stop = stop.min(t + t_end / BDF_EVENT_CHUNKS);
+            }
+        }
         let mut watch = Vec::new();
         if let Some(tr) = trigger.as_deref().filter(|tr| tr.armed()) {
             if let Some(due) = tr.next_due().map(|d| d * per_day).filter(|&d| d > t) {
@@ -498,11 +563,37 @@ pub fn solve_with_jacobian(
             let seg = integrate_segment(span, &mut stats, &mut auto)
                 .map_err(|(at, msg)| fail(at, msg))?;
             let mut seg = seg;
+            if let Some(se) = triggered.as_mut() {
+                // Cut the segment where a model event's trigger changes.
+                if let Some(tc) = se.first_change(seg.as_ref(), &params) {
+                    stalled = if tc - t <= 1e-9 * t.abs().max(1.0) {
+                        stalled + 1
+                    } else {
+                        0
+                    };
+                    if stalled > MAX_STALLED_EVENTS {
+                        return Err(fail(
+                            t,
+                            format!(
+                                "triggers keep changing without time advancing (more than \
+                                 {MAX_STALLED_EVENTS} times near t = {t}): an event re-arms \
+                                 its own trigger"
+                            )
+                            .into(),
+                        ));
+                    }
+                    seg = Box::new(state_events::Cut::new(seg, tc));
+                }
+            }
             if let Some(tr) = trigger.as_deref_mut() {
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
                     if tc <= seg.t0() {
                         // The event falls at the segment's start: apply it and integrate again.
                         ev.apply(model, t, &mut y, &mut params);
+                        if let Some(se) = triggered.as_mut() {
+                            se.settle(t, &mut y, &mut params)
+                                .map_err(|m| fail(t, m.into()))?;
+                        }
                         auto = auto_at_start;
                         continue;
                     }
@@ -538,6 +629,10 @@ pub fn solve_with_jacobian(
             }
             e.apply(model, t, &mut y, &mut params);
             next += 1;
+        }
+        if let Some(se) = triggered.as_mut() {
+            se.settle(t, &mut y, &mut params)
+                .map_err(|m| fail(t, m.into()))?;
         }
     }
     Ok(Solution {

@@ -5,7 +5,7 @@ use super::names::Scope;
 use super::{Context, ModelSpec};
 use crate::expr::{Ast, Node};
 use crate::model::spec::{self, Meta};
-use crate::model::{Derived, ModelError, State, TimedEvent};
+use crate::model::{Derived, EventTarget, ModelError, State, StateEvent, TimedEvent};
 use indexmap::IndexMap;
 use toml::Spanned;
 
@@ -143,14 +143,18 @@ pub(super) fn breakpoints(meta: &Meta, cx: &Context) -> Result<Vec<Node>, ModelE
         .collect()
 }
 
-/// A compiled event list, and each event's time value with its key (checked once the whole model
-/// exists).
-type Events<'s> = (Vec<TimedEvent>, Vec<(&'s Spanned<toml::Value>, String)>);
+/// A compiled event list (timed and triggered), and each timed event's time value with its key
+/// (checked once the whole model exists).
+type Events<'s> = (
+    Vec<TimedEvent>,
+    Vec<StateEvent>,
+    Vec<(&'s Spanned<toml::Value>, String)>,
+);
 
 /// `[[events]]`: `events.<name>` (or `events[<n>]`, 1-based, when unnamed).
 pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>, ModelError> {
-    // Time-scheduled events: `events.<name>` (or `events[<n>]`, 1-based, when unnamed).
     let mut events = Vec::new();
+    let mut state_events = Vec::new();
     let mut event_times = Vec::new();
     for (i, e) in spec.events.iter().enumerate() {
         let key = match &e.name {
@@ -169,38 +173,116 @@ pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>
             }
             None => format!("events[{}]", i + 1),
         };
-        let (time, time_text) =
-            cx.value_or_expr(&e.time, Scope::Parameters, &format!("{key}.time"))?;
+        let name = e
+            .name
+            .as_ref()
+            .map_or_else(|| format!("event {}", i + 1), |n| n.get_ref().clone());
+        let here = || {
+            let at = e.name.as_ref().map(|n| n.span());
+            let at = at
+                .or(e.time.as_ref().map(|t| t.span()))
+                .or(e.trigger.as_ref().map(|t| t.span()))
+                .unwrap_or(0..0);
+            Spanned::new(at, ())
+        };
         if e.set.is_empty() {
-            let at = e.name.as_ref().map_or(e.time.span(), |n| n.span());
-            return Err(cx.loc.at(
-                &Spanned::new(at, ()),
-                format!("{key}.set: the event sets no state"),
-            ));
+            return Err(cx
+                .loc
+                .at(&here(), format!("{key}.set: the event sets no state")));
         }
+        let trigger = match (&e.time, &e.trigger) {
+            (Some(at), None) => {
+                for (v, what) in [
+                    (e.delay.is_some(), "delay"),
+                    (e.priority.is_some(), "priority"),
+                    (!e.persistent, "persistent"),
+                    (!e.initial_value, "initial_value"),
+                    (!e.values_at_trigger, "values_at_trigger"),
+                ] {
+                    if v {
+                        return Err(cx.loc.at(
+                            &here(),
+                            format!("{key}.{what}: only an event with a `trigger` takes it"),
+                        ));
+                    }
+                }
+                let (time, time_text) =
+                    cx.value_or_expr(at, Scope::Parameters, &format!("{key}.time"))?;
+                let mut set = Vec::new();
+                for (state, v) in &e.set {
+                    let skey = format!("{key}.set.{state}");
+                    let idx = super::state_index(spec, state)
+                        .ok_or_else(|| cx.loc.at(v, format!("{skey}: `{state}` is not a state")))?;
+                    let (node, text) = cx.value_or_expr(v, Scope::Dynamic, &skey)?;
+                    set.push((idx, node, text));
+                }
+                event_times.push((at, key.clone()));
+                events.push(TimedEvent {
+                    name,
+                    description: e.description.clone(),
+                    source: e.source.clone(),
+                    time,
+                    time_text,
+                    set,
+                });
+                continue;
+            }
+            (None, Some(trigger)) => trigger,
+            _ => {
+                return Err(cx.loc.at(
+                    &here(),
+                    format!("{key}: give exactly one of `time` and `trigger`"),
+                ))
+            }
+        };
+        let trigger_node = cx
+            .expr(trigger, Scope::Dynamic, &format!("{key}.trigger"))?
+            .1;
+        let optional = |v: &Option<Spanned<toml::Value>>, what: &str| {
+            v.as_ref()
+                .map(|v| {
+                    Ok(cx
+                        .value_or_expr(v, Scope::Dynamic, &format!("{key}.{what}"))?
+                        .0)
+                })
+                .transpose()
+        };
         let mut set = Vec::new();
-        for (state, v) in &e.set {
-            let skey = format!("{key}.set.{state}");
-            let idx = super::state_index(spec, state)
-                .ok_or_else(|| cx.loc.at(v, format!("{skey}: `{state}` is not a state")))?;
+        for (target, v) in &e.set {
+            let skey = format!("{key}.set.{target}");
+            let what = match super::state_index(spec, target) {
+                Some(i) => EventTarget::State(i),
+                None => match spec
+                    .parameters
+                    .iter()
+                    .position(|p| p.name.get_ref() == target)
+                {
+                    Some(j) => EventTarget::Parameter(j),
+                    None => {
+                        return Err(cx.loc.at(
+                            v,
+                            format!("{skey}: `{target}` is not a state or a parameter"),
+                        ))
+                    }
+                },
+            };
             let (node, text) = cx.value_or_expr(v, Scope::Dynamic, &skey)?;
-            set.push((idx, node, text));
+            set.push((what, node, text));
         }
-        event_times.push((&e.time, key.clone()));
-        events.push(TimedEvent {
-            name: e
-                .name
-                .as_ref()
-                .map_or_else(|| format!("event {}", i + 1), |n| n.get_ref().clone()),
+        state_events.push(StateEvent {
+            name,
             description: e.description.clone(),
-            source: e.source.clone(),
-            time,
-            time_text,
+            trigger: trigger_node,
+            trigger_text: trigger.get_ref().clone(),
+            delay: optional(&e.delay, "delay")?,
+            priority: optional(&e.priority, "priority")?,
+            persistent: e.persistent,
+            initial_value: e.initial_value,
+            values_at_trigger: e.values_at_trigger,
             set,
         });
     }
-
-    Ok((events, event_times))
+    Ok((events, state_events, event_times))
 }
 
 /// Topological order of assignments; on a cycle, the indices along it.

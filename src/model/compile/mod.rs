@@ -28,7 +28,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
     let (equations, equation_texts) = dynamics::equations(&spec, &cx)?;
     let observables = dynamics::observables(&spec, &cx)?;
     let breakpoints = dynamics::breakpoints(&spec.model, &cx)?;
-    let (events, event_times) = dynamics::events(&spec, &cx)?;
+    let (events, state_events, event_times) = dynamics::events(&spec, &cx)?;
     let lymphodepletion = regimen::lymphodepletion(&spec, &cx)?;
     let hooks = regimen::hooks(&spec, &cx)?;
     let summary = regimen::summary_hooks(&spec, loc)?;
@@ -57,6 +57,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         toxicity: None,
         interventions: Vec::new(),
         events,
+        state_events,
         base: None,
         validation: None,
         management: None,
