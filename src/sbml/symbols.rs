@@ -29,6 +29,13 @@ impl Translator<'_, '_> {
         if global_ids.iter().any(String::is_empty) {
             self.malformed("a compartment, species, parameter or reaction without an id");
         }
+        if global_ids.iter().any(|id| id == "time") {
+            // It would be reported as `time_`, next to the output's own `time` column.
+            self.unsupported(
+                "an id `time` (a compartment, species, parameter or reaction named like the \
+                 output's time column)",
+            );
+        }
         let (names, taken, renames) = (&mut self.names, &mut self.taken, &mut self.renames);
         taken.extend(global_ids.iter().cloned());
         for id in &global_ids {

@@ -381,10 +381,36 @@ pub(crate) fn integrate_segment(
     stats: &mut Stats,
     auto: &mut auto::AutoState,
 ) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
+    if span.y0.is_empty() {
+        // A model without states (an SBML model of rules and constants): nothing to integrate.
+        return Ok(Box::new(Stateless {
+            t0: span.t0,
+            steps: [span.t1],
+        }));
+    }
     match span.opts.method {
         Method::Auto => auto::integrate(span, stats, auto),
         Method::Dopri5 => dopri::integrate(span, stats),
         Method::Radau5 | Method::Bdf => implicit::integrate(span, stats),
+    }
+}
+
+/// The segment of a model without states: one step over the span.
+struct Stateless {
+    t0: f64,
+    steps: [f64; 1],
+}
+
+impl Segment for Stateless {
+    fn t0(&self) -> f64 {
+        self.t0
+    }
+    fn t1(&self) -> f64 {
+        self.steps[0]
+    }
+    fn eval(&self, _t: f64, _out: &mut [f64]) {}
+    fn steps(&self) -> &[f64] {
+        &self.steps
     }
 }
 

@@ -72,9 +72,6 @@ impl Names {
         for o in &spec.observables {
             declare(&o.name, "observable")?;
         }
-        if spec.states.is_empty() {
-            return Err(ModelError::plain(&loc.file, "the model declares no states"));
-        }
 
         let n = spec.states.len();
         let np = spec.parameters.len();
