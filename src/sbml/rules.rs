@@ -45,11 +45,31 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// SBML L3V2 lets a rule or initial assignment omit its `<math>`: it then has no effect
+    /// (true, and a note, when `n` is such an element).
+    fn math_optional(&mut self, n: roxmltree::Node) -> bool {
+        if (self.level, self.version) < (3, 2) || child(n, "math").is_some() {
+            return false;
+        }
+        let what = n.tag_name().name();
+        let of = n
+            .attribute("variable")
+            .or(n.attribute("symbol"))
+            .unwrap_or("");
+        self.notes.push(format!(
+            "The {what} of '{of}' has no <math> and was ignored (SBML L3V2: it has no effect)."
+        ));
+        true
+    }
+
     /// `<listOfRules>` and `<listOfInitialAssignments>`.
     pub(super) fn read_rules(&mut self) {
         if let Some(rules) = child(self.model, "listOfRules") {
             for (i, r) in elements(rules).enumerate() {
                 let var = r.attribute("variable").unwrap_or("").to_string();
+                if self.math_optional(r) {
+                    continue;
+                }
                 match r.tag_name().name() {
                     "assignmentRule" => {
                         let ctx = format!("the assignment rule for '{var}'");
@@ -79,6 +99,9 @@ impl Translator<'_, '_> {
             .collect();
         for ia in list(self.model, "listOfInitialAssignments", "initialAssignment") {
             let sym = ia.attribute("symbol").unwrap_or("").to_string();
+            if self.math_optional(ia) {
+                continue;
+            }
             let ctx = format!("the initial assignment for '{sym}'");
             if let Some(e) = self.math_of(ia, &ctx) {
                 self.initial_assignments.insert(sym, e);
