@@ -40,7 +40,7 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 #[test]
 fn every_time_unit_scales_the_same_decay() {
     // k = 1e-5 per second is 0.864 per day: the same decay in every unit.
-    let per_second = 1e-5;
+    let per_second: f64 = 1e-5;
     let days = 2.0;
     let want = 2.0 * (-per_second * 86400.0 * days).exp();
     for (unit, tu) in [
@@ -66,11 +66,17 @@ fn every_time_unit_scales_the_same_decay() {
         let tr = run.trajectory(&m, &opts);
         let a = tr.column("A").unwrap();
         assert_eq!(tr.time, vec![0.0, 0.5, 1.0, 1.5, 2.0], "{unit}");
-        assert!(close(*a.last().unwrap(), want, 1e-8), "{unit}: {a:?} vs {want}");
+        assert!(
+            close(*a.last().unwrap(), want, 1e-8),
+            "{unit}: {a:?} vs {want}"
+        );
         // The same run reported in the model's own unit: time column scaled, values unchanged.
         let own = opts.in_model_time(&m);
         let tr2 = run.trajectory(&m, &own);
-        assert!(close(*tr2.time.last().unwrap(), tu.from_days(days), 1e-12), "{unit}");
+        assert!(
+            close(*tr2.time.last().unwrap(), tu.from_days(days), 1e-12),
+            "{unit}"
+        );
         assert_eq!(tr2.column("A").unwrap(), a);
     }
     assert!(Model::from_toml(
@@ -151,8 +157,21 @@ fn sbml_in_seconds_reports_every_species_in_model_time_as_asked() {
     std::fs::write(&xml, SBML).unwrap();
     let x = xml.to_str().unwrap();
     let base = [
-        "simulate", "--model", x, "--time-unit", "model", "--until", "10", "--dt", "2.5",
-        "--rtol", "1e-10", "--atol", "1e-14", "--out", "-",
+        "simulate",
+        "--model",
+        x,
+        "--time-unit",
+        "model",
+        "--until",
+        "10",
+        "--dt",
+        "2.5",
+        "--rtol",
+        "1e-10",
+        "--atol",
+        "1e-14",
+        "--out",
+        "-",
     ];
     let (ok, out, err) = cli(&base);
     assert!(ok, "{err}");
@@ -161,7 +180,7 @@ fn sbml_in_seconds_reports_every_species_in_model_time_as_asked() {
     assert_eq!(t, vec![0.0, 2.5, 5.0, 7.5, 10.0]);
     for r in &rows {
         // d[S1]/dt = -k1 [S1] C / C: [S1] = exp(-0.1 t) (a concentration, per second).
-        let want = (-0.1 * r[0]).exp();
+        let want = (-0.1f64 * r[0]).exp();
         assert!(close(r[col(&h, "S1")], want, 1e-7), "{r:?}");
         assert!(close(r[col(&h, "S2")], 1.0 - want, 1e-6), "{r:?}");
         assert_eq!(r[col(&h, "B")], 3.0); // boundary species: a column, in concentration
@@ -214,7 +233,10 @@ fn bad_time_flags_and_observe_names_are_one_line_errors() {
             vec!["--time-unit", "fortnight"],
             "--time-unit: `fortnight` is not day, hour, minute, second, week or model",
         ),
-        (vec!["--until", "-1"], "--until must be a positive span, got -1"),
+        (
+            vec!["--until", "-1"],
+            "--until must be a positive span, got -1",
+        ),
         (
             vec!["--observe", "nope"],
             "--observe: `nope` is not a state, parameter, assignment or observable of model `m`",

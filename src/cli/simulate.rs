@@ -104,9 +104,11 @@ pub(crate) fn prepare_in(
     if let Some(tf) = time {
         time_unit = match tf.unit {
             "model" => model.time_unit,
-            u => TimeUnit::parse(u).filter(|u| *u != TimeUnit::Dimensionless).ok_or_else(|| {
-                anyhow!("--time-unit: `{u}` is not day, hour, minute, second, week or model")
-            })?,
+            u => TimeUnit::parse(u)
+                .filter(|u| *u != TimeUnit::Dimensionless)
+                .ok_or_else(|| {
+                    anyhow!("--time-unit: `{u}` is not day, hour, minute, second, week or model")
+                })?,
         };
         if let Some(u) = tf.until {
             let until = parse_num("--until", u)?;
@@ -176,7 +178,12 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         (_, true) => SpeciesAs::Concentrations,
         _ => SpeciesAs::Model,
     };
-    let observe: Vec<&str> = a.observe.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    let observe: Vec<&str> = a
+        .observe
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
     model
         .observe_more(&observe)
         .map_err(|e| anyhow!("--observe: {e}"))?;

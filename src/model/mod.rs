@@ -443,7 +443,11 @@ impl Model {
                 (self.param_slot(i), p.unit.clone(), p.description.clone())
             } else if let Some(k) = self.assignments.iter().position(|a| a.name == name) {
                 let a = &self.assignments[k];
-                (self.assignment_slots[k], a.unit.clone(), a.description.clone())
+                (
+                    self.assignment_slots[k],
+                    a.unit.clone(),
+                    a.description.clone(),
+                )
             } else {
                 self.observables.truncate(before);
                 return Err(format!(

@@ -127,7 +127,11 @@ impl Translator<'_, '_> {
                     && !roles.contains_key(id);
                 let value = attr_f64(sr, "stoichiometry").or((level == 2).then_some(1.0));
                 if let (true, Some(value)) = (fixed, value) {
-                    let name = self.names.get(id).cloned().unwrap_or_else(|| id.to_string());
+                    let name = self
+                        .names
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string());
                     roles.insert(id.to_string(), Role::Parameter);
                     self.names.insert(id.to_string(), name.clone());
                     self.local_params.push(super::LocalParam {
