@@ -275,3 +275,37 @@ fn library_species_as_and_models_without_states() {
     assert_eq!(tr.column("S1").unwrap(), vec![2.0; 5]);
     assert_eq!(tr.column("B").unwrap(), vec![6.0; 5]);
 }
+
+#[test]
+fn initial_assignments_over_species_and_rules_hold_at_t0() {
+    // S2(0) = 2 * S1(0) + P, with S1 a reacting species and P an assignment rule P = 3 * k1;
+    // a parameter Q = S2(0) (through S2's own initial assignment).
+    let xml = SBML.replace(
+        "<listOfReactions>",
+        r#"<listOfInitialAssignments>
+      <initialAssignment symbol="S2"><math xmlns="http://www.w3.org/1998/Math/MathML">
+        <apply><plus/><apply><times/><cn>2</cn><ci>S1</ci></apply><ci>P</ci></apply>
+      </math></initialAssignment>
+      <initialAssignment symbol="Q"><math xmlns="http://www.w3.org/1998/Math/MathML"><ci>S2</ci></math></initialAssignment>
+    </listOfInitialAssignments>
+    <listOfRules>
+      <assignmentRule variable="P"><math xmlns="http://www.w3.org/1998/Math/MathML">
+        <apply><times/><cn>3</cn><ci>k1</ci></apply>
+      </math></assignmentRule>
+    </listOfRules>
+    <listOfReactions>"#,
+    )
+    .replace(
+        r#"<parameter id="k1" value="0.1" constant="true"/>"#,
+        r#"<parameter id="k1" value="0.1" constant="true"/>
+      <parameter id="P" constant="false"/>
+      <parameter id="Q" constant="true"/>"#,
+    );
+    let m = Model::from_spec(cartox::sbml::sbml_to_spec(&xml, "m.xml").unwrap(), "m.xml").unwrap();
+    let params: Vec<f64> = m.parameters.iter().map(|p| p.value).collect();
+    let v = m.slots_with_params(&params);
+    let s2 = m.states[m.state_index("S2").unwrap()].initial.eval(&v);
+    assert!(close(s2, 2.0 * 1.0 + 3.0 * 0.1, 1e-15), "{s2}");
+    let q = params[m.parameter_index("Q").unwrap()];
+    assert!(close(q, 2.3, 1e-15), "{q}");
+}
