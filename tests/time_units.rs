@@ -79,11 +79,23 @@ fn every_time_unit_scales_the_same_decay() {
         );
         assert_eq!(tr2.column("A").unwrap(), a);
     }
-    assert!(Model::from_toml(
-        &"[model]\nname = \"x\"\ntime_unit = \"dimensionless\"\n[[states]]\nname = \"A\"\ninitial = 1.0\n[equations]\nA = \"-A\"\n",
-        "x.toml"
-    )
-    .is_ok());
+    // Dimensionless time: one model unit counts as one day.
+    let m = decay("dimensionless", 0.5);
+    assert_eq!(m.time_unit, TimeUnit::Dimensionless);
+    let opts = RunOptions {
+        days: 2.0,
+        dt: 1.0,
+        ..RunOptions::for_model(&m)
+    }
+    .in_model_time(&m);
+    let run = cartox::run(&m, &Inputs::default(), &opts).unwrap();
+    let tr = run.trajectory(&m, &opts);
+    assert_eq!(tr.time, vec![0.0, 1.0, 2.0]);
+    assert!(close(
+        tr.column("A").unwrap()[2],
+        2.0 * (-1.0f64).exp(),
+        1e-5
+    ));
 }
 
 #[test]

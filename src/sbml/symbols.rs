@@ -185,6 +185,10 @@ impl Translator<'_, '_> {
                 base.insert(p.attribute("id").unwrap_or("").to_string(), v);
             }
         }
+        // Species references with a fixed stoichiometry (the only local parameters so far).
+        for l in &self.local_params {
+            base.insert(l.name.clone(), l.value);
+        }
         for s in species {
             let size = comp_size.get(&s.compartment).copied().flatten();
             if let Some(v) = species_value(s.node, s.only_substance, size) {
