@@ -1,7 +1,7 @@
 //! One run of the pipeline: inputs -> scenario -> solve -> trajectory -> summary.
 
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{Model, TimeUnit};
 use crate::regimen::{Inputs, Scenario};
 use crate::solve::{self, Solution, SolverOptions};
 use crate::summary::{self, CkSummary};
@@ -24,6 +24,24 @@ pub struct RunOptions {
     pub interventions: bool,
     /// Integration method and tolerances.
     pub solver: SolverOptions,
+    /// Unit of the `time` column of [`Run::trajectory`] (day by default; `days`, `dt` and the
+    /// windows stay in days). [`RunOptions::in_model_time`] picks the model's own unit.
+    pub time_unit: TimeUnit,
+    /// How species columns are reported: as the model gives them (default), all as amounts or
+    /// all as concentrations (the model's `[concentrations]` and `[amounts]`).
+    pub species: SpeciesAs,
+}
+
+/// How [`Run::trajectory`] reports species columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpeciesAs {
+    /// As the model gives them (SBML: concentration unless `hasOnlySubstanceUnits`).
+    #[default]
+    Model,
+    /// Every species as an amount: a concentration times its compartment's size.
+    Amounts,
+    /// Every species as a concentration: an amount divided by its compartment's size.
+    Concentrations,
 }
 
 impl Default for RunOptions {
@@ -35,6 +53,8 @@ impl Default for RunOptions {
             alarm_window: 14.0,
             interventions: true,
             solver: SolverOptions::default(),
+            time_unit: TimeUnit::Day,
+            species: SpeciesAs::Model,
         }
     }
 }
@@ -80,6 +100,15 @@ impl RunOptions {
         RunOptions {
             days,
             window: days.min(Self::default_window(model)),
+            ..self
+        }
+    }
+
+    /// The same options with `time` reported in the model's own time unit (as libRoadRunner
+    /// and COPASI report it).
+    pub fn in_model_time(self, model: &Model) -> RunOptions {
+        RunOptions {
+            time_unit: model.time_unit,
             ..self
         }
     }
@@ -243,10 +272,22 @@ impl Run {
         m
     }
 
-    /// The time course on the output grid.
+    /// The time course on the output grid, `time` in `opts.time_unit`, species as
+    /// `opts.species` asks.
     pub fn trajectory(&self, model: &Model, opts: &RunOptions) -> Trajectory {
         let grid = output_grid(opts.days, opts.dt);
-        Trajectory::sample(model, &self.solution, &self.scenario.params, &grid)
+        let mut tr = Trajectory::sample(model, &self.solution, &self.scenario.params, &grid);
+        match opts.species {
+            SpeciesAs::Model => {}
+            SpeciesAs::Amounts => tr.rescale(&model.concentrations, &self.solution, false),
+            SpeciesAs::Concentrations => tr.rescale(&model.amounts, &self.solution, true),
+        }
+        if opts.time_unit != TimeUnit::Day {
+            for t in &mut tr.time {
+                *t = opts.time_unit.from_days(*t);
+            }
+        }
+        tr
     }
 }
 

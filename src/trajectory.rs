@@ -16,7 +16,8 @@ pub fn output_grid(days: f64, dt: f64) -> Vec<f64> {
 /// A time course on an output grid: one row per time point.
 #[derive(Debug, Clone)]
 pub struct Trajectory {
-    /// Days after the (first) infusion.
+    /// Days after the (first) infusion ([`crate::run::Run::trajectory`] gives it in the run's
+    /// time unit).
     pub time: Vec<f64>,
     pub state_names: Vec<String>,
     pub observable_names: Vec<String>,
@@ -51,6 +52,29 @@ impl Trajectory {
             observable_names: model.observables.iter().map(|s| s.name.clone()).collect(),
             states,
             observables,
+        }
+    }
+
+    /// Multiply (or with `divide`, divide) each listed column by its parameter at each time
+    /// point: concentrations to amounts by `model.concentrations`, amounts to concentrations by
+    /// `model.amounts`. `time` must still be in days.
+    pub fn rescale(&mut self, columns: &[(String, usize)], sol: &Solution, divide: bool) {
+        for (name, p) in columns {
+            let column = match self.state_names.iter().position(|n| n == name) {
+                Some(i) => self.states.column_mut(i),
+                None => match self.observable_names.iter().position(|n| n == name) {
+                    Some(i) => self.observables.column_mut(i),
+                    None => continue,
+                },
+            };
+            for (x, &d) in column.into_iter().zip(&self.time) {
+                let size = sol.params_at(d)[*p];
+                if divide {
+                    *x /= size;
+                } else {
+                    *x *= size;
+                }
+            }
         }
     }
 

@@ -125,10 +125,10 @@ fn value_outside_bounds() {
 
 #[test]
 fn bad_time_unit_and_unknown_key() {
-    let e = error(&GOOD.replace("time_unit = \"day\"", "time_unit = \"week\""));
+    let e = error(&GOOD.replace("time_unit = \"day\"", "time_unit = \"fortnight\""));
     assert_eq!(
         e,
-        "tiny.toml:4:13: model.time_unit: `week` is not `day` or `hour`"
+        "tiny.toml:4:13: model.time_unit: `fortnight` is not second, minute, hour, day, week or dimensionless"
     );
     let e = error(&GOOD.replace("unit = \"cells\"", "unit = \"cells\"\ncolour = 1"));
     assert!(

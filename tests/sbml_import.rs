@@ -439,9 +439,18 @@ fn event_algebraic_rule_and_mathml_are_all_reported() {
 
 #[test]
 fn unsupported_time_unit_is_named() {
-    let xml = doc("", RATE).replace("multiplier=\"3600\"", "multiplier=\"60\"");
+    // Minutes and weeks are model time units now; 90 s is none of the named units.
+    for (multiplier, unit) in [("60", "minute"), ("604800", "week"), ("1", "second")] {
+        let xml = doc("", RATE).replace(
+            "multiplier=\"3600\"",
+            &format!("multiplier=\"{multiplier}\""),
+        );
+        let m: toml::Table = sbml_to_toml(&xml, "tiny.xml").unwrap().parse().unwrap();
+        assert_eq!(m["model"]["time_unit"].as_str(), Some(unit));
+    }
+    let xml = doc("", RATE).replace("multiplier=\"3600\"", "multiplier=\"90\"");
     let e = error(&xml);
-    assert!(e.contains("time unit 'h' (60 s)"), "{e}");
+    assert!(e.contains("time unit 'h' (90 s)"), "{e}");
 }
 
 #[test]

@@ -121,6 +121,7 @@ impl Settings {
                 atol: parse_num("--atol", self.get("atol").unwrap_or("1e-9"))?,
                 ..SolverOptions::default()
             },
+            ..defaults
         };
         opts.validate().map_err(crate::error)?;
         Ok((model, inputs, opts))

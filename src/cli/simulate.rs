@@ -2,10 +2,10 @@
 
 use super::ModelArgs;
 use anyhow::{anyhow, bail, Context, Result};
-use cartox::model::{Model, Quantity};
+use cartox::model::{Model, Quantity, TimeUnit};
 use cartox::output::{write_atomic, write_timecourse_as};
 use cartox::regimen::Inputs;
-use cartox::run::RunOptions;
+use cartox::run::{RunOptions, SpeciesAs};
 use cartox::solve::{Method, SolverOptions};
 use clap::Args;
 use std::path::PathBuf;
@@ -26,6 +26,29 @@ pub struct SimulateArgs {
     pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub figure: super::plot::FigureArgs,
+    /// Unit of the output `time` column and of --until and --dt: day (default), hour, minute,
+    /// second, week, or `model` (the model's own time unit, as libRoadRunner and COPASI report).
+    #[arg(long, value_name = "UNIT", default_value = "day")]
+    pub time_unit: String,
+    /// Simulated span in the --time-unit (instead of --days).
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Report every species as an amount (a concentration times its compartment's size).
+    #[arg(long, conflicts_with = "concentrations")]
+    pub amounts: bool,
+    /// Report every species as a concentration (an amount divided by its compartment's size).
+    #[arg(long)]
+    pub concentrations: bool,
+    /// Also write these parameters, compartments, species references or assignments as
+    /// output columns (comma-separated names).
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub observe: Vec<String>,
+}
+
+/// The span and time-unit flags of `simulate`: --time-unit, --until.
+pub(crate) struct TimeFlags<'a> {
+    pub unit: &'a str,
+    pub until: Option<&'a str>,
 }
 
 fn parse_num(flag: &str, text: &str) -> Result<f64> {
@@ -41,6 +64,14 @@ fn parse_num(flag: &str, text: &str) -> Result<f64> {
 
 /// Load the model and turn the flags into inputs and run options.
 pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
+    prepare_in(a, None)
+}
+
+/// [`prepare`], with `simulate`'s time unit: --until and --dt in that unit.
+pub(crate) fn prepare_in(
+    a: &ModelArgs,
+    time: Option<TimeFlags>,
+) -> Result<(Model, Inputs, RunOptions)> {
     let model = Model::resolve(&a.model)?;
     let mut inputs = Inputs::default();
     let flags = [
@@ -67,7 +98,27 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
             .set(&model, name.trim(), value)
             .map_err(|e| anyhow!("--set {s}: {e}"))?;
     }
-    let days = parse_num("--days", &a.days)?;
+    let mut days = parse_num("--days", &a.days)?;
+    let mut dt = parse_num("--dt", &a.dt)?;
+    let mut time_unit = TimeUnit::Day;
+    if let Some(tf) = time {
+        time_unit = match tf.unit {
+            "model" => model.time_unit,
+            u => TimeUnit::parse(u)
+                .filter(|u| *u != TimeUnit::Dimensionless)
+                .ok_or_else(|| {
+                    anyhow!("--time-unit: `{u}` is not day, hour, minute, second, week or model")
+                })?,
+        };
+        if let Some(u) = tf.until {
+            let until = parse_num("--until", u)?;
+            if until <= 0.0 {
+                bail!("--until must be a positive span, got {until}");
+            }
+            days = time_unit.to_days(until);
+        }
+        dt = time_unit.to_days(dt);
+    }
     let method = Method::parse(&a.method).ok_or_else(|| {
         anyhow!(
             "--method: unknown method `{}` (use auto, dopri5, radau5 or bdf)",
@@ -77,7 +128,7 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
     let defaults = RunOptions::for_model(&model).with_days(&model, days);
     let opts = RunOptions {
         days,
-        dt: parse_num("--dt", &a.dt)?,
+        dt,
         window: match &a.window {
             Some(w) => parse_num("--window", w)?,
             None => defaults.window,
@@ -93,6 +144,8 @@ pub(crate) fn prepare(a: &ModelArgs) -> Result<(Model, Inputs, RunOptions)> {
             atol: parse_num("--atol", &a.atol)?,
             ..SolverOptions::default()
         },
+        time_unit,
+        species: SpeciesAs::Model,
     };
     opts.validate().map_err(|e| anyhow!(e))?;
     Ok((model, inputs, opts))
@@ -115,7 +168,25 @@ fn name_of(model: &Model, q: Option<Quantity>) -> String {
 }
 
 pub fn run(a: SimulateArgs) -> Result<ExitCode> {
-    let (model, inputs, opts) = prepare(&a.model)?;
+    let time = TimeFlags {
+        unit: &a.time_unit,
+        until: a.until.as_deref(),
+    };
+    let (mut model, inputs, mut opts) = prepare_in(&a.model, Some(time))?;
+    opts.species = match (a.amounts, a.concentrations) {
+        (true, _) => SpeciesAs::Amounts,
+        (_, true) => SpeciesAs::Concentrations,
+        _ => SpeciesAs::Model,
+    };
+    let observe: Vec<&str> = a
+        .observe
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    model
+        .observe_more(&observe)
+        .map_err(|e| anyhow!("--observe: {e}"))?;
     let run = cartox::run(&model, &inputs, &opts)?;
 
     if let Some(path) = &a.out {

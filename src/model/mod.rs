@@ -18,29 +18,87 @@ pub use spec::ModelSpec;
 
 include!(concat!(env!("OUT_DIR"), "/bundled_models.rs"));
 
-/// The unit of the model's own time axis (outputs are always in days).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The unit of a time axis: the model's own (`[model] time_unit`), or the unit runs report time
+/// in ([`crate::run::RunOptions::time_unit`]; day by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeUnit {
-    /// Days.
-    Day,
+    /// Seconds (SBML's default time unit).
+    Second,
+    /// Minutes.
+    Minute,
     /// Hours.
     Hour,
+    /// Days.
+    #[default]
+    Day,
+    /// Weeks (7 days).
+    Week,
+    /// Dimensionless time (an SBML model whose time has no unit): one unit counts as one day
+    /// wherever a span is given in days.
+    Dimensionless,
 }
 
 impl TimeUnit {
-    /// Model time units per day.
+    /// Every unit, shortest first.
+    pub const ALL: [TimeUnit; 6] = [
+        TimeUnit::Second,
+        TimeUnit::Minute,
+        TimeUnit::Hour,
+        TimeUnit::Day,
+        TimeUnit::Week,
+        TimeUnit::Dimensionless,
+    ];
+
+    /// Units per day.
     pub fn per_day(self) -> f64 {
         match self {
-            TimeUnit::Day => 1.0,
+            TimeUnit::Second => 86400.0,
+            TimeUnit::Minute => 1440.0,
             TimeUnit::Hour => 24.0,
+            TimeUnit::Day | TimeUnit::Dimensionless => 1.0,
+            TimeUnit::Week => 1.0 / 7.0,
         }
     }
+
+    /// Days per unit (exact for every unit: 1/86400 is not, so this divides).
+    pub fn to_days(self, x: f64) -> f64 {
+        match self {
+            TimeUnit::Week => x * 7.0,
+            u => x / u.per_day(),
+        }
+    }
+
+    /// A span in days in this unit.
+    pub fn from_days(self, days: f64) -> f64 {
+        match self {
+            TimeUnit::Week => days / 7.0,
+            u => days * u.per_day(),
+        }
+    }
+
     /// The unit as written in model files.
     pub fn as_str(self) -> &'static str {
         match self {
-            TimeUnit::Day => "day",
+            TimeUnit::Second => "second",
+            TimeUnit::Minute => "minute",
             TimeUnit::Hour => "hour",
+            TimeUnit::Day => "day",
+            TimeUnit::Week => "week",
+            TimeUnit::Dimensionless => "dimensionless",
         }
+    }
+
+    /// A unit from its name, plural or abbreviation (`s`, `min`, `h`, `d`, `wk`).
+    pub fn parse(text: &str) -> Option<TimeUnit> {
+        Some(match text {
+            "second" | "seconds" | "s" | "sec" => TimeUnit::Second,
+            "minute" | "minutes" | "min" => TimeUnit::Minute,
+            "hour" | "hours" | "h" => TimeUnit::Hour,
+            "day" | "days" | "d" => TimeUnit::Day,
+            "week" | "weeks" | "wk" => TimeUnit::Week,
+            "dimensionless" => TimeUnit::Dimensionless,
+            _ => return None,
+        })
     }
 }
 
@@ -309,6 +367,12 @@ pub struct Model {
     pub interventions: Vec<rules::Intervention>,
     /// Time-scheduled state changes (`[[events]]`), in file order.
     pub events: Vec<TimedEvent>,
+    /// Output columns that are concentrations (`[concentrations]`): (column, index of the
+    /// compartment-size parameter); `--amounts` reports them times that size.
+    pub concentrations: Vec<(String, usize)>,
+    /// Output columns that are amounts of a species in a compartment (`[amounts]`): (column,
+    /// index of the compartment-size parameter); `--concentrations` divides them by that size.
+    pub amounts: Vec<(String, usize)>,
     /// State-triggered events (`[[events]]` with `trigger`), in file order.
     pub state_events: Vec<StateEvent>,
     /// For a product preset: the base model's name.
@@ -400,6 +464,47 @@ impl Model {
     /// Index of the observable `name`.
     pub fn observable_index(&self, name: &str) -> Option<usize> {
         self.observables.iter().position(|s| s.name == name)
+    }
+
+    /// Also report these parameters (compartment sizes, constant species, species references)
+    /// and assignments as output columns, after the model's own observables; a name that is
+    /// already a column (a state or observable) is left as it is. Errors name the first name
+    /// that is none of these.
+    pub fn observe_more<S: AsRef<str>>(&mut self, names: &[S]) -> Result<(), String> {
+        let before = self.observables.len();
+        for name in names.iter().map(AsRef::as_ref) {
+            if self.state_index(name).is_some() || self.observable_index(name).is_some() {
+                continue;
+            }
+            let (slot, unit, description) = if let Some(i) = self.parameter_index(name) {
+                let p = &self.parameters[i];
+                (self.param_slot(i), p.unit.clone(), p.description.clone())
+            } else if let Some(k) = self.assignments.iter().position(|a| a.name == name) {
+                let a = &self.assignments[k];
+                (
+                    self.assignment_slots[k],
+                    a.unit.clone(),
+                    a.description.clone(),
+                )
+            } else {
+                self.observables.truncate(before);
+                return Err(format!(
+                    "`{name}` is not a state, parameter, assignment or observable of model `{}`",
+                    self.name
+                ));
+            };
+            self.observables.push(Derived {
+                name: name.to_string(),
+                unit,
+                description,
+                expr: Node::Var(slot),
+                text: name.to_string(),
+            });
+        }
+        if self.observables.len() > before {
+            self.build_programs();
+        }
+        Ok(())
     }
 
     /// The lymphodepletion regimen `name`.

@@ -63,6 +63,14 @@ pub struct ModelSpec {
     /// Time-scheduled state changes (`[[events]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<TimedEvent>,
+    /// `[concentrations]`: output columns that are concentrations, each with the parameter that
+    /// is its compartment's size (`--amounts` reports value x size).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub concentrations: IndexMap<String, Spanned<String>>,
+    /// `[amounts]`: output columns that are amounts of a species in a compartment, each with the
+    /// parameter that is its compartment's size (`--concentrations` reports value / size).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub amounts: IndexMap<String, Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -184,6 +192,9 @@ pub struct Parameter {
     /// Inter-individual variability: variance of the log-normal random effect (omega^2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub omega2: Option<Spanned<f64>>,
+    /// Also an output column (as an observable named by the parameter).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub observe: bool,
 }
 
 /// `[[correlations]]`: the correlation `r` between the random effects (eta) of two parameters that

@@ -42,6 +42,7 @@ impl Translator<'_, '_> {
             lower: None,
             upper: None,
             omega2: None,
+            observe: false,
         }
     }
 
@@ -136,12 +137,16 @@ impl Translator<'_, '_> {
             .filter(|s| self.roles[&s.id] == Role::Parameter)
         {
             match self.values.get(&s.id) {
-                Some(v) => out.push(self.parameter(
-                    &self.names[&s.id],
-                    *v,
-                    self.species_unit(s, &comp_unit),
-                    format!("constant species {}", name_attr(s.node, &s.id)),
-                )),
+                Some(v) => out.push(spec::Parameter {
+                    // Every species is an output column, as libRoadRunner and COPASI report.
+                    observe: true,
+                    ..self.parameter(
+                        &self.names[&s.id],
+                        *v,
+                        self.species_unit(s, &comp_unit),
+                        format!("constant species {}", name_attr(s.node, &s.id)),
+                    )
+                }),
                 None if self.initial_assignments.contains_key(&s.id) => {}
                 None => problems.push(Problem::malformed(format!(
                     "species '{}' has no initial value",
@@ -327,9 +332,25 @@ impl Translator<'_, '_> {
             toxicity: None,
             interventions: Vec::new(),
             events: Vec::new(),
+            concentrations: IndexMap::new(),
+            amounts: IndexMap::new(),
         };
         self.emit_states(&comp_unit, &mut out);
         out.assignments = self.emit_assignments(&comp_unit);
+        // Species columns and their compartments: `--amounts` multiplies concentrations by the
+        // size, `--concentrations` divides amounts (hasOnlySubstanceUnits) by it.
+        for s in &self.species {
+            if let (Some(name), Some(comp)) =
+                (self.names.get(&s.id), self.names.get(&s.compartment))
+            {
+                let table = if s.only_substance {
+                    &mut out.amounts
+                } else {
+                    &mut out.concentrations
+                };
+                table.insert(name.clone(), sp(comp.clone()));
+            }
+        }
         let breakpoints = self.breakpoints();
         out.events = self.translate_events();
         if !self.problems.is_empty() {

@@ -34,7 +34,7 @@ fn arity(op: &str) -> Option<(usize, usize)> {
         "plus" | "times" | "and" | "or" | "xor" | "eq" | "gt" | "lt" | "geq" | "leq" => (0, N),
         "min" | "max" => (1, N),
         "minus" => (1, 2),
-        "divide" | "power" | "neq" => (2, 2),
+        "divide" | "power" | "neq" | "rem" | "quotient" | "implies" => (2, 2),
         "exp" | "ln" | "log" | "root" | "abs" | "floor" | "ceiling" | "not" => (1, 1),
         _ if trig_name(op).is_some() => (1, 1),
         _ => return None,

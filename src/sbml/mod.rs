@@ -229,6 +229,7 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.read_events();
         self.declare_identifiers();
         self.assign_roles();
+        self.initial_assignments_at_t0();
         self.evaluate_parameters();
         self.read_reactions();
         self.check_rule_symbols();

@@ -36,6 +36,13 @@ pub(super) fn print(e: &Expr, names: &HashMap<String, String>) -> String {
             ("minus", 1) => format!("(-{})", p(&a[0])),
             ("minus", _) => format!("({} - {})", p(&a[0]), p(&a[1])),
             ("divide", _) => format!("({} / {})", p(&a[0]), p(&a[1])),
+            // Integer division truncated toward zero, and its remainder (the dividend's sign).
+            ("quotient", _) => trunc(&format!("({} / {})", p(&a[0]), p(&a[1]))),
+            ("rem", _) => {
+                let (x, y) = (p(&a[0]), p(&a[1]));
+                format!("({x} - ({y} * {}))", trunc(&format!("({x} / {y})")))
+            }
+            ("implies", _) => format!("((!{}) || {})", truth(&a[0]), truth(&a[1])),
             ("power", _) => format!("({} ^ {})", p(&a[0]), p(&a[1])),
             ("exp" | "ln" | "abs" | "floor", _) => format!("{op}({})", p(&a[0])),
             ("ceiling", _) => format!("ceil({})", p(&a[0])),
@@ -86,6 +93,11 @@ pub(super) fn print(e: &Expr, names: &HashMap<String, String>) -> String {
             }
         },
     }
+}
+
+/// `x` truncated toward zero.
+fn trunc(x: &str) -> String {
+    format!("if({x} < 0, ceil({x}), floor({x}))")
 }
 
 /// Evaluates a constant expression (an initial assignment of a parameter, an event time) with

@@ -97,11 +97,23 @@ impl Translator<'_, '_> {
                             }
                         }
                     };
-                    let term = if stoich.parse::<f64>() == Ok(1.0) {
+                    let mut term = if stoich.parse::<f64>() == Ok(1.0) {
                         rate.clone()
                     } else {
                         format!("({stoich} * {rate})")
                     };
+                    // A species' conversionFactor scales what reactions change it by.
+                    let node = self.species.iter().find(|s| s.id == sp).map(|s| s.node);
+                    if let Some(cf) = node.and_then(|n| n.attribute("conversionFactor")) {
+                        match self.names.get(cf) {
+                            Some(name) if self.roles.contains_key(cf) => {
+                                term = format!("({name} * {term})");
+                            }
+                            _ => self.malformed(format!(
+                                "conversionFactor '{cf}' of species '{sp}' is not a parameter"
+                            )),
+                        }
+                    }
                     self.terms
                         .entry(sp)
                         .or_default()

@@ -1,8 +1,9 @@
 //! Function definitions, rules (assignment, rate, algebraic) and initial assignments.
 
-use super::mathml::{parse_node, too_deep, too_deep_problem, Function};
-use super::xml::{child, elements, list};
-use super::Translator;
+use super::mathml::{num, parse_node, too_deep, too_deep_problem, Expr, Function};
+use super::symbols::species_value;
+use super::xml::{attr_f64, child, elements, list};
+use super::{Role, Translator};
 
 impl Translator<'_, '_> {
     /// `<listOfFunctionDefinitions>`: each `lambda(bvars..., body)`, inlined where called.
@@ -45,11 +46,31 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// SBML L3V2 lets a rule or initial assignment omit its `<math>`: it then has no effect
+    /// (true, and a note, when `n` is such an element).
+    fn math_optional(&mut self, n: roxmltree::Node) -> bool {
+        if (self.level, self.version) < (3, 2) || child(n, "math").is_some() {
+            return false;
+        }
+        let what = n.tag_name().name();
+        let of = n
+            .attribute("variable")
+            .or(n.attribute("symbol"))
+            .unwrap_or("");
+        self.notes.push(format!(
+            "The {what} of '{of}' has no <math> and was ignored (SBML L3V2: it has no effect)."
+        ));
+        true
+    }
+
     /// `<listOfRules>` and `<listOfInitialAssignments>`.
     pub(super) fn read_rules(&mut self) {
         if let Some(rules) = child(self.model, "listOfRules") {
             for (i, r) in elements(rules).enumerate() {
                 let var = r.attribute("variable").unwrap_or("").to_string();
+                if self.math_optional(r) {
+                    continue;
+                }
                 match r.tag_name().name() {
                     "assignmentRule" => {
                         let ctx = format!("the assignment rule for '{var}'");
@@ -79,6 +100,9 @@ impl Translator<'_, '_> {
             .collect();
         for ia in list(self.model, "listOfInitialAssignments", "initialAssignment") {
             let sym = ia.attribute("symbol").unwrap_or("").to_string();
+            if self.math_optional(ia) {
+                continue;
+            }
             let ctx = format!("the initial assignment for '{sym}'");
             if let Some(e) = self.math_of(ia, &ctx) {
                 self.initial_assignments.insert(sym, e);
@@ -103,5 +127,55 @@ impl Translator<'_, '_> {
             self.check_symbols(e, &format!("the initial assignment for '{v}'"));
         }
         self.initial_assignments = initial;
+    }
+}
+
+impl Translator<'_, '_> {
+    /// Initial assignments hold at t0, so in each one a symbol that is not a parameter (a
+    /// species or rate-rule variable, an assignment-rule variable) is replaced by its own value
+    /// at t0: its initial assignment, its assignment rule, or its declared initial value; time
+    /// is 0. What is left is an expression of parameters (or it is refused as before).
+    pub(super) fn initial_assignments_at_t0(&mut self) {
+        let ids: Vec<String> = self.initial_assignments.keys().cloned().collect();
+        for id in ids {
+            let mut e = self.initial_assignments[&id].clone();
+            // Each round replaces one level of definitions (a cycle stops after the last).
+            for _ in 0..8 {
+                let mut changed = false;
+                e = e.map(&mut |node| match node {
+                    Expr::Time => Some(num(0.0)),
+                    Expr::Sym(s) if self.roles.get(s) != Some(&Role::Parameter) => {
+                        let d = self.definition_at_t0(s)?;
+                        changed = true;
+                        Some(d)
+                    }
+                    _ => None,
+                });
+                if !changed {
+                    break;
+                }
+            }
+            self.initial_assignments.insert(id, e);
+        }
+    }
+
+    /// The value of `id` at t0 as an expression: its initial assignment, its assignment rule,
+    /// or its declared initial value (a species in its own units, a parameter's value).
+    fn definition_at_t0(&self, id: &str) -> Option<Expr> {
+        if let Some(e) = self.initial_assignments.get(id) {
+            return Some(e.clone());
+        }
+        if let Some((_, e)) = self.assignment_rules.iter().find(|(v, _)| v == id) {
+            return Some(e.clone());
+        }
+        if let Some(s) = self.species.iter().find(|s| s.id == id) {
+            let size = self.comp_size.get(&s.compartment).copied().flatten();
+            return species_value(s.node, s.only_substance, size).map(num);
+        }
+        let p = self
+            .parameters
+            .iter()
+            .find(|p| p.attribute("id") == Some(id))?;
+        attr_f64(*p, "value").map(num)
     }
 }

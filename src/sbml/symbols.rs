@@ -24,10 +24,18 @@ impl Translator<'_, '_> {
             let (l, i) = p.split_once('/').unwrap();
             list(model, l, i)
         })
+        .chain(species_references(model).filter(|n| n.attribute("id").is_some()))
         .map(|n| n.attribute("id").unwrap_or("").to_string())
         .collect();
         if global_ids.iter().any(String::is_empty) {
             self.malformed("a compartment, species, parameter or reaction without an id");
+        }
+        if global_ids.iter().any(|id| id == "time") {
+            // It would be reported as `time_`, next to the output's own `time` column.
+            self.unsupported(
+                "an id `time` (a compartment, species, parameter or reaction named like the \
+                 output's time column)",
+            );
         }
         let (names, taken, renames) = (&mut self.names, &mut self.taken, &mut self.renames);
         taken.extend(global_ids.iter().cloned());
@@ -70,9 +78,11 @@ impl Translator<'_, '_> {
                 )));
             }
             // L2 default size is 1 when unset (and spatialDimensions 0 has no size).
+            // A 0-dimensional compartment has no size: its species are amounts (size 1).
+            let point = c.attribute("spatialDimensions") == Some("0");
             let size = attr_f64(*c, "size")
                 .or(attr_f64(*c, "volume"))
-                .or(if level == 2 { Some(1.0) } else { None });
+                .or(if level == 2 || point { Some(1.0) } else { None });
             comp_size.insert(id.clone(), size);
             roles.insert(id, Role::Parameter);
         }
@@ -83,11 +93,6 @@ impl Translator<'_, '_> {
             if !comp_size.contains_key(&compartment) {
                 problems.push(Problem::malformed(format!(
                     "species '{id}' is in unknown compartment '{compartment}'"
-                )));
-            }
-            if s.attribute("conversionFactor").is_some() {
-                problems.push(Problem::unsupported(format!(
-                    "conversionFactor of species '{id}'"
                 )));
             }
             let fixed = attr_bool(s, "boundaryCondition") || attr_bool(s, "constant");
@@ -106,6 +111,41 @@ impl Translator<'_, '_> {
         for p in &parameters {
             let id = p.attribute("id").unwrap_or("").to_string();
             roles.insert(id.clone(), role_of(&id));
+        }
+        // A species reference with an id and a fixed stoichiometry is a parameter (its value);
+        // one that rules or initial assignments change is refused as variable stoichiometry.
+        for r in list(model, "listOfReactions", "reaction") {
+            for sr in ["listOfReactants", "listOfProducts"]
+                .iter()
+                .flat_map(|l| list(r, l, "speciesReference"))
+            {
+                let Some(id) = sr.attribute("id") else {
+                    continue;
+                };
+                let fixed = role_of(id) == Role::Parameter
+                    && !self.initial_assignments.contains_key(id)
+                    && !roles.contains_key(id);
+                let value = attr_f64(sr, "stoichiometry").or((level == 2).then_some(1.0));
+                if let (true, Some(value)) = (fixed, value) {
+                    let name = self
+                        .names
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string());
+                    roles.insert(id.to_string(), Role::Parameter);
+                    self.names.insert(id.to_string(), name.clone());
+                    self.local_params.push(super::LocalParam {
+                        name,
+                        value,
+                        unit: String::new(),
+                        description: format!(
+                            "stoichiometry of {} in reaction {}",
+                            sr.attribute("species").unwrap_or(""),
+                            r.attribute("id").unwrap_or("")
+                        ),
+                    });
+                }
+            }
         }
         for (var, _) in &self.assignment_rules {
             if !roles.contains_key(var) {
@@ -144,6 +184,10 @@ impl Translator<'_, '_> {
             if let Some(v) = attr_f64(*p, "value") {
                 base.insert(p.attribute("id").unwrap_or("").to_string(), v);
             }
+        }
+        // Species references with a fixed stoichiometry (the only local parameters so far).
+        for l in &self.local_params {
+            base.insert(l.name.clone(), l.value);
         }
         for s in species {
             let size = comp_size.get(&s.compartment).copied().flatten();
@@ -203,6 +247,17 @@ impl Translator<'_, '_> {
         self.evaluated_notes = evaluated_notes;
         self.values = values;
     }
+}
+
+/// The species references (reactants and products) of every reaction.
+fn species_references<'a, 'i>(model: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    list(model, "listOfReactions", "reaction")
+        .into_iter()
+        .flat_map(|r| {
+            ["listOfReactants", "listOfProducts"]
+                .into_iter()
+                .flat_map(move |l| list(r, l, "speciesReference"))
+        })
 }
 
 /// A species' initial value in its own units (concentration unless only-substance), as a number.

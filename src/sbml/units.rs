@@ -103,7 +103,8 @@ impl Translator<'_, '_> {
             .unwrap_or_default()
     }
 
-    /// The model's time unit: "hour" or "day"; anything else is reported as unsupported.
+    /// The model's time unit: second, minute, hour, day, week (a multiple of the second within
+    /// 1e-9) or dimensionless; any other unit is reported as unsupported.
     fn time_unit(&mut self) -> String {
         let (model, defs, level) = (self.model, &self.unit_defs, self.level);
         // L3: <model timeUnits="...">; L2: the redefinable built-in unit "time".
@@ -122,9 +123,13 @@ impl Translator<'_, '_> {
                 [u] if u.kind == "second" && u.exponent == 1.0 => {
                     Some(u.multiplier * 10f64.powi(u.scale))
                 }
+                [u] if u.kind == "dimensionless" && u.exponent == 1.0 => {
+                    return "dimensionless".into()
+                }
                 _ => None,
             },
             None if unit_id == "second" => Some(1.0),
+            None if unit_id == "dimensionless" => return "dimensionless".into(),
             None if level == 2 => {
                 self.notes
                     .push("The SBML model declares no time unit; day was assumed.".into());
@@ -133,18 +138,27 @@ impl Translator<'_, '_> {
             None => None,
         };
         let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * y;
+        let named = [
+            (1.0, "second"),
+            (60.0, "minute"),
+            (3600.0, "hour"),
+            (86400.0, "day"),
+            (604800.0, "week"),
+        ];
         match seconds {
-            Some(s) if close(s, 3600.0) => "hour".into(),
-            Some(s) if close(s, 86400.0) => "day".into(),
-            Some(s) => {
-                self.problems.push(Problem::unsupported(format!(
-                    "time unit '{unit_id}' ({s} s): cartox models use hour (3600 s) or day (86400 s)"
-                )));
-                "day".into()
-            }
+            Some(s) => match named.iter().find(|(n, _)| close(s, *n)) {
+                Some((_, name)) => (*name).into(),
+                None => {
+                    self.problems.push(Problem::unsupported(format!(
+                        "time unit '{unit_id}' ({s} s): cartox models use second, minute, hour, \
+                         day or week"
+                    )));
+                    "day".into()
+                }
+            },
             None => {
                 self.problems.push(Problem::unsupported(format!(
-                    "time unit '{unit_id}' is not a multiple of the second: cartox models use hour or day"
+                    "time unit '{unit_id}' is neither a multiple of the second nor dimensionless"
                 )));
                 "day".into()
             }

@@ -102,7 +102,8 @@ pub(super) fn equations(
     Ok((equations, texts))
 }
 
-/// `[[observables]]`, then the assignments marked `observe = true` (each read from its slot).
+/// `[[observables]]`, then the assignments and parameters marked `observe = true` (each read
+/// from its slot).
 pub(super) fn observables(spec: &ModelSpec, cx: &Context) -> Result<Vec<Derived>, ModelError> {
     let raw = &spec.observables;
     let mut observables = Vec::new();
@@ -128,6 +129,18 @@ pub(super) fn observables(spec: &ModelSpec, cx: &Context) -> Result<Vec<Derived>
             name: name.clone(),
             unit: a.unit.clone(),
             description: a.description.clone(),
+            expr: node,
+            text: name.clone(),
+        });
+    }
+    for p in spec.parameters.iter().filter(|p| p.observe) {
+        let name = p.name.get_ref();
+        let own = Spanned::new(p.name.span(), name.clone());
+        let (_, node) = cx.expr(&own, Scope::Dynamic, &format!("parameter `{name}`"))?;
+        observables.push(Derived {
+            name: name.clone(),
+            unit: p.unit.clone(),
+            description: p.description.clone(),
             expr: node,
             text: name.clone(),
         });

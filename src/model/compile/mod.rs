@@ -57,6 +57,8 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         toxicity: None,
         interventions: Vec::new(),
         events,
+        concentrations: Vec::new(),
+        amounts: Vec::new(),
         state_events,
         base: None,
         validation: None,
@@ -72,6 +74,8 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         slot_len: 0,
         jac: super::jacobian::Jacobian::default(),
     };
+    model.concentrations = per_compartment(&model, &spec.concentrations, "concentrations", loc)?;
+    model.amounts = per_compartment(&model, &spec.amounts, "amounts", loc)?;
     model.build_programs();
     let (toxicity, interventions) =
         toxicity::rules(&model, spec.toxicity.as_ref(), &spec.interventions, loc)?;
@@ -82,14 +86,45 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
 }
 
 fn time_unit(meta: &Meta, loc: &Locator) -> Result<TimeUnit, ModelError> {
-    match meta.time_unit.get_ref().as_str() {
-        "day" | "days" | "d" => Ok(TimeUnit::Day),
-        "hour" | "hours" | "h" => Ok(TimeUnit::Hour),
-        other => Err(loc.at(
+    let text = meta.time_unit.get_ref();
+    TimeUnit::parse(text).ok_or_else(|| {
+        loc.at(
             &meta.time_unit,
-            format!("model.time_unit: `{other}` is not `day` or `hour`"),
-        )),
+            format!(
+                "model.time_unit: `{text}` is not second, minute, hour, day, week or dimensionless"
+            ),
+        )
+    })
+}
+
+/// `[concentrations]` or `[amounts]` (`key`): each key an output column (state or observable),
+/// each value a parameter (the compartment size).
+fn per_compartment(
+    model: &Model,
+    table: &indexmap::IndexMap<String, Spanned<String>>,
+    key: &str,
+    loc: &Locator,
+) -> Result<Vec<(String, usize)>, ModelError> {
+    let mut out = Vec::new();
+    for (name, size) in table {
+        if model.state_index(name).is_none() && model.observable_index(name).is_none() {
+            return Err(loc.at(
+                size,
+                format!("{key}.{name}: `{name}` is not a state or observable"),
+            ));
+        }
+        let p = model.parameter_index(size.get_ref()).ok_or_else(|| {
+            loc.at(
+                size,
+                format!(
+                    "{key}.{name}: `{}` is not a parameter (a compartment size)",
+                    size.get_ref()
+                ),
+            )
+        })?;
+        out.push((name.clone(), p));
     }
+    Ok(out)
 }
 
 /// Default initial values must be finite; event times (default parameters) finite and >= 0.
