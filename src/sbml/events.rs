@@ -29,7 +29,7 @@ pub(super) struct SbmlEvent {
 }
 
 impl Translator<'_, '_> {
-    /// `<listOfEvents>` (parsed only), constraints and the model's conversion factor.
+    /// `<listOfEvents>` (parsed only) and constraints.
     pub(super) fn read_events(&mut self) {
         let model = self.model;
         // L3V2 makes <math> optional in triggers, delays, priorities and event assignments: a
@@ -93,9 +93,6 @@ impl Translator<'_, '_> {
                 "The SBML constraints were not translated (they do not change the dynamics)."
                     .into(),
             );
-        }
-        if model.attribute("conversionFactor").is_some() {
-            self.unsupported("model conversionFactor");
         }
     }
 

@@ -29,7 +29,7 @@
 //!   the solver handles with SBML's event semantics; such events may set species, rate-rule
 //!   variables and parameters.
 //! * Event assignments to compartments, algebraic rules, delay functions, fast reactions,
-//!   variable compartments, conversion factors, required L3 packages and MathML outside the
+//!   variable compartments and stoichiometries, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
 //!   the document itself is broken).

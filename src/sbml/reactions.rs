@@ -1,6 +1,7 @@
 //! Reactions: each kinetic law, its local parameters (renamed `<reactionId>_<parameterId>`) and
 //! the signed, stoichiometry-weighted terms it adds to its species' right-hand sides.
 
+use roxmltree::Node;
 use std::collections::HashMap;
 
 use super::mathml::{cartox_number_text, Expr};
@@ -80,6 +81,7 @@ impl Translator<'_, '_> {
                             if self.initial_assignments.contains_key(srid)
                                 || self.assigned.contains(srid)
                                 || self.rate_rules.contains_key(srid)
+                                || event_targets(self.model).any(|v| v == srid)
                             {
                                 self.unsupported(format!(
                                     "variable stoichiometry '{srid}' in reaction '{rid}'"
@@ -102,9 +104,13 @@ impl Translator<'_, '_> {
                     } else {
                         format!("({stoich} * {rate})")
                     };
-                    // A species' conversionFactor scales what reactions change it by.
+                    // A species' conversionFactor (else the model's) scales what reactions
+                    // change it by.
                     let node = self.species.iter().find(|s| s.id == sp).map(|s| s.node);
-                    if let Some(cf) = node.and_then(|n| n.attribute("conversionFactor")) {
+                    let cf = node
+                        .and_then(|n| n.attribute("conversionFactor"))
+                        .or_else(|| self.model.attribute("conversionFactor"));
+                    if let Some(cf) = cf {
                         match self.names.get(cf) {
                             Some(name) if self.roles.contains_key(cf) => {
                                 term = format!("({name} * {term})");
@@ -142,4 +148,16 @@ pub(super) fn species_rhs(terms: &[String], compartment: Option<&str>) -> String
         Some(c) => format!("({sum}) / {c}"),
         None => sum,
     }
+}
+
+/// Variables that some event assigns (a stoichiometry an event changes is variable stoichiometry:
+/// the reactions are compiled with fixed stoichiometries, so it is refused, not ignored).
+fn event_targets<'a, 'i>(model: Node<'a, 'i>) -> impl Iterator<Item = &'a str> + 'a {
+    list(model, "listOfEvents", "event")
+        .into_iter()
+        .flat_map(|ev| {
+            list(ev, "listOfEventAssignments", "eventAssignment")
+                .into_iter()
+                .filter_map(|ea| ea.attribute("variable"))
+        })
 }
