@@ -60,7 +60,7 @@ def test_describe_lists_every_parameter_as_the_cli_prints_it(cli, model):
 def test_describe_the_default_model():
     d = cartox.describe("cartox")
     assert d["time_unit"] == "day" and d["file"] == "models/cartox.toml"
-    assert [o["name"] for o in d["observables"]][:2] == ["cart_blood", "tumor"]
+    assert [o["name"] for o in d["observables"]][:3] == ["antigen_negative_fraction", "cart_blood", "tumor"]
     assert d["regimen"]["dose_state"] == "P" and d["regimen"]["ld"] == "flu-cy"
     assert {l["name"] for l in d["lymphodepletion"]} >= {"none", "flu-cy"}
 
