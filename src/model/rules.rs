@@ -41,13 +41,31 @@ pub struct Toxicity {
     pub icans: Option<Grading>,
 }
 
-/// One term of a trigger: `crs >= grade` or `icans >= grade`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One term of a trigger: `crs >= grade` or `icans >= grade`, optionally qualified by
+/// `for D d` (the grade has been held without interruption for D days) and/or `before D d` (the
+/// term is recognised no later than day D after infusion, e.g. a label's "onset < 72 h" rule).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Term {
     /// `true`: the CRS grade; `false`: the ICANS grade.
     pub crs: bool,
     /// The grade the term needs (1-4).
     pub grade: u8,
+    /// Days the grade must have lasted (0: recognised as soon as the grade is).
+    pub hold: f64,
+    /// Latest day (after infusion) at which the term can be recognised (`None`: any day).
+    pub before: Option<f64>,
+}
+
+impl Term {
+    /// `crs >= grade` (or `icans >= grade`) with no qualifier.
+    pub fn at_least(crs: bool, grade: u8) -> Self {
+        Term {
+            crs,
+            grade,
+            hold: 0.0,
+            before: None,
+        }
+    }
 }
 
 /// A rescue therapy declared in `[[interventions]]`.

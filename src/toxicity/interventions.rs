@@ -13,8 +13,15 @@ use crate::model::rules::Term;
 use crate::model::{Model, Quantity};
 use crate::solve::{Event, Segment, Trigger};
 
-/// A graded quantity and its threshold runs so far (`None`: not graded).
-type Tracked = Option<(Quantity, Tracker)>;
+/// The threshold runs so far of one graded quantity, with the minimum durations of its grading
+/// raised to `hold` days (0: the grading's own): one per `(syndrome, hold)` a trigger names.
+#[derive(Debug, Clone)]
+struct Track {
+    crs: bool,
+    hold: f64,
+    quantity: Quantity,
+    tracker: Tracker,
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -28,8 +35,8 @@ enum Kind {
 pub struct InterventionTrigger<'m> {
     model: &'m Model,
     base: Vec<f64>,
-    crs: Tracked,
-    icans: Tracked,
+    /// The graded quantities' runs, per `(syndrome, hold)` the triggers name.
+    tracks: Vec<Track>,
     /// Trigger day of each intervention once it fired.
     triggered: Vec<Option<f64>>,
     /// Active interventions in firing order.
@@ -45,11 +52,27 @@ pub struct InterventionTrigger<'m> {
 impl<'m> InterventionTrigger<'m> {
     /// `params`: the scenario's parameters (in force from day 0).
     pub fn new(model: &'m Model, params: &[f64]) -> Self {
-        let tox = model.toxicity.as_ref();
-        let tracker = |g: &Option<super::Grading>| {
-            g.as_ref()
-                .map(|g| (g.quantity, Tracker::new(&g.thresholds, &g.min_duration)))
-        };
+        let mut tracks: Vec<Track> = Vec::new();
+        if let Some(tox) = model.toxicity.as_ref() {
+            let holds = model.interventions.iter().flat_map(|iv| iv.trigger.iter());
+            let base = [(true, 0.0), (false, 0.0)];
+            for (crs, hold) in base
+                .into_iter()
+                .chain(holds.map(|t| (t.crs, t.hold)))
+            {
+                let g = if crs { &tox.crs } else { &tox.icans };
+                let Some(g) = g.as_ref() else { continue };
+                if tracks.iter().any(|t| t.crs == crs && t.hold == hold) {
+                    continue;
+                }
+                tracks.push(Track {
+                    crs,
+                    hold,
+                    quantity: g.quantity,
+                    tracker: Tracker::new(&g.thresholds, &g.min_duration.map(|m| m.max(hold))),
+                });
+            }
+        }
         let mut touched: Vec<usize> = model
             .interventions
             .iter()
@@ -60,8 +83,7 @@ impl<'m> InterventionTrigger<'m> {
         InterventionTrigger {
             model,
             base: params.to_vec(),
-            crs: tox.and_then(|t| tracker(&t.crs)),
-            icans: tox.and_then(|t| tracker(&t.icans)),
+            tracks,
             triggered: vec![None; model.interventions.len()],
             active: Vec::new(),
             pending: Vec::new(),
@@ -72,13 +94,14 @@ impl<'m> InterventionTrigger<'m> {
 
     /// Feed `[t0, upto]` (days) of a segment to copies of the trackers: both graded quantities
     /// from one state read at each step's middle and end.
-    fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> (Tracked, Tracked) {
+    fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> Vec<Track> {
         let model = self.model;
         let per_day = model.time_unit.per_day();
         let mut v = model.slots_with_params(params);
         let mut y = vec![0.0; model.n_states()];
-        let mut out = (self.crs.clone(), self.icans.clone());
-        let quantities = [out.0.as_ref().map(|tr| tr.0), out.1.as_ref().map(|tr| tr.0)];
+        let mut out = self.tracks.clone();
+        let quantity = |crs: bool| out.iter().find(|t| t.crs == crs).map(|t| t.quantity);
+        let quantities = [quantity(true), quantity(false)];
         // Both quantities at `day`, from the state at the end of step `k` when given.
         let mut at = |day: f64, k: Option<usize>| -> [f64; 2] {
             let t = (day * per_day).clamp(seg.t0(), seg.t1());
@@ -92,14 +115,14 @@ impl<'m> InterventionTrigger<'m> {
                 None => f64::NAN,
             })
         };
-        let feed = |out: &mut (Tracked, Tracked),
+        let feed = |out: &mut Vec<Track>,
                     read: &mut dyn FnMut(f64) -> [f64; 2],
                     (a, b): (f64, f64),
                     [fa, fm, fb]: [[f64; 2]; 3]| {
-            for (k, tr) in [&mut out.0, &mut out.1].into_iter().enumerate() {
-                if let Some(tr) = tr {
-                    tr.1.piece(a, b, fa[k], fm[k], fb[k], &mut |t| read(t)[k]);
-                }
+            for tr in out.iter_mut() {
+                let k = usize::from(!tr.crs);
+                tr.tracker
+                    .piece(a, b, fa[k], fm[k], fb[k], &mut |t| read(t)[k]);
             }
         };
         let mut prev = seg.t0() / per_day;
@@ -128,7 +151,7 @@ impl<'m> InterventionTrigger<'m> {
     }
 
     /// Whether any term holds on the graded quantities' values at `day` (current levels, no
-    /// minimum duration): the repeat-dose rule.
+    /// minimum duration, no `for` / `before` qualifier): the repeat-dose rule.
     fn holds_now(&self, params: &[f64], seg: &dyn Segment, day: f64, terms: &[Term]) -> bool {
         let model = self.model;
         let Some(tox) = model.toxicity.as_ref() else {
@@ -168,8 +191,8 @@ impl<'m> InterventionTrigger<'m> {
 }
 
 impl InterventionTrigger<'_> {
-    /// The threshold levels (graded quantity, level index) that can still trigger an
-    /// intervention: grade >= g of a term is recognised on level g or any higher one.
+    /// The threshold levels (graded quantity, level) that can still trigger an intervention:
+    /// grade >= g of a term is recognised on level g or any higher one of the term's track.
     fn open_levels(&self) -> impl Iterator<Item = (Quantity, &super::grading::Level)> {
         self.model
             .interventions
@@ -178,13 +201,27 @@ impl InterventionTrigger<'_> {
             .filter(|(_, t)| t.is_none())
             .flat_map(|(iv, _)| iv.trigger.iter())
             .filter_map(|term| {
-                let tr = if term.crs { &self.crs } else { &self.icans };
-                let (q, tracker) = tr.as_ref()?;
-                Some((*q, &tracker.levels[(term.grade as usize - 1)..]))
+                let tr = track_of(&self.tracks, term)?;
+                Some((tr.quantity, &tr.tracker.levels[(term.grade as usize - 1)..]))
             })
             .flat_map(|(q, levels)| levels.iter().map(move |l| (q, l)))
             .filter(|(_, l)| l.recognised.is_none())
     }
+}
+
+/// The track a term is recognised on.
+fn track_of<'t>(tracks: &'t [Track], term: &Term) -> Option<&'t Track> {
+    tracks
+        .iter()
+        .find(|t| t.crs == term.crs && t.hold == term.hold)
+}
+
+/// When a term is first recognised on `tracks` (`None`: not yet, or only after its `before` day).
+fn recognised(tracks: &[Track], term: &Term) -> Option<f64> {
+    track_of(tracks, term)?
+        .tracker
+        .recognised_at_least(term.grade)
+        .filter(|&t| term.before.is_none_or(|d| t <= d))
 }
 
 impl Trigger for InterventionTrigger<'_> {
@@ -218,7 +255,7 @@ impl Trigger for InterventionTrigger<'_> {
         let full = if self.triggered.iter().any(Option::is_none) {
             self.scan(params, seg, b)
         } else {
-            (self.crs.clone(), self.icans.clone())
+            self.tracks.clone()
         };
         // Newly recognised trigger conditions: (event day, trigger day, intervention).
         let mut new: Vec<(f64, f64, usize)> = Vec::new();
@@ -229,10 +266,7 @@ impl Trigger for InterventionTrigger<'_> {
             let tc = iv
                 .trigger
                 .iter()
-                .filter_map(|term| {
-                    let tr = if term.crs { &full.0 } else { &full.1 };
-                    tr.as_ref()?.1.recognised_at_least(term.grade)
-                })
+                .filter_map(|term| recognised(&full, term))
                 .reduce(f64::min);
             if let Some(tc) = tc {
                 new.push((tc + iv.delay, tc, i));
@@ -244,21 +278,21 @@ impl Trigger for InterventionTrigger<'_> {
             .chain(self.pending.iter().map(|p| p.0))
             .reduce(f64::min);
         let Some(cut) = first else {
-            (self.crs, self.icans) = full;
+            self.tracks = full;
             return None;
         };
         let cut = cut.max(a);
         if cut > b {
             // Nothing happens inside this segment: keep the new starts pending (they apply in a
             // later segment, with the parameters in force then) and let integration go on.
-            (self.crs, self.icans) = full;
+            self.tracks = full;
             for &(day, tc, i) in &new {
                 self.triggered[i] = Some(tc);
                 self.pending.push((day, Kind::Start(i)));
             }
             return None;
         }
-        (self.crs, self.icans) = if cut < b {
+        self.tracks = if cut < b {
             self.scan(params, seg, cut)
         } else {
             full

@@ -122,21 +122,53 @@ pub(in crate::model) fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
     let mut terms = Vec::new();
     for part in text.split("||") {
         let p = part.trim();
-        let (lhs, rhs) = p
-            .split_once(">=")
-            .ok_or_else(|| format!("`{p}` is not of the form `crs >= N` or `icans >= N`"))?;
+        let (lhs, rhs) = p.split_once(">=").ok_or_else(|| {
+            format!("`{p}` is not of the form `crs >= N` or `icans >= N` (optionally `for D d`, `before D d`)")
+        })?;
         let crs = match lhs.trim() {
             "crs" => true,
             "icans" => false,
             other => return Err(format!("`{other}` is neither `crs` nor `icans`")),
         };
-        let n: u8 = rhs
-            .trim()
+        let mut words = rhs.split_whitespace();
+        let g = words.next().unwrap_or("");
+        let n: u8 = g
             .parse()
             .ok()
             .filter(|n| (1..=4).contains(n))
-            .ok_or_else(|| format!("grade `{}` is not 1, 2, 3 or 4", rhs.trim()))?;
-        terms.push(Term { crs, grade: n });
+            .ok_or_else(|| format!("grade `{g}` is not 1, 2, 3 or 4"))?;
+        let mut term = Term::at_least(crs, n);
+        let (mut seen_for, mut seen_before) = (false, false);
+        while let Some(kw) = words.next() {
+            let days = |w: Option<&str>, unit: Option<&str>| -> Result<f64, String> {
+                let d: f64 = w
+                    .and_then(|w| w.parse().ok())
+                    .filter(|d: &f64| d.is_finite() && *d > 0.0)
+                    .ok_or_else(|| {
+                        format!("`{p}`: `{kw}` needs a number of days > 0 (`{kw} 1 d`)")
+                    })?;
+                match unit {
+                    Some("d" | "day" | "days") => Ok(d),
+                    _ => Err(format!("`{p}`: `{kw} {}` needs the unit `d` (days)", w.unwrap_or(""))),
+                }
+            };
+            match kw {
+                "for" if !seen_for => {
+                    term.hold = days(words.next(), words.next())?;
+                    seen_for = true;
+                }
+                "before" if !seen_before => {
+                    term.before = Some(days(words.next(), words.next())?);
+                    seen_before = true;
+                }
+                _ => {
+                    return Err(format!(
+                        "`{p}`: unexpected `{kw}` (a term is `crs >= N`, then optionally `for D d` and `before D d`, once each)"
+                    ))
+                }
+            }
+        }
+        terms.push(term);
     }
     Ok(terms)
 }
