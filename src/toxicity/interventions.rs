@@ -56,10 +56,7 @@ impl<'m> InterventionTrigger<'m> {
         if let Some(tox) = model.toxicity.as_ref() {
             let holds = model.interventions.iter().flat_map(|iv| iv.trigger.iter());
             let base = [(true, 0.0), (false, 0.0)];
-            for (crs, hold) in base
-                .into_iter()
-                .chain(holds.map(|t| (t.crs, t.hold)))
-            {
+            for (crs, hold) in base.into_iter().chain(holds.map(|t| (t.crs, t.hold))) {
                 let g = if crs { &tox.crs } else { &tox.icans };
                 let Some(g) = g.as_ref() else { continue };
                 if tracks.iter().any(|t| t.crs == crs && t.hold == hold) {

@@ -149,7 +149,10 @@ pub(in crate::model) fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
                     })?;
                 match unit {
                     Some("d" | "day" | "days") => Ok(d),
-                    _ => Err(format!("`{p}`: `{kw} {}` needs the unit `d` (days)", w.unwrap_or(""))),
+                    _ => Err(format!(
+                        "`{p}`: `{kw} {}` needs the unit `d` (days)",
+                        w.unwrap_or("")
+                    )),
                 }
             };
             match kw {
