@@ -84,10 +84,16 @@ impl Translator<'_, '_> {
                             self.rate_rules.insert(var, e);
                         }
                     }
-                    "algebraicRule" => self.unsupported(format!(
-                        "algebraic rule (rule #{}): algebraic rules are not supported",
-                        i + 1
-                    )),
+                    "algebraicRule" => {
+                        let label = Self::algebraic_label(r, i + 1);
+                        if let Some(math) = self.math_of(r, &format!("the {label}")) {
+                            self.algebraic.push(super::algebraic::AlgebraicRule {
+                                label,
+                                math,
+                                var: None,
+                            });
+                        }
+                    }
                     // L1-style or unknown rule elements.
                     other => self.unsupported(format!("unsupported rule element <{other}>")),
                 }
