@@ -294,3 +294,81 @@ fn sbml_under_and_overdetermined_algebraic_rules_are_refused_by_name() {
         "{e}"
     );
 }
+
+/// SBML fast reaction `A <-> B` (rate `(kf A - kr B) c`) at equilibrium, drained by the slow
+/// `B -> C` (rate `k B c`), in a compartment of size 2: the total amount T = nA + nB decays as
+/// `T0 exp(-k kf / (kf + kr) t)`, with `kf A = kr B` from t = 0 (the declared amounts are not
+/// at equilibrium). `law` replaces the fast rate law (MathML).
+fn fast_sbml(law: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1">
+  <model id="fast" timeUnits="day">
+    <listOfUnitDefinitions>
+      <unitDefinition id="day"><listOfUnits>
+        <unit kind="second" exponent="1" scale="0" multiplier="86400"/>
+      </listOfUnits></unitDefinition>
+    </listOfUnitDefinitions>
+    <listOfCompartments><compartment id="c" size="2" constant="true"/></listOfCompartments>
+    <listOfSpecies>
+      <species id="A" compartment="c" initialAmount="3" hasOnlySubstanceUnits="false"
+               boundaryCondition="false" constant="false"/>
+      <species id="B" compartment="c" initialAmount="1" hasOnlySubstanceUnits="false"
+               boundaryCondition="false" constant="false"/>
+      <species id="C" compartment="c" initialAmount="0" hasOnlySubstanceUnits="false"
+               boundaryCondition="false" constant="false"/>
+    </listOfSpecies>
+    <listOfParameters>
+      <parameter id="kf" value="1" constant="true"/>
+      <parameter id="kr" value="3" constant="true"/>
+      <parameter id="k" value="0.8" constant="true"/>
+    </listOfParameters>
+    <listOfReactions>
+      <reaction id="bind" reversible="true" fast="true">
+        <listOfReactants><speciesReference species="A" stoichiometry="1" constant="true"/></listOfReactants>
+        <listOfProducts><speciesReference species="B" stoichiometry="1" constant="true"/></listOfProducts>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">{law}</math></kineticLaw>
+      </reaction>
+      <reaction id="drain" reversible="false" fast="false">
+        <listOfReactants><speciesReference species="B" stoichiometry="1" constant="true"/></listOfReactants>
+        <listOfProducts><speciesReference species="C" stoichiometry="1" constant="true"/></listOfProducts>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">
+          <apply><times/><ci>k</ci><ci>B</ci><ci>c</ci></apply>
+        </math></kineticLaw>
+      </reaction>
+    </listOfReactions>
+  </model>
+</sbml>"#
+    )
+}
+
+#[test]
+fn sbml_fast_reaction_is_at_equilibrium_from_the_start() {
+    let law = "<apply><times/><apply><minus/><apply><times/><ci>kf</ci><ci>A</ci></apply>\
+               <apply><times/><ci>kr</ci><ci>B</ci></apply></apply><ci>c</ci></apply>";
+    let text = cartox::sbml::sbml_to_toml(&fast_sbml(law), "fast.xml").unwrap();
+    assert!(text.contains("[[algebraic]]"), "{text}");
+    let m = Model::from_toml(&text, "fast.toml").unwrap();
+    let d = days(3.0);
+    let tr = sample(&m, &Inputs::default(), &d, tight(Method::Auto));
+    let col = |n: &str| tr.column(n).unwrap();
+    let (a, b, c) = (col("A"), col("B"), col("C"));
+    let (kf, kr, k, size, t0) = (1.0, 3.0, 0.8, 2.0, 4.0);
+    for (i, &t) in d.iter().enumerate() {
+        let total = t0 * (-k * kf / (kf + kr) * t).exp();
+        let (ae, be) = (kr / (kf + kr) * total / size, kf / (kf + kr) * total / size);
+        let ce = (t0 - total) / size;
+        assert!((a[i] - ae).abs() < 1e-8, "A({t}) = {}, want {ae}", a[i]);
+        assert!((b[i] - be).abs() < 1e-8, "B({t}) = {}, want {be}", b[i]);
+        assert!((c[i] - ce).abs() < 1e-8, "C({t}) = {}, want {ce}", c[i]);
+    }
+    // A rate law not linear in the species at equilibrium is refused, naming the reaction.
+    let law = "<apply><times/><ci>kf</ci><ci>A</ci><ci>B</ci></apply>";
+    let e = cartox::sbml::sbml_to_spec(&fast_sbml(law), "fast.xml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("fast reaction 'bind'") && e.contains("not linear"),
+        "{e}"
+    );
+}

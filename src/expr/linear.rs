@@ -20,10 +20,15 @@ pub fn solve_linear(f: &Node, x: usize) -> Option<Node> {
     }
     let minus_r = r.map_or(Node::Const(0.0), neg);
     Some(match c.as_const() {
-        Some(v) if v == 1.0 => minus_r,
-        Some(v) if v == -1.0 => neg(minus_r),
+        Some(1.0) => minus_r,
+        Some(-1.0) => neg(minus_r),
         _ => bin(BinOp::Div, minus_r, c),
     })
+}
+
+/// The coefficient `c` of slot `x` in `f = c * x + r`, when `f` is linear in `x` and reads it.
+pub fn linear_coefficient(f: &Node, x: usize) -> Option<Node> {
+    split(f, x)?.c
 }
 
 /// `c * x + r`; `None` stands for zero.
@@ -123,8 +128,8 @@ fn combine(op: BinOp, la: Lin, a: &Node, b: &Node, x: usize) -> Option<Lin> {
 /// `p * q`, leaving out a factor 1 (exact).
 fn times(p: Node, q: Node) -> Node {
     match (p.as_const(), q.as_const()) {
-        (Some(v), _) if v == 1.0 => q,
-        (_, Some(v)) if v == 1.0 => p,
+        (Some(1.0), _) => q,
+        (_, Some(1.0)) => p,
         _ => bin(BinOp::Mul, p, q),
     }
 }

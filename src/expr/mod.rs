@@ -438,7 +438,7 @@ mod parse;
 mod program;
 
 pub use diff::derivative;
-pub use linear::solve_linear;
+pub use linear::{linear_coefficient, solve_linear};
 
 pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
 pub use program::{Program, ProgramBuilder};

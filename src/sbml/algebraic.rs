@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use super::mathml::Expr;
 use super::print::print;
 use super::xml::{attr_bool, list};
-use super::Translator;
+use super::{Role, Translator};
 use crate::model::spec;
 use toml::Spanned;
 
@@ -188,18 +188,24 @@ impl Translator<'_, '_> {
 
     /// `[[algebraic]]`: a species it determines is also an output column named by its id.
     pub(super) fn emit_algebraic(
-        &self,
+        &mut self,
         comp_unit: &HashMap<String, String>,
     ) -> Vec<spec::Algebraic> {
         let mut out = Vec::new();
+        let mut problems = Vec::new();
         for r in &self.algebraic {
             let Some(var) = &r.var else { continue };
             let Some(name) = self.names.get(var) else {
                 continue;
             };
+            let rule = print(&r.math, &self.names);
+            if let Err(why) = self.solvable(&rule, name) {
+                problems.push(format!("{}: it {why} '{var}'", r.label));
+                continue;
+            }
             let mut a = spec::Algebraic {
                 name: Spanned::new(0..0, name.clone()),
-                rule: Spanned::new(0..0, print(&r.math, &self.names)),
+                rule: Spanned::new(0..0, rule),
                 unit: String::new(),
                 description: format!("determined by the {}", r.label),
                 observe: false,
@@ -216,7 +222,55 @@ impl Translator<'_, '_> {
             }
             out.push(a);
         }
+        for p in problems {
+            self.unsupported(p);
+        }
         out
+    }
+
+    /// Whether the printed rule `rule` can be solved for the name `x` for the whole run: linear
+    /// in `x`, with a coefficient of constant parameters only (no event or rule changes them)
+    /// that is finite and non-zero. Else the reason, ending in "in" or "for" (before `x`).
+    pub(super) fn solvable(&self, rule: &str, x: &str) -> Result<(), String> {
+        let not_linear = || "is not linear in".to_string();
+        let ast = crate::expr::parse(rule).map_err(|_| not_linear())?;
+        let names: Vec<String> = ast.names().iter().map(|(n, _)| n.to_string()).collect();
+        let slot = |n: &str| names.iter().position(|m| m == n);
+        let xs = slot(x).ok_or_else(not_linear)?;
+        let node = ast.compile(&slot).map_err(|_| not_linear())?;
+        let c = crate::expr::linear_coefficient(&node, xs).ok_or_else(not_linear)?;
+        let ids: HashMap<&str, &str> = self
+            .names
+            .iter()
+            .map(|(id, n)| (n.as_str(), id.as_str()))
+            .collect();
+        let targets: HashSet<&str> = list(self.model, "listOfEvents", "event")
+            .into_iter()
+            .flat_map(|ev| list(ev, "listOfEventAssignments", "eventAssignment"))
+            .filter_map(|ea| ea.attribute("variable"))
+            .collect();
+        let mut used = Vec::new();
+        c.slots(&mut used);
+        let mut v = vec![f64::NAN; names.len()];
+        for s in used {
+            let id = ids.get(names[s].as_str()).copied().unwrap_or("");
+            let fixed = self.roles.get(id) == Some(&Role::Parameter) && !targets.contains(id);
+            let local = self.local_params.iter().find(|l| l.name == names[s]);
+            match self.values.get(id).or(local.map(|l| &l.value)) {
+                Some(val) if fixed => v[s] = *val,
+                _ => {
+                    return Err(format!(
+                        "has a coefficient that varies ('{}') for",
+                        names[s]
+                    ))
+                }
+            }
+        }
+        let cv = c.eval(&v);
+        if !(cv.is_finite() && cv != 0.0) {
+            return Err(format!("has a zero coefficient ({cv}) for"));
+        }
+        Ok(())
     }
 }
 

@@ -344,6 +344,7 @@ impl Translator<'_, '_> {
         self.emit_states(&comp_unit, &mut out);
         out.assignments = self.emit_assignments(&comp_unit);
         out.algebraic = self.emit_algebraic(&comp_unit);
+        self.emit_fast(&comp_unit, &mut out);
         // Species columns and their compartments: `--amounts` multiplies concentrations by the
         // size, `--concentrations` divides amounts (hasOnlySubstanceUnits) by it.
         for s in &self.species {

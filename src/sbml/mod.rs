@@ -31,7 +31,9 @@
 //! * An **algebraic rule** determines the one variable nothing else determines (see
 //!   `algebraic.rs`); it becomes an `[[algebraic]]` entry, solved for that variable when the
 //!   model is compiled.
-//! * Event assignments to compartments, delay functions, fast reactions,
+//! * A **fast reaction** is at equilibrium (see `fast.rs`): its species become conserved totals
+//!   (states), assignments and one `[[algebraic]]` entry.
+//! * Event assignments to compartments, delay functions, fast reactions beyond `fast.rs`,
 //!   variable compartments and stoichiometries, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
@@ -46,6 +48,7 @@
 mod algebraic;
 mod emit;
 mod events;
+mod fast;
 mod mathml;
 mod print;
 mod reactions;
@@ -165,6 +168,8 @@ struct Translator<'a, 'i> {
     rate_rules: IndexMap<String, Expr>,
     /// Algebraic rules, in file order, with the variable each determines once matched.
     algebraic: Vec<algebraic::AlgebraicRule>,
+    /// Fast reactions accepted for rapid equilibrium.
+    fast: Vec<fast::FastPlan>,
     /// Variables of assignment rules.
     assigned: HashSet<String>,
     initial_assignments: IndexMap<String, Expr>,
@@ -202,6 +207,7 @@ impl<'a, 'i> Translator<'a, 'i> {
             assignment_rules: Vec::new(),
             rate_rules: IndexMap::new(),
             algebraic: Vec::new(),
+            fast: Vec::new(),
             assigned: HashSet::new(),
             initial_assignments: IndexMap::new(),
             events: Vec::new(),
@@ -234,6 +240,7 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.read_functions();
         self.read_rules();
         self.match_algebraic();
+        self.plan_fast();
         self.read_events();
         self.declare_identifiers();
         self.assign_roles();
