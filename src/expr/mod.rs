@@ -433,10 +433,12 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
 }
 
 mod diff;
+mod linear;
 mod parse;
 mod program;
 
 pub use diff::derivative;
+pub use linear::{linear_coefficient, solve_linear};
 
 pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
 pub use program::{Program, ProgramBuilder};

@@ -39,6 +39,9 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     /// `[[assignments]]`: named intermediate expressions.
     pub assignments: Vec<Assignment>,
+    /// `[[algebraic]]`: quantities defined implicitly, each by a rule that holds at all times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algebraic: Vec<Algebraic>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     /// `[equations]`: one right-hand side (d state / dt) per state.
     pub equations: IndexMap<String, Spanned<String>>,
@@ -246,6 +249,27 @@ pub struct Assignment {
     pub description: String,
     /// Also an output column (an observable of the same name), e.g. an SBML species set by an
     /// assignment rule. Default false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub observe: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+/// `[[algebraic]]`: a quantity `name` defined implicitly by `rule = 0`, which holds at all times
+/// (an SBML algebraic rule). The rule must be linear in `name`; it is solved for it once, when the
+/// model is compiled, and the solution is evaluated like an assignment.
+pub struct Algebraic {
+    /// Name of the quantity the rule determines (a new name, like an assignment's).
+    pub name: Spanned<String>,
+    /// The expression the quantity makes zero.
+    pub rule: Spanned<String>,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    /// Unit, as written in outputs (e.g. `cells`, `pg/mL`, `1/day`).
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    /// Free text shown by `cartox describe`.
+    pub description: String,
+    /// Also an output column (an observable of the same name). Default false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub observe: bool,
 }

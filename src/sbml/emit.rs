@@ -58,7 +58,11 @@ impl Translator<'_, '_> {
 
     /// Unit text of a species: its substance unit, per its compartment's unit unless
     /// only-substance.
-    fn species_unit(&self, s: &SpeciesInfo, comp_unit: &HashMap<String, String>) -> String {
+    pub(super) fn species_unit(
+        &self,
+        s: &SpeciesInfo,
+        comp_unit: &HashMap<String, String>,
+    ) -> String {
         let sub = s
             .node
             .attribute("substanceUnits")
@@ -282,6 +286,7 @@ impl Translator<'_, '_> {
             .iter()
             .map(|(_, e)| e)
             .chain(self.rate_rules.values())
+            .chain(self.algebraic.iter().map(|r| &r.math))
         {
             e.map(&mut |node| {
                 if let Expr::Apply(op, a) = node {
@@ -324,6 +329,7 @@ impl Translator<'_, '_> {
             correlations: Vec::new(),
             states: Vec::new(),
             assignments: Vec::new(),
+            algebraic: Vec::new(),
             equations: IndexMap::new(),
             observables: Vec::new(),
             regimen: None,
@@ -337,6 +343,8 @@ impl Translator<'_, '_> {
         };
         self.emit_states(&comp_unit, &mut out);
         out.assignments = self.emit_assignments(&comp_unit);
+        out.algebraic = self.emit_algebraic(&comp_unit);
+        self.emit_fast(&comp_unit, &mut out);
         // Species columns and their compartments: `--amounts` multiplies concentrations by the
         // size, `--concentrations` divides amounts (hasOnlySubstanceUnits) by it.
         for s in &self.species {

@@ -28,7 +28,12 @@
 //!   (`trigger`, `delay`, `priority`, `persistent`, `initial_value`, `values_at_trigger`), which
 //!   the solver handles with SBML's event semantics; such events may set species, rate-rule
 //!   variables and parameters.
-//! * Event assignments to compartments, algebraic rules, delay functions, fast reactions,
+//! * An **algebraic rule** determines the one variable nothing else determines (see
+//!   `algebraic.rs`); it becomes an `[[algebraic]]` entry, solved for that variable when the
+//!   model is compiled.
+//! * A **fast reaction** is at equilibrium (see `fast.rs`): its species become conserved totals
+//!   (states), assignments and one `[[algebraic]]` entry.
+//! * Event assignments to compartments, delay functions, fast reactions beyond `fast.rs`,
 //!   variable compartments and stoichiometries, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
@@ -40,8 +45,10 @@
 //! reactions (`reactions.rs`), events (`events.rs`) and the spec it emits (`emit.rs`).
 //! Expressions are printed fully parenthesised in the cartox expression language.
 
+mod algebraic;
 mod emit;
 mod events;
+mod fast;
 mod mathml;
 mod print;
 mod reactions;
@@ -159,6 +166,10 @@ struct Translator<'a, 'i> {
     funcs: HashMap<String, Function>,
     assignment_rules: Vec<(String, Expr)>,
     rate_rules: IndexMap<String, Expr>,
+    /// Algebraic rules, in file order, with the variable each determines once matched.
+    algebraic: Vec<algebraic::AlgebraicRule>,
+    /// Fast reactions accepted for rapid equilibrium.
+    fast: Vec<fast::FastPlan>,
     /// Variables of assignment rules.
     assigned: HashSet<String>,
     initial_assignments: IndexMap<String, Expr>,
@@ -195,6 +206,8 @@ impl<'a, 'i> Translator<'a, 'i> {
             funcs: HashMap::new(),
             assignment_rules: Vec::new(),
             rate_rules: IndexMap::new(),
+            algebraic: Vec::new(),
+            fast: Vec::new(),
             assigned: HashSet::new(),
             initial_assignments: IndexMap::new(),
             events: Vec::new(),
@@ -226,6 +239,8 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.read_units();
         self.read_functions();
         self.read_rules();
+        self.match_algebraic();
+        self.plan_fast();
         self.read_events();
         self.declare_identifiers();
         self.assign_roles();
@@ -233,6 +248,7 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.evaluate_parameters();
         self.read_reactions();
         self.check_rule_symbols();
+        self.check_algebraic_symbols();
         self.emit()
     }
 

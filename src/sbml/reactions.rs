@@ -14,9 +14,9 @@ impl Translator<'_, '_> {
     pub(super) fn read_reactions(&mut self) {
         for r in list(self.model, "listOfReactions", "reaction") {
             let rid = r.attribute("id").unwrap_or("").to_string();
-            if attr_bool(r, "fast") {
-                self.unsupported(format!("fast reaction '{rid}'"));
-            }
+            // A fast reaction's rate law is kept for its equilibrium (`fast.rs`); one that
+            // could not be planned was refused there.
+            let fast = attr_bool(r, "fast");
             let Some(law) = child(r, "kineticLaw") else {
                 self.unsupported(format!("reaction '{rid}' has no kinetic law"));
                 continue;
@@ -60,6 +60,12 @@ impl Translator<'_, '_> {
                 _ => None,
             });
             self.check_symbols(&rate, &ctx);
+            if fast {
+                if let Some(plan) = self.fast_plan(&rid) {
+                    plan.rate = Some(rate);
+                }
+                continue;
+            }
             let rate = print(&rate, &self.names);
             for (list_name, sign) in [("listOfReactants", "-"), ("listOfProducts", "+")] {
                 for sr in list(r, list_name, "speciesReference") {

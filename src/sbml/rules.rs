@@ -84,10 +84,16 @@ impl Translator<'_, '_> {
                             self.rate_rules.insert(var, e);
                         }
                     }
-                    "algebraicRule" => self.unsupported(format!(
-                        "algebraic rule (rule #{}): algebraic rules are not supported",
-                        i + 1
-                    )),
+                    "algebraicRule" => {
+                        let label = Self::algebraic_label(r, i + 1);
+                        if let Some(math) = self.math_of(r, &format!("the {label}")) {
+                            self.algebraic.push(super::algebraic::AlgebraicRule {
+                                label,
+                                math,
+                                var: None,
+                            });
+                        }
+                    }
                     // L1-style or unknown rule elements.
                     other => self.unsupported(format!("unsupported rule element <{other}>")),
                 }
@@ -162,6 +168,10 @@ impl Translator<'_, '_> {
     /// The value of `id` at t0 as an expression: its initial assignment, its assignment rule,
     /// or its declared initial value (a species in its own units, a parameter's value).
     fn definition_at_t0(&self, id: &str) -> Option<Expr> {
+        // A variable an algebraic rule determines has no declared value at t0.
+        if self.algebraic.iter().any(|r| r.var.as_deref() == Some(id)) {
+            return None;
+        }
         if let Some(e) = self.initial_assignments.get(id) {
             return Some(e.clone());
         }

@@ -3,10 +3,9 @@
 
 use super::names::Scope;
 use super::{Context, ModelSpec};
-use crate::expr::{Ast, Node};
+use crate::expr::Node;
 use crate::model::spec::{self, Meta};
 use crate::model::{Derived, EventTarget, ModelError, State, StateEvent, TimedEvent};
-use indexmap::IndexMap;
 use toml::Spanned;
 
 /// `[[states]]`: initial values are numbers or expressions of parameters.
@@ -26,48 +25,89 @@ pub(super) fn states(raw: &[spec::State], cx: &Context) -> Result<Vec<State>, Mo
     Ok(states)
 }
 
-/// `[[assignments]]`, sorted by dependency (a cycle is an error), with their slots.
+/// `[[assignments]]` and the solutions of `[[algebraic]]` rules, sorted by dependency (a cycle
+/// is an error), with their slots.
 pub(super) fn assignments(
     spec: &ModelSpec,
     cx: &Context,
 ) -> Result<(Vec<Derived>, Vec<usize>), ModelError> {
-    let (n, np) = (spec.states.len(), spec.parameters.len());
-    let mut asts = Vec::new();
+    let base = 1 + spec.states.len() + spec.parameters.len();
+    let na = spec.assignments.len();
     let mut nodes = Vec::new();
     for a in &spec.assignments {
-        let (ast, node) = cx.expr(
+        let (_, node) = cx.expr(
             &a.expr,
             Scope::Dynamic,
             &format!("assignment `{}`", a.name.get_ref()),
         )?;
-        asts.push(ast);
         nodes.push(node);
+    }
+    for (j, a) in spec.algebraic.iter().enumerate() {
+        nodes.push(super::algebraic::solve(a, base + na + j, cx)?);
     }
     let names: Vec<&str> = spec
         .assignments
         .iter()
         .map(|a| a.name.get_ref().as_str())
+        .chain(spec.algebraic.iter().map(|a| a.name.get_ref().as_str()))
         .collect();
-    let order = dependency_order(&names, &asts).map_err(|cycle| {
-        let first = &spec.assignments[cycle[0]];
+    let total = nodes.len();
+    let deps: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|node| {
+            let mut slots = Vec::new();
+            node.slots(&mut slots);
+            slots
+                .into_iter()
+                .filter(|s| (base..base + total).contains(s))
+                .map(|s| s - base)
+                .collect()
+        })
+        .collect();
+    let order = dependency_order(&deps).map_err(|cycle| {
         let path: Vec<&str> = cycle.iter().map(|&i| names[i]).collect();
-        cx.loc.at(
-            &first.expr,
-            format!("assignment cycle: {} -> {}", path.join(" -> "), path[0]),
-        )
+        let path = format!("{} -> {}", path.join(" -> "), path[0]);
+        match cycle.iter().find(|&&i| i >= na) {
+            Some(&k) => {
+                let a = &spec.algebraic[k - na];
+                cx.loc.at(
+                    &a.rule,
+                    format!(
+                        "algebraic.{}.rule: solved for `{}`, it depends on itself through \
+                         {path} (coupled algebraic rules are not supported)",
+                        names[k], names[k]
+                    ),
+                )
+            }
+            None => cx.loc.at(
+                &spec.assignments[cycle[0]].expr,
+                format!("assignment cycle: {path}"),
+            ),
+        }
     })?;
     let mut assignments = Vec::new();
     let mut slots = Vec::new();
     for &i in &order {
-        let a = &spec.assignments[i];
-        assignments.push(Derived {
-            name: a.name.get_ref().clone(),
-            unit: a.unit.clone(),
-            description: a.description.clone(),
-            expr: nodes[i].clone(),
-            text: a.expr.get_ref().clone(),
+        assignments.push(if i < na {
+            let a = &spec.assignments[i];
+            Derived {
+                name: a.name.get_ref().clone(),
+                unit: a.unit.clone(),
+                description: a.description.clone(),
+                expr: nodes[i].clone(),
+                text: a.expr.get_ref().clone(),
+            }
+        } else {
+            let a = &spec.algebraic[i - na];
+            Derived {
+                name: a.name.get_ref().clone(),
+                unit: a.unit.clone(),
+                description: a.description.clone(),
+                expr: nodes[i].clone(),
+                text: format!("solution of 0 = {}", a.rule.get_ref()),
+            }
         });
-        slots.push(1 + n + np + i);
+        slots.push(base + i);
     }
     Ok((assignments, slots))
 }
@@ -125,6 +165,18 @@ pub(super) fn observables(spec: &ModelSpec, cx: &Context) -> Result<Vec<Derived>
         let name = a.name.get_ref();
         let own = Spanned::new(a.name.span(), name.clone());
         let (_, node) = cx.expr(&own, Scope::Dynamic, &format!("assignment `{name}`"))?;
+        observables.push(Derived {
+            name: name.clone(),
+            unit: a.unit.clone(),
+            description: a.description.clone(),
+            expr: node,
+            text: name.clone(),
+        });
+    }
+    for a in spec.algebraic.iter().filter(|a| a.observe) {
+        let name = a.name.get_ref();
+        let own = Spanned::new(a.name.span(), name.clone());
+        let (_, node) = cx.expr(&own, Scope::Dynamic, &format!("algebraic `{name}`"))?;
         observables.push(Derived {
             name: name.clone(),
             unit: a.unit.clone(),
@@ -298,24 +350,15 @@ pub(super) fn events<'s>(spec: &'s ModelSpec, cx: &Context) -> Result<Events<'s>
     Ok((events, state_events, event_times))
 }
 
-/// Topological order of assignments; on a cycle, the indices along it.
-fn dependency_order(names: &[&str], asts: &[Ast]) -> Result<Vec<usize>, Vec<usize>> {
-    let index: IndexMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let deps: Vec<Vec<usize>> = asts
-        .iter()
-        .map(|a| {
-            a.names()
-                .iter()
-                .filter_map(|(n, _)| index.get(n).copied())
-                .collect()
-        })
-        .collect();
+/// Topological order of assignments (`deps[i]`: the assignments `i` reads); on a cycle, the
+/// indices along it.
+fn dependency_order(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
     // 0 = unvisited, 1 = on the path, 2 = done. Depth-first with an explicit stack of
     // (assignment, next dependency to visit), so a long chain of assignments cannot overflow.
-    let mut mark = vec![0u8; names.len()];
-    let mut order = Vec::with_capacity(names.len());
+    let mut mark = vec![0u8; deps.len()];
+    let mut order = Vec::with_capacity(deps.len());
     let mut path: Vec<(usize, usize)> = Vec::new();
-    for root in 0..names.len() {
+    for root in 0..deps.len() {
         if mark[root] != 0 {
             continue;
         }

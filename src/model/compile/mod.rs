@@ -3,6 +3,7 @@
 //! events, regimen hooks, toxicity rules. Each stage returns its part; [`compile`] assembles them
 //! and checks what needs the whole model (finite default initial values and event times).
 
+mod algebraic;
 mod dynamics;
 mod names;
 mod parameters;

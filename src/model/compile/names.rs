@@ -69,6 +69,9 @@ impl Names {
         for a in &spec.assignments {
             declare(&a.name, "assignment")?;
         }
+        for a in &spec.algebraic {
+            declare(&a.name, "algebraic quantity")?;
+        }
         for o in &spec.observables {
             declare(&o.name, "observable")?;
         }
@@ -85,6 +88,14 @@ impl Names {
         }
         for (i, a) in spec.assignments.iter().enumerate() {
             slots.insert(a.name.get_ref().clone(), (1 + n + np + i, Kind::Assignment));
+        }
+        // Algebraic quantities are evaluated like assignments, in the slots after theirs.
+        let na = spec.assignments.len();
+        for (j, a) in spec.algebraic.iter().enumerate() {
+            slots.insert(
+                a.name.get_ref().clone(),
+                (1 + n + np + na + j, Kind::Assignment),
+            );
         }
         Ok(Names { slots })
     }
