@@ -28,8 +28,10 @@
 //!   (`trigger`, `delay`, `priority`, `persistent`, `initial_value`, `values_at_trigger`), which
 //!   the solver handles with SBML's event semantics; such events may set species, rate-rule
 //!   variables and parameters.
-//! * Event assignments to compartments, algebraic rules, delay functions, fast reactions,
-//!   variable compartments and stoichiometries, required L3 packages and MathML outside the
+//! * **Variable compartment sizes** and **variable stoichiometries** (`variable.rs`): a species
+//!   in a compartment whose size varies is kept as its amount; a stoichiometry a rule, an initial
+//!   assignment or an event sets is a symbol of the reaction term.
+//! * Algebraic rules, delay functions, fast reactions, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
 //!   the document itself is broken).
@@ -48,6 +50,7 @@ mod reactions;
 mod rules;
 mod symbols;
 mod units;
+mod variable;
 mod xml;
 
 use std::collections::{HashMap, HashSet};
@@ -179,6 +182,10 @@ struct Translator<'a, 'i> {
     /// Signed reaction terms per species.
     terms: HashMap<String, Vec<String>>,
     local_params: Vec<LocalParam>,
+    /// Compartments whose size varies (a rule or an event sets it), `variable.rs`.
+    varying: HashSet<String>,
+    /// Species kept as amounts (in a varying compartment): species id -> amount state name.
+    amount_states: HashMap<String, String>,
 }
 
 impl<'a, 'i> Translator<'a, 'i> {
@@ -210,6 +217,8 @@ impl<'a, 'i> Translator<'a, 'i> {
             evaluated_notes: Vec::new(),
             terms: HashMap::new(),
             local_params: Vec::new(),
+            varying: HashSet::new(),
+            amount_states: HashMap::new(),
         }
     }
 
@@ -231,6 +240,12 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.assign_roles();
         self.initial_assignments_at_t0();
         self.evaluate_parameters();
+        if self.compartment_sizes_at_t0() {
+            // Species' initial values depend on the sizes at t0.
+            self.evaluate_parameters();
+        }
+        self.stoichiometry_parameters();
+        self.plan_variable_compartments();
         self.read_reactions();
         self.check_rule_symbols();
         self.emit()
