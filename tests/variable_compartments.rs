@@ -18,6 +18,7 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 const GROWING: &str = r#"
 [model]
 name = "growing_compartment"
+time_unit = "day"
 
 [[parameters]]
 name = "g"
@@ -85,6 +86,7 @@ fn an_amount_in_an_assigned_compartment_reports_its_concentration() {
     let text = r#"
 [model]
 name = "assigned_compartment"
+time_unit = "day"
 
 [[parameters]]
 name = "k"
