@@ -13,7 +13,8 @@
 //!   otherwise a **parameter**. A parameter (or non-boundary species) likewise becomes an
 //!   assignment / state when a rule targets it. A species set by an assignment rule is also an
 //!   output column, named by its id (`observe = true`), as libRoadRunner and COPASI report it.
-//! * **Compartments** become parameters (their size), named by their id.
+//! * **Compartments** become parameters (their size), named by their id; a state when a rate
+//!   rule drives the size, an assignment (an output column) when an assignment rule sets it.
 //! * **Function definitions** are inlined; **local parameters** of a kinetic law are renamed
 //!   `<reactionId>_<parameterId>`.
 //! * **Initial assignments** give a state an `initial` expression; for a parameter the expression
