@@ -1,7 +1,7 @@
 //! Trajectory: the continuous solution read on an output grid (days), with every state and
 //! observable, plus the readers the summary and grading layers use (any quantity at any time).
 
-use crate::model::{Model, Quantity};
+use crate::model::{CompartmentSize, Model, Quantity};
 use crate::solve::Solution;
 use ndarray::Array2;
 
@@ -55,11 +55,18 @@ impl Trajectory {
         }
     }
 
-    /// Multiply (or with `divide`, divide) each listed column by its parameter at each time
-    /// point: concentrations to amounts by `model.concentrations`, amounts to concentrations by
-    /// `model.amounts`. `time` must still be in days.
-    pub fn rescale(&mut self, columns: &[(String, usize)], sol: &Solution, divide: bool) {
-        for (name, p) in columns {
+    /// Multiply (or with `divide`, divide) each listed column by its compartment's size at each
+    /// time point: concentrations to amounts by `model.concentrations`, amounts to concentrations
+    /// by `model.amounts`. `time` must still be in days.
+    pub fn rescale(&mut self, columns: &[(String, CompartmentSize)], sol: &Solution, divide: bool) {
+        for (name, size) in columns {
+            let sizes: Vec<f64> = match *size {
+                CompartmentSize::Parameter(p) => {
+                    self.time.iter().map(|&d| sol.params_at(d)[p]).collect()
+                }
+                CompartmentSize::State(i) => self.states.column(i).to_vec(),
+                CompartmentSize::Observable(i) => self.observables.column(i).to_vec(),
+            };
             let column = match self.state_names.iter().position(|n| n == name) {
                 Some(i) => self.states.column_mut(i),
                 None => match self.observable_names.iter().position(|n| n == name) {
@@ -67,8 +74,7 @@ impl Trajectory {
                     None => continue,
                 },
             };
-            for (x, &d) in column.into_iter().zip(&self.time) {
-                let size = sol.params_at(d)[*p];
+            for (x, size) in column.into_iter().zip(sizes) {
                 if divide {
                     *x /= size;
                 } else {

@@ -187,8 +187,18 @@ pub fn correlation_matrix(
         .then_some(m)
 }
 
-#[derive(Debug, Clone)]
+/// Where the size of a compartment comes from (`[concentrations]`, `[amounts]`): a parameter
+/// (fixed between events), or, for a variable compartment, a state (a rate rule) or an
+/// observable assignment (an assignment rule).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CompartmentSize {
+    Parameter(usize),
+    State(usize),
+    Observable(usize),
+}
+
 /// A compiled state: name, unit and initial value.
+#[derive(Debug, Clone)]
 pub struct State {
     /// Name, as used in expressions and output columns.
     pub name: String,
@@ -367,12 +377,12 @@ pub struct Model {
     pub interventions: Vec<rules::Intervention>,
     /// Time-scheduled state changes (`[[events]]`), in file order.
     pub events: Vec<TimedEvent>,
-    /// Output columns that are concentrations (`[concentrations]`): (column, index of the
-    /// compartment-size parameter); `--amounts` reports them times that size.
-    pub concentrations: Vec<(String, usize)>,
+    /// Output columns that are concentrations (`[concentrations]`): (column, the compartment's
+    /// size); `--amounts` reports them times that size.
+    pub concentrations: Vec<(String, CompartmentSize)>,
     /// Output columns that are amounts of a species in a compartment (`[amounts]`): (column,
-    /// index of the compartment-size parameter); `--concentrations` divides them by that size.
-    pub amounts: Vec<(String, usize)>,
+    /// the compartment's size); `--concentrations` divides them by that size.
+    pub amounts: Vec<(String, CompartmentSize)>,
     /// State-triggered events (`[[events]]` with `trigger`), in file order.
     pub state_events: Vec<StateEvent>,
     /// For a product preset: the base model's name.

@@ -100,6 +100,9 @@ impl Translator<'_, '_> {
                 unit_text(&unit, &self.unit_defs)
             };
             comp_unit.insert(id.to_string(), unit.clone());
+            if self.roles.get(id) != Some(&Role::Parameter) {
+                continue; // a variable size: a state or an assignment
+            }
             match self.values.get(id) {
                 Some(v) => out.push(self.parameter(
                     &self.names[id],
@@ -135,11 +138,25 @@ impl Translator<'_, '_> {
                 None => problems.push(Problem::malformed(format!("parameter '{id}' has no value"))),
             }
         }
-        for s in self
-            .species
-            .iter()
-            .filter(|s| self.roles[&s.id] == Role::Parameter)
-        {
+        let species = std::mem::take(&mut self.species);
+        for s in &species {
+            if self.roles[&s.id] != Role::Parameter {
+                continue;
+            }
+            if self.amount_states.contains_key(&s.id) {
+                if let Some((name, amount)) = self.amount_parameter(s) {
+                    let amount_unit = SpeciesInfo {
+                        only_substance: true,
+                        id: s.id.clone(),
+                        compartment: s.compartment.clone(),
+                        node: s.node,
+                    };
+                    let unit = self.species_unit(&amount_unit, &comp_unit);
+                    let what = format!("amount of {} (variable compartment)", s.id);
+                    out.push(self.parameter(&name, amount, unit, what));
+                }
+                continue;
+            }
             match self.values.get(&s.id) {
                 Some(v) => out.push(spec::Parameter {
                     // Every species is an output column, as libRoadRunner and COPASI report.
@@ -158,6 +175,7 @@ impl Translator<'_, '_> {
                 ))),
             }
         }
+        self.species = species;
         for l in &self.local_params {
             out.push(self.parameter(&l.name, l.value, l.unit.clone(), l.description.clone()));
         }
@@ -166,7 +184,7 @@ impl Translator<'_, '_> {
     }
 
     /// A state: its initial value (an initial assignment wins) and its right-hand side.
-    fn emit_state(
+    pub(super) fn emit_state(
         &mut self,
         id: &str,
         unit: String,
@@ -216,6 +234,17 @@ impl Translator<'_, '_> {
             if self.roles[&s.id] != Role::State {
                 continue;
             }
+            if self.amount_states.contains_key(&s.id) {
+                let amount = SpeciesInfo {
+                    only_substance: true,
+                    id: s.id.clone(),
+                    compartment: s.compartment.clone(),
+                    node: s.node,
+                };
+                let unit = self.species_unit(&amount, comp_unit);
+                self.emit_amount_state(s, unit, out);
+                continue;
+            }
             let rhs = if let Some(e) = self.rate_rules.get(&s.id) {
                 print(e, &self.names)
             } else {
@@ -228,7 +257,10 @@ impl Translator<'_, '_> {
                 species_rhs(&ts, (!s.only_substance).then_some(compartment))
             };
             let size = self.comp_size.get(&s.compartment).copied().flatten();
-            let initial = species_initial(s, size, &self.names);
+            let initial = match self.initial_in_variable_compartment(s) {
+                Some(v) => Some(toml::Value::from(v)),
+                None => species_initial(s, size, &self.names),
+            };
             let unit = self.species_unit(s, comp_unit);
             self.emit_state(&s.id, unit, name_attr(s.node, &s.id), initial, rhs, out);
         }
@@ -244,6 +276,7 @@ impl Translator<'_, '_> {
             let unit = self.unit_of(*p);
             self.emit_state(id, unit, name_attr(*p, id), initial, rhs, out);
         }
+        self.emit_rule_states(out);
     }
 
     /// Assignment rules; a rule-defined species is also an output column named by its id.
@@ -263,6 +296,16 @@ impl Translator<'_, '_> {
             if let Some(s) = self.species.iter().find(|s| &s.id == var) {
                 a.unit = self.species_unit(s, comp_unit);
                 a.description = name_attr(s.node, var);
+                a.observe = true;
+            } else if let Some(c) = self
+                .compartments
+                .iter()
+                .find(|c| c.attribute("id") == Some(var))
+            {
+                // A variable compartment size is an output column (and `[concentrations]`
+                // reads it).
+                a.unit = comp_unit.get(var).cloned().unwrap_or_default();
+                a.description = format!("size of compartment {}", name_attr(*c, var));
                 a.observe = true;
             } else if let Some(p) = self
                 .parameters
@@ -345,6 +388,12 @@ impl Translator<'_, '_> {
         out.assignments = self.emit_assignments(&comp_unit);
         out.algebraic = self.emit_algebraic(&comp_unit);
         self.emit_fast(&comp_unit, &mut out);
+        let units: Vec<(String, String)> = self
+            .species
+            .iter()
+            .map(|s| (s.id.clone(), self.species_unit(s, &comp_unit)))
+            .collect();
+        out.assignments.extend(self.amount_assignments(&units));
         // Species columns and their compartments: `--amounts` multiplies concentrations by the
         // size, `--concentrations` divides amounts (hasOnlySubstanceUnits) by it.
         for s in &self.species {

@@ -124,15 +124,14 @@ impl Translator<'_, '_> {
                 let ctx = format!("the assignment to '{var}' of event {label}");
                 match self.roles.get(var) {
                     None => self.malformed(format!("{ctx}: unknown symbol '{var}'")),
-                    Some(Role::State) | Some(Role::Parameter)
-                        if !self.comp_size.contains_key(var) =>
-                    {
+                    Some(Role::State) | Some(Role::Parameter) => {
                         self.check_symbols(e, &ctx);
-                        set.insert(names[var].clone(), sp(print(e, &names).into()));
+                        let (target, value) = self.event_set(var, e);
+                        set.insert(target, sp(value.into()));
                     }
                     Some(r) => {
                         let what = if self.comp_size.contains_key(var) {
-                            "a compartment: variable compartment sizes are not supported"
+                            "a compartment"
                         } else if *r == Role::Assignment {
                             "set by an assignment rule"
                         } else {
@@ -144,6 +143,7 @@ impl Translator<'_, '_> {
                     }
                 }
             }
+            self.resize_concentration_states(&ev.assignments, &mut set);
             let mut expr = |e: &Option<Expr>, what: &str| {
                 e.as_ref().map(|e| {
                     self.check_symbols(e, &format!("the {what} of event {label}"));
@@ -235,7 +235,8 @@ impl Translator<'_, '_> {
                     None => self.malformed(format!("{ctx}: unknown symbol '{var}'")),
                     Some(Role::State) => {
                         self.check_symbols(e, &ctx);
-                        set.insert(names[var].clone(), sp(print(e, &names).into()));
+                        let (target, value) = self.event_set(var, e);
+                        set.insert(target, sp(value.into()));
                     }
                     Some(r) => {
                         let what = if self.comp_size.contains_key(var) {
@@ -255,6 +256,7 @@ impl Translator<'_, '_> {
             if self.problems.len() > before {
                 continue;
             }
+            self.resize_concentration_states(&ev.assignments, &mut set);
             let t_value = match value_of(at) {
                 Ok(v) if v.is_finite() => v,
                 _ => {

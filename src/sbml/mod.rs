@@ -13,7 +13,8 @@
 //!   otherwise a **parameter**. A parameter (or non-boundary species) likewise becomes an
 //!   assignment / state when a rule targets it. A species set by an assignment rule is also an
 //!   output column, named by its id (`observe = true`), as libRoadRunner and COPASI report it.
-//! * **Compartments** become parameters (their size), named by their id.
+//! * **Compartments** become parameters (their size), named by their id; a state when a rate
+//!   rule drives the size, an assignment (an output column) when an assignment rule sets it.
 //! * **Function definitions** are inlined; **local parameters** of a kinetic law are renamed
 //!   `<reactionId>_<parameterId>`.
 //! * **Initial assignments** give a state an `initial` expression; for a parameter the expression
@@ -33,8 +34,10 @@
 //!   model is compiled.
 //! * A **fast reaction** is at equilibrium (see `fast.rs`): its species become conserved totals
 //!   (states), assignments and one `[[algebraic]]` entry.
-//! * Event assignments to compartments, delay functions, fast reactions beyond `fast.rs`,
-//!   variable compartments and stoichiometries, required L3 packages and MathML outside the
+//! * **Variable compartment sizes** and **variable stoichiometries** (`variable.rs`): a species
+//!   in a compartment whose size varies is kept as its amount; a stoichiometry a rule, an initial
+//!   assignment or an event sets is a symbol of the reaction term.
+//! * Delay functions, fast reactions beyond `fast.rs`, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
 //!   the document itself is broken).
@@ -55,6 +58,7 @@ mod reactions;
 mod rules;
 mod symbols;
 mod units;
+mod variable;
 mod xml;
 
 use std::collections::{HashMap, HashSet};
@@ -190,6 +194,10 @@ struct Translator<'a, 'i> {
     /// Signed reaction terms per species.
     terms: HashMap<String, Vec<String>>,
     local_params: Vec<LocalParam>,
+    /// Compartments whose size varies (a rule or an event sets it), `variable.rs`.
+    varying: HashSet<String>,
+    /// Species kept as amounts (in a varying compartment): species id -> amount state name.
+    amount_states: HashMap<String, String>,
 }
 
 impl<'a, 'i> Translator<'a, 'i> {
@@ -223,6 +231,8 @@ impl<'a, 'i> Translator<'a, 'i> {
             evaluated_notes: Vec::new(),
             terms: HashMap::new(),
             local_params: Vec::new(),
+            varying: HashSet::new(),
+            amount_states: HashMap::new(),
         }
     }
 
@@ -246,6 +256,12 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.assign_roles();
         self.initial_assignments_at_t0();
         self.evaluate_parameters();
+        if self.compartment_sizes_at_t0() {
+            // Species' initial values depend on the sizes at t0.
+            self.evaluate_parameters();
+        }
+        self.stoichiometry_parameters();
+        self.plan_variable_compartments();
         self.read_reactions();
         self.check_rule_symbols();
         self.check_algebraic_symbols();

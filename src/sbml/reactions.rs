@@ -82,18 +82,9 @@ impl Translator<'_, '_> {
                             continue;
                         };
                         print(&e, &self.names)
+                    } else if let Some(name) = self.variable_stoichiometry(sr) {
+                        name
                     } else {
-                        if let Some(srid) = sr.attribute("id") {
-                            if self.initial_assignments.contains_key(srid)
-                                || self.assigned.contains(srid)
-                                || self.rate_rules.contains_key(srid)
-                                || event_targets(self.model).any(|v| v == srid)
-                            {
-                                self.unsupported(format!(
-                                    "variable stoichiometry '{srid}' in reaction '{rid}'"
-                                ));
-                            }
-                        }
                         let s = sr.attribute("stoichiometry").unwrap_or("1").trim();
                         match s.parse::<f64>() {
                             Ok(v) if v.is_finite() => cartox_number_text(s, v),
@@ -156,9 +147,9 @@ pub(super) fn species_rhs(terms: &[String], compartment: Option<&str>) -> String
     }
 }
 
-/// Variables that some event assigns (a stoichiometry an event changes is variable stoichiometry:
-/// the reactions are compiled with fixed stoichiometries, so it is refused, not ignored).
-fn event_targets<'a, 'i>(model: Node<'a, 'i>) -> impl Iterator<Item = &'a str> + 'a {
+/// Variables that some event assigns (a stoichiometry an event changes is variable: the reaction
+/// term reads its parameter, `variable.rs`).
+pub(super) fn event_targets<'a, 'i>(model: Node<'a, 'i>) -> impl Iterator<Item = &'a str> + 'a {
     list(model, "listOfEvents", "event")
         .into_iter()
         .flat_map(|ev| {

@@ -144,25 +144,30 @@ impl Translator<'_, '_> {
     pub(super) fn initial_assignments_at_t0(&mut self) {
         let ids: Vec<String> = self.initial_assignments.keys().cloned().collect();
         for id in ids {
-            let mut e = self.initial_assignments[&id].clone();
-            // Each round replaces one level of definitions (a cycle stops after the last).
-            for _ in 0..8 {
-                let mut changed = false;
-                e = e.map(&mut |node| match node {
-                    Expr::Time => Some(num(0.0)),
-                    Expr::Sym(s) if self.roles.get(s) != Some(&Role::Parameter) => {
-                        let d = self.definition_at_t0(s)?;
-                        changed = true;
-                        Some(d)
-                    }
-                    _ => None,
-                });
-                if !changed {
-                    break;
-                }
-            }
+            let e = self.inline_at_t0(self.initial_assignments[&id].clone());
             self.initial_assignments.insert(id, e);
         }
+    }
+
+    /// `e` at t0: each symbol that is not a parameter replaced by its definition at t0, time by 0.
+    pub(super) fn inline_at_t0(&self, mut e: Expr) -> Expr {
+        // Each round replaces one level of definitions (a cycle stops after the last).
+        for _ in 0..8 {
+            let mut changed = false;
+            e = e.map(&mut |node| match node {
+                Expr::Time => Some(num(0.0)),
+                Expr::Sym(s) if self.roles.get(s) != Some(&Role::Parameter) => {
+                    let d = self.definition_at_t0(s)?;
+                    changed = true;
+                    Some(d)
+                }
+                _ => None,
+            });
+            if !changed {
+                break;
+            }
+        }
+        e
     }
 
     /// The value of `id` at t0 as an expression: its initial assignment, its assignment rule,
@@ -181,6 +186,12 @@ impl Translator<'_, '_> {
         if let Some(s) = self.species.iter().find(|s| s.id == id) {
             let size = self.comp_size.get(&s.compartment).copied().flatten();
             return species_value(s.node, s.only_substance, size).map(num);
+        }
+        if let Some(size) = self.comp_size.get(id) {
+            return size.map(num);
+        }
+        if let Some(sr) = super::variable::species_reference(self.model, id) {
+            return attr_f64(sr, "stoichiometry").map(num);
         }
         let p = self
             .parameters

@@ -72,11 +72,6 @@ impl Translator<'_, '_> {
         let mut comp_size: HashMap<String, Option<f64>> = HashMap::new();
         for c in &compartments {
             let id = c.attribute("id").unwrap_or("").to_string();
-            if role_of(&id) != Role::Parameter {
-                problems.push(Problem::unsupported(format!(
-                    "compartment '{id}' with a rule (variable compartment size)"
-                )));
-            }
             // L2 default size is 1 when unset (and spatialDimensions 0 has no size).
             // A 0-dimensional compartment has no size: its species are amounts (size 1).
             let point = c.attribute("spatialDimensions") == Some("0");
@@ -84,7 +79,9 @@ impl Translator<'_, '_> {
                 .or(attr_f64(*c, "volume"))
                 .or(if level == 2 || point { Some(1.0) } else { None });
             comp_size.insert(id.clone(), size);
-            roles.insert(id, Role::Parameter);
+            // A rate rule makes the size a state, an assignment rule an assignment
+            // (`variable.rs` keeps the species in such a compartment as amounts).
+            roles.insert(id.clone(), role_of(&id));
         }
         let mut species: Vec<SpeciesInfo> = Vec::new();
         for s in list(model, "listOfSpecies", "species") {
@@ -112,8 +109,9 @@ impl Translator<'_, '_> {
             let id = p.attribute("id").unwrap_or("").to_string();
             roles.insert(id.clone(), role_of(&id));
         }
-        // A species reference with an id and a fixed stoichiometry is a parameter (its value);
-        // one that rules or initial assignments change is refused as variable stoichiometry.
+        // A species reference with an id is a parameter (its stoichiometry), an assignment or a
+        // state when a rule sets it (variable stoichiometry, `variable.rs`); one with an initial
+        // assignment gets its value once the parameters are evaluated.
         for r in list(model, "listOfReactions", "reaction") {
             for sr in ["listOfReactants", "listOfProducts"]
                 .iter()
@@ -122,17 +120,21 @@ impl Translator<'_, '_> {
                 let Some(id) = sr.attribute("id") else {
                     continue;
                 };
-                let fixed = role_of(id) == Role::Parameter
-                    && !self.initial_assignments.contains_key(id)
-                    && !roles.contains_key(id);
+                if roles.contains_key(id) {
+                    continue;
+                }
+                let role = role_of(id);
+                roles.insert(id.to_string(), role);
+                if role != Role::Parameter || self.initial_assignments.contains_key(id) {
+                    continue;
+                }
                 let value = attr_f64(sr, "stoichiometry").or((level == 2).then_some(1.0));
-                if let (true, Some(value)) = (fixed, value) {
+                if let Some(value) = value {
                     let name = self
                         .names
                         .get(id)
                         .cloned()
                         .unwrap_or_else(|| id.to_string());
-                    roles.insert(id.to_string(), Role::Parameter);
                     self.names.insert(id.to_string(), name.clone());
                     self.local_params.push(super::LocalParam {
                         name,
@@ -250,7 +252,9 @@ impl Translator<'_, '_> {
 }
 
 /// The species references (reactants and products) of every reaction.
-fn species_references<'a, 'i>(model: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+pub(super) fn species_references<'a, 'i>(
+    model: Node<'a, 'i>,
+) -> impl Iterator<Item = Node<'a, 'i>> {
     list(model, "listOfReactions", "reaction")
         .into_iter()
         .flat_map(|r| {

@@ -12,7 +12,7 @@ pub(in crate::model) mod toxicity;
 
 use super::location::Locator;
 use super::spec::{Meta, ModelSpec};
-use super::{Model, ModelError, TimeUnit};
+use super::{CompartmentSize, Model, ModelError, TimeUnit};
 use crate::expr::{self, Ast, Node, Program};
 use names::{Names, Scope};
 use toml::Spanned;
@@ -99,13 +99,14 @@ fn time_unit(meta: &Meta, loc: &Locator) -> Result<TimeUnit, ModelError> {
 }
 
 /// `[concentrations]` or `[amounts]` (`key`): each key an output column (state or observable),
-/// each value a parameter (the compartment size).
+/// each value the compartment's size: a parameter, or for a variable compartment a state or an
+/// observable (an assignment with `observe = true`).
 fn per_compartment(
     model: &Model,
     table: &indexmap::IndexMap<String, Spanned<String>>,
     key: &str,
     loc: &Locator,
-) -> Result<Vec<(String, usize)>, ModelError> {
+) -> Result<Vec<(String, CompartmentSize)>, ModelError> {
     let mut out = Vec::new();
     for (name, size) in table {
         if model.state_index(name).is_none() && model.observable_index(name).is_none() {
@@ -114,15 +115,21 @@ fn per_compartment(
                 format!("{key}.{name}: `{name}` is not a state or observable"),
             ));
         }
-        let p = model.parameter_index(size.get_ref()).ok_or_else(|| {
-            loc.at(
-                size,
-                format!(
-                    "{key}.{name}: `{}` is not a parameter (a compartment size)",
-                    size.get_ref()
-                ),
-            )
-        })?;
+        let s = size.get_ref();
+        let p = model
+            .parameter_index(s)
+            .map(CompartmentSize::Parameter)
+            .or_else(|| model.state_index(s).map(CompartmentSize::State))
+            .or_else(|| model.observable_index(s).map(CompartmentSize::Observable))
+            .ok_or_else(|| {
+                loc.at(
+                    size,
+                    format!(
+                        "{key}.{name}: `{s}` is not a parameter, state or observable (a \
+                         compartment size)"
+                    ),
+                )
+            })?;
         out.push((name.clone(), p));
     }
     Ok(out)
