@@ -311,7 +311,7 @@ fn func_derivative(f: Func, a: &Node) -> Option<Node> {
         Func::Ln => div(one(), a.clone()),
         Func::Log10 => div(one(), mul(a.clone(), num(std::f64::consts::LN_10))),
         Func::Sqrt => div(one(), mul(num(2.0), c(Func::Sqrt))),
-        Func::Floor | Func::Ceil => return None,
+        Func::Floor | Func::Ceil | Func::Factorial => return None,
         Func::Sin => c(Func::Cos),
         Func::Cos => neg(c(Func::Sin)),
         Func::Tan => sq(&c(Func::Sec)),

@@ -90,6 +90,8 @@ pub enum Func {
     Arcsech,
     Arccsch,
     Arccoth,
+    /// `n!` of a whole number n >= 0 (NaN otherwise; infinite above 170).
+    Factorial,
 }
 
 /// Every one-argument function by its name in the expression language (`log` is `ln`).
@@ -126,6 +128,7 @@ pub const FUNCS: &[(&str, Func)] = &[
     ("arcsech", Func::Arcsech),
     ("arccsch", Func::Arccsch),
     ("arccoth", Func::Arccoth),
+    ("factorial", Func::Factorial),
 ];
 
 impl Func {
@@ -165,6 +168,7 @@ impl Func {
             Func::Arcsech => (1.0 / x).acosh(),
             Func::Arccsch => (1.0 / x).asinh(),
             Func::Arccoth => (1.0 / x).atanh(),
+            Func::Factorial => factorial(x),
         }
     }
 
@@ -176,6 +180,18 @@ impl Func {
             .map(|(n, _)| *n)
             .unwrap_or("?")
     }
+}
+
+/// `x!` for a whole number `x >= 0` (the product, exact up to 22!, infinite above 170!); NaN for a
+/// negative or fractional `x`.
+fn factorial(x: f64) -> f64 {
+    if !(x >= 0.0 && x.fract() == 0.0) {
+        return f64::NAN;
+    }
+    if x > 170.0 {
+        return f64::INFINITY;
+    }
+    (2..=x as u32).fold(1.0, |acc, k| acc * k as f64)
 }
 
 /// The parsed expression, names still as text (with their byte offsets for error messages).
@@ -438,7 +454,10 @@ mod program;
 
 pub use diff::derivative;
 
-pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
+pub use parse::{
+    delay_arguments, is_identifier, parse, rate_of_name, rate_of_target, DELAY, MAX_DEPTH, RATE_OF,
+    RESERVED,
+};
 pub use program::{Program, ProgramBuilder};
 
 #[cfg(test)]

@@ -337,6 +337,7 @@ impl Translator<'_, '_> {
         };
         self.emit_states(&comp_unit, &mut out);
         out.assignments = self.emit_assignments(&comp_unit);
+        out.assignments.extend(self.reaction_rate_assignments());
         // Species columns and their compartments: `--amounts` multiplies concentrations by the
         // size, `--concentrations` divides amounts (hasOnlySubstanceUnits) by it.
         for s in &self.species {

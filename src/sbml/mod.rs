@@ -44,6 +44,7 @@ mod emit;
 mod events;
 mod mathml;
 mod print;
+mod reaction_ids;
 mod reactions;
 mod rules;
 mod symbols;
@@ -179,6 +180,8 @@ struct Translator<'a, 'i> {
     /// Signed reaction terms per species.
     terms: HashMap<String, Vec<String>>,
     local_params: Vec<LocalParam>,
+    /// Reactions whose id is used as a symbol (its rate), with their printed kinetic laws.
+    rate_symbols: Vec<(String, String)>,
 }
 
 impl<'a, 'i> Translator<'a, 'i> {
@@ -210,6 +213,7 @@ impl<'a, 'i> Translator<'a, 'i> {
             evaluated_notes: Vec::new(),
             terms: HashMap::new(),
             local_params: Vec::new(),
+            rate_symbols: Vec::new(),
         }
     }
 
@@ -229,6 +233,7 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.read_events();
         self.declare_identifiers();
         self.assign_roles();
+        self.declare_reaction_symbols();
         self.initial_assignments_at_t0();
         self.evaluate_parameters();
         self.read_reactions();

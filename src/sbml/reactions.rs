@@ -61,6 +61,7 @@ impl Translator<'_, '_> {
             });
             self.check_symbols(&rate, &ctx);
             let rate = print(&rate, &self.names);
+            self.record_reaction_rate(&rid, &rate);
             for (list_name, sign) in [("listOfReactants", "-"), ("listOfProducts", "+")] {
                 for sr in list(r, list_name, "speciesReference") {
                     let sp = sr.attribute("species").unwrap_or("").to_string();

@@ -150,6 +150,8 @@ pub struct Solution {
     starts: Vec<f64>,
     /// Parameter values in force on each segment (interventions change them).
     seg_params: Vec<Vec<f64>>,
+    /// The state before the start (the history `delay(x, tau)` reads there).
+    before_start: Vec<f64>,
     pub stats: Stats,
 }
 
@@ -181,10 +183,64 @@ impl Solution {
         seg.eval(t.clamp(seg.t0(), seg.t1()), out);
     }
 
+    /// State at model time `t`, which may be before the start (the initial state there): what
+    /// `delay(x, tau)` reads ([`Model::fill_delays`]).
+    pub fn past_state(&self, t: f64, out: &mut [f64]) {
+        past_state(
+            &self.segments,
+            &self.before_start,
+            f64::INFINITY,
+            &[],
+            t,
+            out,
+        )
+    }
+
     /// Parameter values in force at `day` (right-continuous like `state_at`).
     pub fn params_at(&self, day: f64) -> &[f64] {
         &self.seg_params[self.segment_index(day * self.per_day)]
     }
+}
+
+/// The state at model time `s` from the segments integrated so far: the state before the start
+/// for `s < 0`, `y_now` from `t_now` (the start of the span being integrated) on.
+fn past_state(
+    segments: &[Box<dyn Segment>],
+    before: &[f64],
+    t_now: f64,
+    y_now: &[f64],
+    s: f64,
+    out: &mut [f64],
+) {
+    if s < 0.0 || segments.is_empty() && s < t_now {
+        out.copy_from_slice(before);
+    } else if s >= t_now {
+        out.copy_from_slice(y_now);
+    } else {
+        let i = segments.partition_point(|g| g.t0() <= s).saturating_sub(1);
+        let g = &segments[i];
+        g.eval(s.clamp(g.t0(), g.t1()), out);
+    }
+}
+
+/// The next time after `t` where a span of a model with delays ends: at most the shortest
+/// delay on, and at the next multiple of each delay (where the start's discontinuity
+/// propagates). An error for a delay that is not finite and > 0.
+fn delay_stop(model: &Model, params: &[f64], t: f64, stop: f64) -> Result<f64, String> {
+    let v = model.slots_with_params(params);
+    let mut stop = stop;
+    for tau in model.delay_times(&v) {
+        if !(tau.is_finite() && tau > 0.0) {
+            return Err(format!("a delay is {tau}: it must be finite and > 0"));
+        }
+        stop = stop.min(t + tau);
+        let mut next = ((t / tau).floor() + 1.0) * tau;
+        if next - t <= 1e-9 * tau.max(t.abs()) {
+            next += tau;
+        }
+        stop = stop.min(next);
+    }
+    Ok(stop)
 }
 
 /// A discontinuity in time: state changes applied at `day` (model breakpoints have none).
@@ -327,6 +383,9 @@ pub(crate) struct Span<'a> {
     pub watch: &'a [(Quantity, f64)],
     /// Analytic Jacobian for radau5 (finite differences without one).
     pub jacobian: Option<&'a JacobianFn<'a>>,
+    /// The solution's past, for a model with `delay(x, tau)` (dopri5 only): the span is no
+    /// longer than the shortest delay, so every time looked up is before its start.
+    pub past: Option<&'a crate::model::delay::Past<'a>>,
 }
 
 /// The levels a span watches (see [`Span::watch`]): for each, whether it was below its level at
@@ -501,6 +560,28 @@ pub fn solve_with_jacobian(
     }
     let mut events = scheduled_events(model, sc, end_day);
     let mut y = initial_state(model, sc);
+    let before_start = y.clone();
+    // delay(x, tau): dopri5 only (auto stays explicit), in spans no longer than the delay.
+    let delayed = model.has_delays();
+    let explicit = SolverOptions {
+        method: Method::Dopri5,
+        ..*opts
+    };
+    let opts = match opts.method {
+        Method::Radau5 | Method::Bdf if delayed => {
+            return Err(fail(
+                0.0,
+                format!(
+                    "--method {}: a model with delay(x, tau) is integrated with dopri5 (use \
+                     --method dopri5 or auto)",
+                    opts.method.as_str()
+                )
+                .into(),
+            ))
+        }
+        Method::Auto if delayed => &explicit,
+        _ => opts,
+    };
     let mut params = sc.params.clone();
     let mut triggered = state_events::StateEvents::new(model, &params, end_day * per_day);
     if let Some(se) = triggered.as_mut() {
@@ -547,6 +628,14 @@ pub fn solve_with_jacobian(
                 watch = tr.watch();
             }
         }
+        if delayed {
+            stop = delay_stop(model, &params, t, stop).map_err(|m| fail(t, m.into()))?;
+        }
+        let y_now = if delayed { y.clone() } else { Vec::new() };
+        let (segs, before, t_now) = (&segments, &before_start, t);
+        let past_fn =
+            move |s: f64, out: &mut [f64]| past_state(segs, before, t_now, &y_now, s, out);
+        let past: Option<&crate::model::delay::Past> = delayed.then_some(&past_fn);
         if stop > t {
             let span = Span {
                 model,
@@ -558,6 +647,7 @@ pub fn solve_with_jacobian(
                 h0: h_hint,
                 watch: &watch,
                 jacobian,
+                past,
             };
             let auto_at_start = auto.clone();
             let seg = integrate_segment(span, &mut stats, &mut auto)
@@ -641,6 +731,7 @@ pub fn solve_with_jacobian(
         starts: segments.iter().map(|s| s.t0()).collect(),
         segments,
         seg_params,
+        before_start,
         stats,
     })
 }
