@@ -120,6 +120,30 @@ observe = true
     }
 }
 
+/// A triggered event reading a delay: x(t - 1) = 1 - (t - 1) falls below 0.5 at t = 1.5, where
+/// y is set to t + 10 x(t - 1) = 1.5 + 10 * 0.5.
+#[test]
+fn a_trigger_on_a_delayed_value_fires_at_the_closed_form_time() {
+    let m = load(&model(
+        "-delay(x, tau)",
+        "0",
+        r#"
+[[events]]
+name = "late"
+trigger = "delay(x, 1) < 0.5"
+set = { y = "t + 10 * delay(x, 1)" }
+"#,
+    ))
+    .unwrap();
+    let days = [1.0, 1.4, 1.6, 2.5];
+    let tr = sample(&m, &Inputs::default(), &days, tight(Method::Auto));
+    let y = tr.column("y").unwrap();
+    assert_eq!(&y[..2], &[2.0, 2.0]);
+    for &v in &y[2..] {
+        assert!((v - 6.5).abs() < 1e-6, "y = {v}");
+    }
+}
+
 #[test]
 fn rate_of_a_state_is_its_right_hand_side_and_of_a_parameter_zero() {
     // x' = -k x; r = rate_of(x) = -k x; y' = rate_of(x) so y = y0 + x - 1; z = rate_of(k) = 0.
@@ -192,13 +216,26 @@ fn what_cannot_be_evaluated_exactly_is_refused_with_the_construct_named() {
     assert!(nested.contains("a delay inside a delay"), "{nested}");
     let zero = load(&model("-delay(x, 0)", "0", "")).unwrap_err();
     assert!(zero.contains("must be finite and > 0, got 0"), "{zero}");
-    let in_event = load(&model(
+    let in_timed_event = load(&model(
         "-k * x",
         "0",
-        "[[events]]\nname = \"e\"\ntrigger = \"delay(x, 1) < 0.5\"\nset = { y = 0 }\n",
+        "[[events]]\nname = \"e\"\ntime = 2\nset = { y = \"delay(x, 1)\" }\n",
     ))
     .unwrap_err();
-    assert!(in_event.contains("event `e` reads a delay"), "{in_event}");
+    assert!(
+        in_timed_event.contains("event `e` reads a delay"),
+        "{in_timed_event}"
+    );
+    let changes_tau = load(&model(
+        "-delay(x, tau)",
+        "0",
+        "[[events]]\nname = \"e\"\ntrigger = \"t > 1\"\nset = { tau = 2 }\n",
+    ))
+    .unwrap_err();
+    assert!(
+        changes_tau.contains("an event changes a parameter the delay reads"),
+        "{changes_tau}"
+    );
     // The implicit methods do not keep a history.
     let m = load(&model("-delay(x, tau)", "0", "")).unwrap();
     for method in [Method::Radau5, Method::Bdf] {

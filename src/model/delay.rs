@@ -5,7 +5,9 @@
 //! compiled programs, like time. Whoever evaluates the model at time `t` (the solvers, the
 //! output grid) first calls [`Model::fill_delays`] with a function giving the state at any
 //! earlier time: the states there, then the assignments `x` needs, then `x` itself are evaluated
-//! with the parameters in force. Before the start the history is the initial state (SBML).
+//! with the parameters in force. Before the start the states keep their initial values (their
+//! `rate_of` is 0) while time runs back: `delay(sin(t), 1)` at t = 0 is `sin(-1)`, as the SBML
+//! Test Suite expects (cases 00937, 01318, 01400).
 //! `tau` is an expression of parameters (a constant delay, > 0); the solver integrates in spans
 //! no longer than the shortest delay ([`Model::delay_window`]), so every time it looks up lies
 //! in the part of the solution already computed.
@@ -56,11 +58,17 @@ impl Model {
             let s = t - d.tau.eval(v);
             scratch.clear();
             scratch.extend_from_slice(v);
-            scratch[0] = s.max(0.0);
+            scratch[0] = s;
             past(s, &mut scratch[1..1 + n]);
             for &k in &d.needs {
                 let slot = self.assignment_slots[k];
-                scratch[slot] = self.assignments[k].expr.eval(scratch);
+                let a = &self.assignments[k];
+                // Before the start the states stand still: their derivatives are 0.
+                scratch[slot] = if s < 0.0 && crate::expr::rate_of_target(&a.name).is_some() {
+                    0.0
+                } else {
+                    a.expr.eval(scratch)
+                };
             }
             v[d.slot] = d.expr.eval(scratch);
         }

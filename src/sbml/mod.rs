@@ -42,6 +42,7 @@
 
 mod emit;
 mod events;
+mod history;
 mod mathml;
 mod print;
 mod reaction_ids;
@@ -234,6 +235,7 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.declare_identifiers();
         self.assign_roles();
         self.declare_reaction_symbols();
+        self.check_delay_history();
         self.initial_assignments_at_t0();
         self.evaluate_parameters();
         self.read_reactions();

@@ -233,12 +233,16 @@ fn delay_stop(model: &Model, params: &[f64], t: f64, stop: f64) -> Result<f64, S
         if !(tau.is_finite() && tau > 0.0) {
             return Err(format!("a delay is {tau}: it must be finite and > 0"));
         }
-        stop = stop.min(t + tau);
+        // A multiple of tau within rounding of t, or of the stop, is not cut at again.
+        let close = 1e-9 * tau.max(t.abs()).max(stop.abs());
         let mut next = ((t / tau).floor() + 1.0) * tau;
-        if next - t <= 1e-9 * tau.max(t.abs()) {
+        if next - t <= close {
             next += tau;
         }
-        stop = stop.min(next);
+        let cut = (t + tau).min(next);
+        if cut < stop - close {
+            stop = cut;
+        }
     }
     Ok(stop)
 }
@@ -397,6 +401,9 @@ pub(crate) struct Watcher<'a> {
     items: Vec<(Quantity, f64, bool)>,
     /// The model's event triggers as they stood at the last step end (empty without events).
     triggers: Vec<bool>,
+    /// The solution's past, for a model with `delay(x, tau)`, and working space.
+    past: Option<&'a crate::model::delay::Past<'a>>,
+    scratch: Vec<f64>,
 }
 
 impl<'a> Watcher<'a> {
@@ -412,6 +419,8 @@ impl<'a> Watcher<'a> {
             t_last: left_limit(span.t1),
             items: span.watch.iter().map(|&(q, c)| (q, c, true)).collect(),
             triggers: Vec::new(),
+            past: span.past,
+            scratch: Vec::new(),
         };
         w.crossed(span.t0, span.y0);
         w
@@ -426,6 +435,10 @@ impl<'a> Watcher<'a> {
             let n = y.len();
             self.slots[0] = t;
             self.slots[1..1 + n].copy_from_slice(y);
+            if let Some(past) = self.past {
+                self.model
+                    .fill_delays(&mut self.slots, t, past, &mut self.scratch);
+            }
             self.model.eval_assignments(&mut self.slots);
             let first = self.triggers.is_empty();
             for (i, e) in events.iter().enumerate() {
@@ -585,7 +598,9 @@ pub fn solve_with_jacobian(
     let mut params = sc.params.clone();
     let mut triggered = state_events::StateEvents::new(model, &params, end_day * per_day);
     if let Some(se) = triggered.as_mut() {
-        se.settle(0.0, &mut y, &mut params)
+        let at_start = |_: f64, out: &mut [f64]| out.copy_from_slice(&before_start);
+        let past: Option<&crate::model::delay::Past> = delayed.then_some(&at_start);
+        se.settle(0.0, &mut y, &mut params, past)
             .map_err(|m| fail(0.0, m.into()))?;
     }
     let mut stats = Stats::default();
@@ -655,7 +670,7 @@ pub fn solve_with_jacobian(
             let mut seg = seg;
             if let Some(se) = triggered.as_mut() {
                 // Cut the segment where a model event's trigger changes.
-                if let Some(tc) = se.first_change(seg.as_ref(), &params) {
+                if let Some(tc) = se.first_change(seg.as_ref(), &params, past) {
                     stalled = if tc - t <= 1e-9 * t.abs().max(1.0) {
                         stalled + 1
                     } else {
@@ -681,7 +696,7 @@ pub fn solve_with_jacobian(
                         // The event falls at the segment's start: apply it and integrate again.
                         ev.apply(model, t, &mut y, &mut params);
                         if let Some(se) = triggered.as_mut() {
-                            se.settle(t, &mut y, &mut params)
+                            se.settle(t, &mut y, &mut params, past)
                                 .map_err(|m| fail(t, m.into()))?;
                         }
                         auto = auto_at_start;
@@ -721,7 +736,12 @@ pub fn solve_with_jacobian(
             next += 1;
         }
         if let Some(se) = triggered.as_mut() {
-            se.settle(t, &mut y, &mut params)
+            let y_now = if delayed { y.clone() } else { Vec::new() };
+            let (segs, before, t_now) = (&segments, &before_start, t);
+            let past_fn =
+                move |s: f64, out: &mut [f64]| past_state(segs, before, t_now, &y_now, s, out);
+            let past: Option<&crate::model::delay::Past> = delayed.then_some(&past_fn);
+            se.settle(t, &mut y, &mut params, past)
                 .map_err(|m| fail(t, m.into()))?;
         }
     }

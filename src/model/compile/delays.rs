@@ -2,8 +2,9 @@
 //! equation, observable or event gets a slot after the assignments; `x` is compiled like an
 //! assignment, `tau` as an expression of parameters. What the engine cannot evaluate exactly is
 //! refused with the delay named: a delay inside `x` (nested), a `tau` that is not an
-//! expression of parameters or not > 0, a delay that an event reads (its trigger, delay,
-//! priority or values), events or interventions changing a parameter a delay reads.
+//! expression of parameters or not > 0, a delay that a timed event (`time = ...`) reads in its
+//! values, events or interventions changing a parameter a delay reads. Triggered events may
+//! read delays (the solver fills them wherever it evaluates the triggers).
 
 use super::names::Scope;
 use super::{Context, ModelSpec};
@@ -124,21 +125,6 @@ pub(super) fn check(model: &mut Model, spec: &ModelSpec, cx: &Context) -> Result
     let v = model.slots_with_params(&params);
     let mut changed_params: Vec<usize> = Vec::new();
     for e in &model.state_events {
-        let mut nodes: Vec<&Node> = vec![&e.trigger];
-        nodes.extend(e.delay.iter().chain(&e.priority));
-        nodes.extend(e.set.iter().map(|(_, n, _)| n));
-        if nodes
-            .iter()
-            .any(|n| reads(model, n).iter().any(|s| delay_slots.contains(s)))
-        {
-            return Err(cx.loc.at(
-                &at(&model.delays[0].name),
-                format!(
-                    "event `{}` reads a delay (`delay(x, tau)` in an event is not supported)",
-                    e.name
-                ),
-            ));
-        }
         for (target, _, _) in &e.set {
             if let EventTarget::Parameter(p) = target {
                 changed_params.push(model.param_slot(*p));
@@ -151,7 +137,8 @@ pub(super) fn check(model: &mut Model, spec: &ModelSpec, cx: &Context) -> Result
                 return Err(cx.loc.at(
                     &at(&model.delays[0].name),
                     format!(
-                        "event `{}` reads a delay (`delay(x, tau)` in an event is not supported)",
+                        "event `{}` reads a delay (`delay(x, tau)` in an event at a `time` is \
+                         not supported; a `trigger` event may read one)",
                         e.name
                     ),
                 ));
