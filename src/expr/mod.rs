@@ -580,6 +580,38 @@ mod tests {
     }
 
     #[test]
+    fn factorial_rate_of_and_delay() {
+        assert_eq!(ev("factorial(0) + factorial(1) + factorial(5)", &[]), 122.0);
+        assert_eq!(
+            ev("factorial(x)", &[("x", 20.0)]),
+            2_432_902_008_176_640_000.0
+        );
+        assert!(ev("factorial(x)", &[("x", 2.5)]).is_nan());
+        assert!(ev("factorial(-1)", &[]).is_nan());
+        assert_eq!(ev("factorial(171)", &[]), f64::INFINITY);
+        // rate_of(x) and delay(x, tau) are derived names the model compiler defines.
+        let ast = parse("k * rate_of(x) + delay(if(x > 1, x, 2 * y), tau + 1)").unwrap();
+        let names: Vec<&str> = ast.names().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            ["k", "rate_of(x)", "delay(if(x > 1, x, 2 * y), tau + 1)"]
+        );
+        assert_eq!(rate_of_target(names[1]), Some("x"));
+        assert_eq!(
+            delay_arguments(names[2]),
+            Some(("if(x > 1, x, 2 * y)", "tau + 1"))
+        );
+        assert!(parse("rate_of(2 * x)")
+            .unwrap_err()
+            .message
+            .contains("one name"));
+        assert!(parse("delay(x)")
+            .unwrap_err()
+            .message
+            .contains("2 arguments"));
+    }
+
+    #[test]
     fn constants_fold() {
         let ast = parse("2 * 3 + ln(1)").unwrap();
         assert_eq!(ast.compile(&|_| None).unwrap(), Node::Const(6.0));

@@ -28,7 +28,12 @@
 //!   (`trigger`, `delay`, `priority`, `persistent`, `initial_value`, `values_at_trigger`), which
 //!   the solver handles with SBML's event semantics; such events may set species, rate-rule
 //!   variables and parameters.
-//! * Event assignments to compartments, algebraic rules, delay functions, fast reactions,
+//! * The `rateOf` csymbol becomes `rate_of(x)` and the `delay` csymbol `delay(x, tau)` of the
+//!   expression language (evaluated by the engine, see `docs/model-format.md`); a **reaction id**
+//!   used as a symbol means the reaction's rate: an assignment named by the id, equal to its
+//!   kinetic law (`reaction_ids.rs`). The delay csymbol next to an initial assignment that may
+//!   depend on time is refused (`history.rs`).
+//! * Event assignments to compartments, algebraic rules, fast reactions,
 //!   variable compartments and stoichiometries, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
