@@ -294,3 +294,79 @@ fn command_line_runs_a_model_file_with_delay_and_rate_of() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// SBML's `rateOf` and `delay` csymbols, a reaction id used as a symbol and `<factorial/>`
+/// through the importer: A' = -k A (reaction R, rate k A), so rateOf(A) = -k A, R = k A,
+/// delay(A, 1) = A(t - 1) (1 before the start) and factorial(3) = 6.
+#[test]
+fn sbml_rate_of_delay_and_reaction_ids_lower_to_the_engine() {
+    let ci = |x: &str| format!("<ci>{x}</ci>");
+    let csymbol = |name: &str, args: &str| {
+        format!(
+            "<apply><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/{name}\">{name}</csymbol>{args}</apply>"
+        )
+    };
+    let rule = |var: &str, math: &str| {
+        format!(
+            "<assignmentRule variable=\"{var}\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\">{math}</math></assignmentRule>"
+        )
+    };
+    let xml = format!(
+        r#"<?xml version="1.0"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
+ <model id="lowered" timeUnits="d">
+  <listOfUnitDefinitions>
+   <unitDefinition id="d"><listOfUnits><unit kind="second" exponent="1" scale="0" multiplier="86400"/></listOfUnits></unitDefinition>
+  </listOfUnitDefinitions>
+  <listOfCompartments><compartment id="cell" size="1" constant="true"/></listOfCompartments>
+  <listOfSpecies>
+   <species id="A" compartment="cell" initialAmount="1" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
+  </listOfSpecies>
+  <listOfParameters>
+   <parameter id="k" value="0.5" constant="true"/>
+   <parameter id="p1" constant="false"/><parameter id="p2" constant="false"/>
+   <parameter id="p3" constant="false"/><parameter id="p4" constant="false"/>
+  </listOfParameters>
+  <listOfRules>{}{}{}{}</listOfRules>
+  <listOfReactions>
+   <reaction id="R" reversible="false">
+    <listOfReactants><speciesReference species="A" stoichiometry="1" constant="true"/></listOfReactants>
+    <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>k</ci><ci>A</ci></apply></math></kineticLaw>
+   </reaction>
+  </listOfReactions>
+ </model>
+</sbml>"#,
+        rule("p1", &csymbol("rateOf", &ci("A"))),
+        rule("p2", &csymbol("delay", &format!("{}<cn>1</cn>", ci("A")))),
+        rule("p3", &ci("R")),
+        rule("p4", "<apply><factorial/><cn>3</cn></apply>"),
+    );
+    let text = cartox::sbml::sbml_to_toml(&xml, "lowered.xml").unwrap();
+    for expr in ["rate_of(A)", "delay(A, 1)", "factorial(3)"] {
+        assert!(text.contains(expr), "{expr} missing from:\n{text}");
+    }
+    let spec = cartox::sbml::sbml_to_spec(&xml, "lowered.xml").unwrap();
+    let mut m = Model::from_spec(spec, "lowered.xml").unwrap();
+    m.observe_more(&["p1", "p2", "p3", "p4"]).unwrap();
+    let days: Vec<f64> = (0..=12).map(|i| i as f64 * 0.25).collect();
+    let tr = sample(&m, &Inputs::default(), &days, tight(Method::Auto));
+    let col = |n: &str| tr.column(n).unwrap();
+    let (a, p1, p2, p3, p4) = (col("A"), col("p1"), col("p2"), col("p3"), col("p4"));
+    for (i, &t) in days.iter().enumerate() {
+        let want = (-0.5 * t).exp();
+        let lag = if t < 1.0 {
+            1.0
+        } else {
+            (-0.5 * (t - 1.0)).exp()
+        };
+        assert!((a[i] - want).abs() < 1e-9, "A({t})");
+        assert!(
+            (p1[i] + 0.5 * want).abs() < 1e-9,
+            "rateOf(A)({t}) = {}",
+            p1[i]
+        );
+        assert!((p2[i] - lag).abs() < 1e-8, "delay(A, 1)({t}) = {}", p2[i]);
+        assert!((p3[i] - 0.5 * want).abs() < 1e-9, "R({t}) = {}", p3[i]);
+        assert_eq!(p4[i], 6.0);
+    }
+}
