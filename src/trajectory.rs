@@ -37,10 +37,15 @@ impl Trajectory {
         let mut v = model.slots_with_params(params);
         let mut y = vec![0.0; n];
         let mut o = vec![0.0; no];
+        let mut scratch = Vec::new();
         for (r, &d) in days.iter().enumerate() {
             sol.state_at(d, &mut y);
             set_params(model, &mut v, sol.params_at(d));
-            model.observe(&mut v, d * model.time_unit.per_day(), &y, &mut o);
+            let t = d * model.time_unit.per_day();
+            if model.has_delays() {
+                model.fill_delays(&mut v, t, &|s, out| sol.past_state(s, out), &mut scratch);
+            }
+            model.observe(&mut v, t, &y, &mut o);
             states.row_mut(r).assign(&ndarray::ArrayView1::from(&y[..]));
             observables
                 .row_mut(r)
@@ -128,6 +133,12 @@ impl<'a> Reader<'a> {
             Quantity::Observable(i) => {
                 let t = day * self.model.time_unit.per_day();
                 set_params(self.model, &mut self.v, self.sol.params_at(day));
+                if self.model.has_delays() {
+                    let sol = self.sol;
+                    let past = |s: f64, out: &mut [f64]| sol.past_state(s, out);
+                    self.model
+                        .fill_delays(&mut self.v, t, &past, &mut Vec::new());
+                }
                 self.model.observe_one(&mut self.v, t, &self.y, i)
             }
         }
@@ -173,6 +184,12 @@ impl<'a> Probe<'a> {
                     self.loaded = Some(seg);
                 }
                 let t = day * self.model.time_unit.per_day();
+                if self.model.has_delays() {
+                    let sol = self.sol;
+                    let past = |s: f64, out: &mut [f64]| sol.past_state(s, out);
+                    self.model
+                        .fill_delays(&mut self.v, t, &past, &mut Vec::new());
+                }
                 self.model.observe_one(&mut self.v, t, y, i)
             }
         }

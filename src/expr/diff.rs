@@ -311,7 +311,7 @@ fn func_derivative(f: Func, a: &Node) -> Option<Node> {
         Func::Ln => div(one(), a.clone()),
         Func::Log10 => div(one(), mul(a.clone(), num(std::f64::consts::LN_10))),
         Func::Sqrt => div(one(), mul(num(2.0), c(Func::Sqrt))),
-        Func::Floor | Func::Ceil => return None,
+        Func::Floor | Func::Ceil | Func::Factorial => return None,
         Func::Sin => c(Func::Cos),
         Func::Cos => neg(c(Func::Sin)),
         Func::Tan => sq(&c(Func::Sec)),
@@ -378,8 +378,16 @@ mod tests {
 
     #[test]
     fn every_function_and_operator_matches_central_differences() {
-        // Domains: acosh, arcsec, arccsc and arccoth need |arg| > 1; arcsech needs (0, 1).
-        let special = ["acosh", "arcsec", "arccsc", "arccoth", "arcsech"];
+        // Domains: acosh, arcsec, arccsc and arccoth need |arg| > 1; arcsech needs (0, 1);
+        // factorial a whole number (its derivative is 0 where it is defined).
+        let special = [
+            "acosh",
+            "arcsec",
+            "arccsc",
+            "arccoth",
+            "arcsech",
+            "factorial",
+        ];
         let mut cases: Vec<String> = FUNCS
             .iter()
             .filter(|(name, _)| !special.contains(name))
@@ -391,6 +399,7 @@ mod tests {
             ("arccsc", "x + 1.5"),
             ("arccoth", "x + 1.5"),
             ("arcsech", "0.3 * x"),
+            ("factorial", "floor(x) + 2"),
         ] {
             cases.push(format!("{name}({arg})"));
         }

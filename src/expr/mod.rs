@@ -90,6 +90,8 @@ pub enum Func {
     Arcsech,
     Arccsch,
     Arccoth,
+    /// `n!` of a whole number n >= 0 (NaN otherwise; infinite above 170).
+    Factorial,
 }
 
 /// Every one-argument function by its name in the expression language (`log` is `ln`).
@@ -126,6 +128,7 @@ pub const FUNCS: &[(&str, Func)] = &[
     ("arcsech", Func::Arcsech),
     ("arccsch", Func::Arccsch),
     ("arccoth", Func::Arccoth),
+    ("factorial", Func::Factorial),
 ];
 
 impl Func {
@@ -165,6 +168,7 @@ impl Func {
             Func::Arcsech => (1.0 / x).acosh(),
             Func::Arccsch => (1.0 / x).asinh(),
             Func::Arccoth => (1.0 / x).atanh(),
+            Func::Factorial => factorial(x),
         }
     }
 
@@ -176,6 +180,18 @@ impl Func {
             .map(|(n, _)| *n)
             .unwrap_or("?")
     }
+}
+
+/// `x!` for a whole number `x >= 0` (the product, exact up to 22!, infinite above 170!); NaN for a
+/// negative or fractional `x`.
+fn factorial(x: f64) -> f64 {
+    if !(x >= 0.0 && x.fract() == 0.0) {
+        return f64::NAN;
+    }
+    if x > 170.0 {
+        return f64::INFINITY;
+    }
+    (2..=x as u32).fold(1.0, |acc, k| acc * k as f64)
 }
 
 /// The parsed expression, names still as text (with their byte offsets for error messages).
@@ -440,7 +456,10 @@ mod program;
 pub use diff::derivative;
 pub use linear::{linear_coefficient, solve_linear};
 
-pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
+pub use parse::{
+    delay_arguments, is_identifier, parse, rate_of_name, rate_of_target, DELAY, MAX_DEPTH, RATE_OF,
+    RESERVED,
+};
 pub use program::{Program, ProgramBuilder};
 
 #[cfg(test)]
@@ -560,6 +579,38 @@ mod tests {
             parse("sin(1, 2)").unwrap_err().message,
             "`sin` takes 1 argument, 2 given"
         );
+    }
+
+    #[test]
+    fn factorial_rate_of_and_delay() {
+        assert_eq!(ev("factorial(0) + factorial(1) + factorial(5)", &[]), 122.0);
+        assert_eq!(
+            ev("factorial(x)", &[("x", 20.0)]),
+            2_432_902_008_176_640_000.0
+        );
+        assert!(ev("factorial(x)", &[("x", 2.5)]).is_nan());
+        assert!(ev("factorial(-1)", &[]).is_nan());
+        assert_eq!(ev("factorial(171)", &[]), f64::INFINITY);
+        // rate_of(x) and delay(x, tau) are derived names the model compiler defines.
+        let ast = parse("k * rate_of(x) + delay(if(x > 1, x, 2 * y), tau + 1)").unwrap();
+        let names: Vec<&str> = ast.names().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            ["k", "rate_of(x)", "delay(if(x > 1, x, 2 * y), tau + 1)"]
+        );
+        assert_eq!(rate_of_target(names[1]), Some("x"));
+        assert_eq!(
+            delay_arguments(names[2]),
+            Some(("if(x > 1, x, 2 * y)", "tau + 1"))
+        );
+        assert!(parse("rate_of(2 * x)")
+            .unwrap_err()
+            .message
+            .contains("one name"));
+        assert!(parse("delay(x)")
+            .unwrap_err()
+            .message
+            .contains("2 arguments"));
     }
 
     #[test]

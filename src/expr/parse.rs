@@ -4,11 +4,86 @@ use super::{err, Ast, BinOp, ExprError, Func, FUNCS};
 
 /// Names that cannot be used for states, parameters, assignments or observables.
 pub const RESERVED: &[&str] = &[
-    "t", "pi", "if", "min", "max", "abs", "exp", "ln", "log", "log10", "sqrt", "pow", "floor",
-    "ceil", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-    "atanh", "sec", "csc", "cot", "sech", "csch", "coth", "arcsec", "arccsc", "arccot", "arcsech",
-    "arccsch", "arccoth",
+    "t",
+    "pi",
+    "if",
+    "min",
+    "max",
+    "abs",
+    "exp",
+    "ln",
+    "log",
+    "log10",
+    "sqrt",
+    "pow",
+    "floor",
+    "ceil",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "sec",
+    "csc",
+    "cot",
+    "sech",
+    "csch",
+    "coth",
+    "arcsec",
+    "arccsc",
+    "arccot",
+    "arcsech",
+    "arccsch",
+    "arccoth",
+    "factorial",
 ];
+
+/// `rate_of(x)`: the current time derivative of `x` (its right-hand side for a state, 0 for a
+/// parameter). The parser reads it as one derived name, [`rate_of_name`], which the model
+/// compiler defines (see `model::compile::rate_of`).
+pub const RATE_OF: &str = "rate_of";
+
+/// `delay(x, tau)`: the value of the expression `x` at `t - tau` (SBML's `delay` csymbol). The
+/// parser reads it as one derived name, `delay(<the arguments as written>)`, which the model
+/// compiler defines (see `model::compile::delays`); [`delay_arguments`] splits it again.
+pub const DELAY: &str = "delay";
+
+/// The two arguments' text of a name the parser made of `delay(x, tau)`.
+pub fn delay_arguments(name: &str) -> Option<(&str, &str)> {
+    let inner = name
+        .strip_prefix(DELAY)?
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let mut depth = 0i32;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => return Some((inner[..i].trim(), inner[i + 1..].trim())),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The name `rate_of(x)` stands for in a parsed expression.
+pub fn rate_of_name(x: &str) -> String {
+    format!("{RATE_OF}({x})")
+}
+
+/// The `x` of a name made by [`rate_of_name`].
+pub fn rate_of_target(name: &str) -> Option<&str> {
+    name.strip_prefix(RATE_OF)?
+        .strip_prefix('(')?
+        .strip_suffix(')')
+}
 
 /// True for a valid identifier: `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_identifier(s: &str) -> bool {
@@ -126,6 +201,7 @@ pub fn parse(src: &str) -> Result<Ast, ExprError> {
         toks,
         pos: 0,
         depth: 0,
+        src,
     };
     if matches!(p.peek(), Tok::End) {
         return err(0, "empty expression");
@@ -204,14 +280,16 @@ fn height(children: usize, pos: usize) -> Result<usize, ExprError> {
 /// A parsed sub-expression and the height of its tree (a leaf is 1).
 type Parsed = (Ast, usize);
 
-struct Parser {
+struct Parser<'s> {
+    /// The text parsed (`delay(x, tau)` keeps its arguments' text).
+    src: &'s str,
     toks: Vec<(Tok, usize)>,
     pos: usize,
     /// Current recursion depth (see [`MAX_DEPTH`]).
     depth: usize,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> &Tok {
         &self.toks[self.pos].0
     }
@@ -329,6 +407,24 @@ impl Parser {
                 }
             }
             Tok::Ident(name) => {
+                if name == RATE_OF && matches!(self.peek(), Tok::LParen) {
+                    self.next();
+                    return self.rate_of(at);
+                }
+                if name == DELAY && matches!(self.peek(), Tok::LParen) {
+                    self.next();
+                    let from = self.offset();
+                    let args = self.args()?;
+                    if args.len() != 2 {
+                        return err(
+                            at,
+                            format!("`delay` takes 2 arguments, {} given", args.len()),
+                        );
+                    }
+                    let to = self.toks[self.pos.saturating_sub(1)].1;
+                    let inner = self.src[from..to].trim();
+                    return Ok((Ast::Name(format!("{DELAY}({inner})"), at), 1));
+                }
                 if matches!(self.peek(), Tok::LParen) {
                     self.next();
                     let args = self.args()?;
@@ -342,6 +438,19 @@ impl Parser {
                 }
             }
             t => err(at, format!("expected a value but found {}", describe(&t))),
+        }
+    }
+
+    /// `rate_of(x)` after its `(`: one name, read as the derived name [`rate_of_name`]`(x)`.
+    fn rate_of(&mut self, at: usize) -> Result<Parsed, ExprError> {
+        match (self.next(), self.next()) {
+            ((Tok::Ident(x), _), (Tok::RParen, _)) if x != "t" && x != "pi" => {
+                Ok((Ast::Name(rate_of_name(&x), at), 1))
+            }
+            _ => err(
+                at,
+                "`rate_of` takes one name (a state or a parameter), e.g. `rate_of(x)`",
+            ),
         }
     }
 

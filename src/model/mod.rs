@@ -5,6 +5,7 @@
 //! `[t, state_1..state_n, param_1..param_p, assignment_1..assignment_a]`.
 
 mod compile;
+pub mod delay;
 pub mod jacobian;
 pub(crate) mod location;
 mod preset;
@@ -385,6 +386,9 @@ pub struct Model {
     pub amounts: Vec<(String, CompartmentSize)>,
     /// State-triggered events (`[[events]]` with `trigger`), in file order.
     pub state_events: Vec<StateEvent>,
+    /// Each `delay(x, tau)` the expressions use (see [`delay`]); their slots follow the
+    /// assignments'.
+    pub delays: Vec<delay::Delayed>,
     /// For a product preset: the base model's name.
     pub base: Option<String>,
     /// For a product preset: its trial's grading scale and management protocol.
@@ -453,7 +457,7 @@ impl Model {
 
     /// Length of the value vector expressions read.
     pub fn n_slots(&self) -> usize {
-        1 + self.states.len() + self.parameters.len() + self.assignments.len()
+        1 + self.states.len() + self.parameters.len() + self.assignments.len() + self.delays.len()
     }
 
     /// Slot of parameter `i` in the value vector.

@@ -394,6 +394,7 @@ impl Translator<'_, '_> {
             .map(|s| (s.id.clone(), self.species_unit(s, &comp_unit)))
             .collect();
         out.assignments.extend(self.amount_assignments(&units));
+        out.assignments.extend(self.reaction_rate_assignments());
         // Species columns and their compartments: `--amounts` multiplies concentrations by the
         // size, `--concentrations` divides amounts (hasOnlySubstanceUnits) by it.
         for s in &self.species {

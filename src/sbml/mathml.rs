@@ -35,7 +35,7 @@ fn arity(op: &str) -> Option<(usize, usize)> {
         "min" | "max" => (1, N),
         "minus" => (1, 2),
         "divide" | "power" | "neq" | "rem" | "quotient" | "implies" => (2, 2),
-        "exp" | "ln" | "log" | "root" | "abs" | "floor" | "ceiling" | "not" => (1, 1),
+        "exp" | "ln" | "log" | "root" | "abs" | "floor" | "ceiling" | "not" | "factorial" => (1, 1),
         _ if trig_name(op).is_some() => (1, 1),
         _ => return None,
     })
@@ -163,8 +163,11 @@ pub(super) fn parse_node(n: Node, ctx: &str, problems: &mut Vec<Problem>) -> Exp
             }
             match otherwise {
                 Some(o) => Expr::Piecewise(pieces, Box::new(o)),
-                // Without <otherwise> the value is undefined when no piece applies.
-                None => unsupported(problems, "MathML <piecewise> without <otherwise>".into()),
+                // Without <otherwise> the value is undefined when no piece applies: NaN.
+                None => Expr::Piecewise(
+                    pieces,
+                    Box::new(Expr::Apply("divide".into(), vec![num(0.0), num(0.0)])),
+                ),
             }
         }
         "apply" => parse_apply(n, ctx, problems),
@@ -267,9 +270,18 @@ fn parse_apply(n: Node, ctx: &str, problems: &mut Vec<Problem>) -> Expr {
         "csymbol" => {
             let url = op.attribute("definitionURL").unwrap_or("");
             let sym = url.rsplit('/').next().unwrap_or(url);
-            problems.push(Problem::unsupported(format!(
-                "MathML <csymbol> {sym} (e.g. delay) in {ctx}"
-            )));
+            match (sym, &args[..]) {
+                // The derivative of a symbol: `rate_of(x)` (`print.rs`).
+                ("rateOf", [Expr::Sym(_)]) => return Expr::Apply("rateOf".into(), args),
+                // The value of an expression `tau` ago: `delay(x, tau)` (`print.rs`).
+                ("delay", [_, _]) => return Expr::Apply("delay".into(), args),
+                ("rateOf", _) => problems.push(Problem::unsupported(format!(
+                    "MathML <csymbol> rateOf of something other than an identifier in {ctx}"
+                ))),
+                _ => problems.push(Problem::unsupported(format!(
+                    "MathML <csymbol> {sym} (e.g. delay) in {ctx}"
+                ))),
+            }
             return num(0.0);
         }
         _ => {}

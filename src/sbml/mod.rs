@@ -37,7 +37,12 @@
 //! * **Variable compartment sizes** and **variable stoichiometries** (`variable.rs`): a species
 //!   in a compartment whose size varies is kept as its amount; a stoichiometry a rule, an initial
 //!   assignment or an event sets is a symbol of the reaction term.
-//! * Delay functions, fast reactions beyond `fast.rs`, required L3 packages and MathML outside the
+//! * The `rateOf` csymbol becomes `rate_of(x)` and the `delay` csymbol `delay(x, tau)` of the
+//!   expression language (evaluated by the engine, see `docs/model-format.md`); a **reaction id**
+//!   used as a symbol means the reaction's rate: an assignment named by the id, equal to its
+//!   kinetic law (`reaction_ids.rs`). The delay csymbol next to an initial assignment that may
+//!   depend on time is refused (`history.rs`).
+//! * Fast reactions beyond `fast.rs`, required L3 packages and MathML outside the
 //!   supported subset are *not* dropped: every one is collected and reported together in one
 //!   [`SbmlError`] (of kind [`SbmlErrorKind::Unsupported`], or [`SbmlErrorKind::Malformed`] when
 //!   the document itself is broken).
@@ -52,8 +57,10 @@ mod algebraic;
 mod emit;
 mod events;
 mod fast;
+mod history;
 mod mathml;
 mod print;
+mod reaction_ids;
 mod reactions;
 mod rules;
 mod symbols;
@@ -198,6 +205,8 @@ struct Translator<'a, 'i> {
     varying: HashSet<String>,
     /// Species kept as amounts (in a varying compartment): species id -> amount state name.
     amount_states: HashMap<String, String>,
+    /// Reactions whose id is used as a symbol (its rate), with their printed kinetic laws.
+    rate_symbols: Vec<(String, String)>,
 }
 
 impl<'a, 'i> Translator<'a, 'i> {
@@ -233,6 +242,7 @@ impl<'a, 'i> Translator<'a, 'i> {
             local_params: Vec::new(),
             varying: HashSet::new(),
             amount_states: HashMap::new(),
+            rate_symbols: Vec::new(),
         }
     }
 
@@ -254,6 +264,8 @@ impl<'a, 'i> Translator<'a, 'i> {
         self.read_events();
         self.declare_identifiers();
         self.assign_roles();
+        self.declare_reaction_symbols();
+        self.check_delay_history();
         self.initial_assignments_at_t0();
         self.evaluate_parameters();
         if self.compartment_sizes_at_t0() {

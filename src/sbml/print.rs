@@ -44,7 +44,9 @@ pub(super) fn print(e: &Expr, names: &HashMap<String, String>) -> String {
             }
             ("implies", _) => format!("((!{}) || {})", truth(&a[0]), truth(&a[1])),
             ("power", _) => format!("({} ^ {})", p(&a[0]), p(&a[1])),
-            ("exp" | "ln" | "abs" | "floor", _) => format!("{op}({})", p(&a[0])),
+            ("exp" | "ln" | "abs" | "floor" | "factorial", _) => format!("{op}({})", p(&a[0])),
+            ("rateOf", _) => format!("rate_of({})", p(&a[0])),
+            ("delay", _) => format!("delay({}, {})", p(&a[0]), p(&a[1])),
             ("ceiling", _) => format!("ceil({})", p(&a[0])),
             (f, 1) if trig_name(f).is_some() => {
                 format!("{}({})", trig_name(f).unwrap_or(f), p(&a[0]))
@@ -122,6 +124,15 @@ pub(super) fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64
         Expr::Time => Some(super::mathml::num(0.0)),
         Expr::Call(f, _) => {
             missing.get_or_insert_with(|| f.clone());
+            Some(super::mathml::num(f64::NAN))
+        }
+        // The derivative of a non-constant has no value here.
+        Expr::Apply(op, a) if op == "rateOf" => {
+            let x = match &a[..] {
+                [Expr::Sym(x)] => x.as_str(),
+                _ => "?",
+            };
+            missing.get_or_insert_with(|| format!("rateOf({x})"));
             Some(super::mathml::num(f64::NAN))
         }
         _ => None,

@@ -67,6 +67,7 @@ impl Translator<'_, '_> {
                 continue;
             }
             let rate = print(&rate, &self.names);
+            self.record_reaction_rate(&rid, &rate);
             for (list_name, sign) in [("listOfReactants", "-"), ("listOfProducts", "+")] {
                 for sr in list(r, list_name, "speciesReference") {
                     let sp = sr.attribute("species").unwrap_or("").to_string();

@@ -15,6 +15,11 @@ impl Translator<'_, '_> {
         ) {
             let id = fd.attribute("id").unwrap_or("").to_string();
             let ctx = format!("function definition '{id}'");
+            if child(fd, "math").is_none() {
+                // L3V2: a definition without math is allowed; a call of it is then refused
+                // as a call of an unknown function.
+                continue;
+            }
             let Some(lambda) = child(fd, "math").and_then(|m| {
                 child(m, "lambda")
                     .or_else(|| child(m, "semantics").and_then(|s| child(s, "lambda")))
@@ -156,6 +161,11 @@ impl Translator<'_, '_> {
             let mut changed = false;
             e = e.map(&mut |node| match node {
                 Expr::Time => Some(num(0.0)),
+                // rateOf: 0 for a constant; of anything else it is left (and refused).
+                Expr::Apply(op, a) if op == "rateOf" => Some(match &a[..] {
+                    [Expr::Sym(x)] if self.roles.get(x) == Some(&Role::Parameter) => num(0.0),
+                    _ => node.clone(),
+                }),
                 Expr::Sym(s) if self.roles.get(s) != Some(&Role::Parameter) => {
                     let d = self.definition_at_t0(s)?;
                     changed = true;
@@ -176,6 +186,9 @@ impl Translator<'_, '_> {
         // A variable an algebraic rule determines has no declared value at t0.
         if self.algebraic.iter().any(|r| r.var.as_deref() == Some(id)) {
             return None;
+        }
+        if let Some(e) = self.reaction_rate_at_t0(id) {
+            return Some(e);
         }
         if let Some(e) = self.initial_assignments.get(id) {
             return Some(e.clone());

@@ -12,7 +12,7 @@
 
 use super::{Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
-use crate::model::Model;
+use crate::model::{delay::Past, Model};
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
 use ode_solvers::continuous_output_model::ContinuousOutputModel;
 use ode_solvers::dop_shared::IntegrationError;
@@ -42,6 +42,9 @@ struct Rhs<'a> {
     auto_steps: Option<&'a Cell<u64>>,
     /// Set by `solout` when the Jacobian check found the problem stiff.
     stiff_at: &'a Cell<Option<f64>>,
+    /// The solution's past, for a model with `delay(x, tau)` (see `model::delay`).
+    past: Option<&'a Past<'a>>,
+    scratch: RefCell<Vec<f64>>,
 }
 
 /// auto's second stiffness check: once a solve has taken `CHECK_AFTER` dopri5 steps, and every
@@ -62,8 +65,12 @@ where
     fn system(&self, t: f64, y: &OVector<f64, D>, dy: &mut OVector<f64, D>) {
         self.evals.set(self.evals.get() + 1);
         let mut v = self.slots.borrow_mut();
-        self.model
-            .rhs(&mut v, t.min(self.t_last), y.as_slice(), dy.as_mut_slice());
+        let t = t.min(self.t_last);
+        if let Some(past) = self.past {
+            let scratch = &mut self.scratch.borrow_mut();
+            self.model.fill_delays(&mut v, t, past, scratch);
+        }
+        self.model.rhs(&mut v, t, y.as_slice(), dy.as_mut_slice());
     }
 
     fn solout(&mut self, t: f64, y: &OVector<f64, D>, dy: &OVector<f64, D>) -> bool {
@@ -193,6 +200,8 @@ where
         t_prev: t0,
         auto_steps,
         stiff_at: &stiff_at,
+        past: span.past,
+        scratch: RefCell::new(Vec::new()),
     };
     let mut stepper = Dopri5::from_param(
         rhs,

@@ -150,6 +150,8 @@ pub struct Solution {
     starts: Vec<f64>,
     /// Parameter values in force on each segment (interventions change them).
     seg_params: Vec<Vec<f64>>,
+    /// The state before the start (the history `delay(x, tau)` reads there).
+    before_start: Vec<f64>,
     pub stats: Stats,
 }
 
@@ -181,10 +183,68 @@ impl Solution {
         seg.eval(t.clamp(seg.t0(), seg.t1()), out);
     }
 
+    /// State at model time `t`, which may be before the start (the initial state there): what
+    /// `delay(x, tau)` reads ([`Model::fill_delays`]).
+    pub fn past_state(&self, t: f64, out: &mut [f64]) {
+        past_state(
+            &self.segments,
+            &self.before_start,
+            f64::INFINITY,
+            &[],
+            t,
+            out,
+        )
+    }
+
     /// Parameter values in force at `day` (right-continuous like `state_at`).
     pub fn params_at(&self, day: f64) -> &[f64] {
         &self.seg_params[self.segment_index(day * self.per_day)]
     }
+}
+
+/// The state at model time `s` from the segments integrated so far: the state before the start
+/// for `s < 0`, `y_now` from `t_now` (the start of the span being integrated) on.
+fn past_state(
+    segments: &[Box<dyn Segment>],
+    before: &[f64],
+    t_now: f64,
+    y_now: &[f64],
+    s: f64,
+    out: &mut [f64],
+) {
+    if s < 0.0 || segments.is_empty() && s < t_now {
+        out.copy_from_slice(before);
+    } else if s >= t_now {
+        out.copy_from_slice(y_now);
+    } else {
+        let i = segments.partition_point(|g| g.t0() <= s).saturating_sub(1);
+        let g = &segments[i];
+        g.eval(s.clamp(g.t0(), g.t1()), out);
+    }
+}
+
+/// The next time after `t` where a span of a model with delays ends: at most the shortest
+/// delay on, and at the next multiple of each delay (where the start's discontinuity
+/// propagates). An error for a delay that is not finite and > 0.
+fn delay_stop(model: &Model, params: &[f64], t: f64, stop: f64) -> Result<f64, String> {
+    let v = model.slots_with_params(params);
+    let mut stop = stop;
+    for tau in model.delay_times(&v) {
+        if !(tau.is_finite() && tau > 0.0) {
+            return Err(format!("a delay is {tau}: it must be finite and > 0"));
+        }
+        // A multiple of tau within rounding of t, or of the stop, is not cut at again.
+        let close = 1e-9 * tau.max(t.abs()).max(stop.abs());
+        let mut next = ((t / tau).floor() + 1.0) * tau;
+        if next - t <= close {
+            next += tau;
+        }
+        let cut = (t + tau).min(next);
+        if cut < stop - close {
+            stop = cut;
+        }
+    }
+    Ok(stop)
 }
 
 /// A discontinuity in time: state changes applied at `day` (model breakpoints have none).
@@ -327,6 +387,9 @@ pub(crate) struct Span<'a> {
     pub watch: &'a [(Quantity, f64)],
     /// Analytic Jacobian for radau5 (finite differences without one).
     pub jacobian: Option<&'a JacobianFn<'a>>,
+    /// The solution's past, for a model with `delay(x, tau)` (dopri5 only): the span is no
+    /// longer than the shortest delay, so every time looked up is before its start.
+    pub past: Option<&'a crate::model::delay::Past<'a>>,
 }
 
 /// The levels a span watches (see [`Span::watch`]): for each, whether it was below its level at
@@ -338,6 +401,9 @@ pub(crate) struct Watcher<'a> {
     items: Vec<(Quantity, f64, bool)>,
     /// The model's event triggers as they stood at the last step end (empty without events).
     triggers: Vec<bool>,
+    /// The solution's past, for a model with `delay(x, tau)`, and working space.
+    past: Option<&'a crate::model::delay::Past<'a>>,
+    scratch: Vec<f64>,
 }
 
 impl<'a> Watcher<'a> {
@@ -353,6 +419,8 @@ impl<'a> Watcher<'a> {
             t_last: left_limit(span.t1),
             items: span.watch.iter().map(|&(q, c)| (q, c, true)).collect(),
             triggers: Vec::new(),
+            past: span.past,
+            scratch: Vec::new(),
         };
         w.crossed(span.t0, span.y0);
         w
@@ -367,6 +435,10 @@ impl<'a> Watcher<'a> {
             let n = y.len();
             self.slots[0] = t;
             self.slots[1..1 + n].copy_from_slice(y);
+            if let Some(past) = self.past {
+                self.model
+                    .fill_delays(&mut self.slots, t, past, &mut self.scratch);
+            }
             self.model.eval_assignments(&mut self.slots);
             let first = self.triggers.is_empty();
             for (i, e) in events.iter().enumerate() {
@@ -501,10 +573,34 @@ pub fn solve_with_jacobian(
     }
     let mut events = scheduled_events(model, sc, end_day);
     let mut y = initial_state(model, sc);
+    let before_start = y.clone();
+    // delay(x, tau): dopri5 only (auto stays explicit), in spans no longer than the delay.
+    let delayed = model.has_delays();
+    let explicit = SolverOptions {
+        method: Method::Dopri5,
+        ..*opts
+    };
+    let opts = match opts.method {
+        Method::Radau5 | Method::Bdf if delayed => {
+            return Err(fail(
+                0.0,
+                format!(
+                    "--method {}: a model with delay(x, tau) is integrated with dopri5 (use \
+                     --method dopri5 or auto)",
+                    opts.method.as_str()
+                )
+                .into(),
+            ))
+        }
+        Method::Auto if delayed => &explicit,
+        _ => opts,
+    };
     let mut params = sc.params.clone();
     let mut triggered = state_events::StateEvents::new(model, &params, end_day * per_day);
     if let Some(se) = triggered.as_mut() {
-        se.settle(0.0, &mut y, &mut params)
+        let at_start = |_: f64, out: &mut [f64]| out.copy_from_slice(&before_start);
+        let past: Option<&crate::model::delay::Past> = delayed.then_some(&at_start);
+        se.settle(0.0, &mut y, &mut params, past)
             .map_err(|m| fail(0.0, m.into()))?;
     }
     let mut stats = Stats::default();
@@ -547,6 +643,14 @@ pub fn solve_with_jacobian(
                 watch = tr.watch();
             }
         }
+        if delayed {
+            stop = delay_stop(model, &params, t, stop).map_err(|m| fail(t, m.into()))?;
+        }
+        let y_now = if delayed { y.clone() } else { Vec::new() };
+        let (segs, before, t_now) = (&segments, &before_start, t);
+        let past_fn =
+            move |s: f64, out: &mut [f64]| past_state(segs, before, t_now, &y_now, s, out);
+        let past: Option<&crate::model::delay::Past> = delayed.then_some(&past_fn);
         if stop > t {
             let span = Span {
                 model,
@@ -558,6 +662,7 @@ pub fn solve_with_jacobian(
                 h0: h_hint,
                 watch: &watch,
                 jacobian,
+                past,
             };
             let auto_at_start = auto.clone();
             let seg = integrate_segment(span, &mut stats, &mut auto)
@@ -565,7 +670,7 @@ pub fn solve_with_jacobian(
             let mut seg = seg;
             if let Some(se) = triggered.as_mut() {
                 // Cut the segment where a model event's trigger changes.
-                if let Some(tc) = se.first_change(seg.as_ref(), &params) {
+                if let Some(tc) = se.first_change(seg.as_ref(), &params, past) {
                     stalled = if tc - t <= 1e-9 * t.abs().max(1.0) {
                         stalled + 1
                     } else {
@@ -591,7 +696,7 @@ pub fn solve_with_jacobian(
                         // The event falls at the segment's start: apply it and integrate again.
                         ev.apply(model, t, &mut y, &mut params);
                         if let Some(se) = triggered.as_mut() {
-                            se.settle(t, &mut y, &mut params)
+                            se.settle(t, &mut y, &mut params, past)
                                 .map_err(|m| fail(t, m.into()))?;
                         }
                         auto = auto_at_start;
@@ -631,7 +736,12 @@ pub fn solve_with_jacobian(
             next += 1;
         }
         if let Some(se) = triggered.as_mut() {
-            se.settle(t, &mut y, &mut params)
+            let y_now = if delayed { y.clone() } else { Vec::new() };
+            let (segs, before, t_now) = (&segments, &before_start, t);
+            let past_fn =
+                move |s: f64, out: &mut [f64]| past_state(segs, before, t_now, &y_now, s, out);
+            let past: Option<&crate::model::delay::Past> = delayed.then_some(&past_fn);
+            se.settle(t, &mut y, &mut params, past)
                 .map_err(|m| fail(t, m.into()))?;
         }
     }
@@ -641,6 +751,7 @@ pub fn solve_with_jacobian(
         starts: segments.iter().map(|s| s.t0()).collect(),
         segments,
         seg_params,
+        before_start,
         stats,
     })
 }

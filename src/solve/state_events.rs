@@ -20,6 +20,7 @@
 //! A model without triggered events never reaches this file (its solve is unchanged).
 
 use super::Segment;
+use crate::model::delay::Past;
 use crate::model::{EventTarget, Model};
 
 /// Executions allowed at one time before the events are declared to loop without end.
@@ -52,6 +53,8 @@ pub(crate) struct StateEvents<'a> {
     scan: f64,
     /// State of the generator that breaks ties between equal priorities.
     random: u64,
+    /// Working space for `delay(x, tau)`.
+    scratch: Vec<f64>,
 }
 
 impl<'a> StateEvents<'a> {
@@ -70,15 +73,21 @@ impl<'a> StateEvents<'a> {
             y: vec![0.0; model.n_states()],
             scan: t_end / SCANS_PER_SPAN,
             random: 0,
+            scratch: Vec::new(),
         })
     }
 
     /// Fill the slot buffer for (t, y) with `params` and evaluate the assignments.
-    fn load(&mut self, t: f64, y: &[f64], params: &[f64]) {
+    /// `past`: the solution so far, for a model with `delay(x, tau)`.
+    fn load(&mut self, t: f64, y: &[f64], params: &[f64], past: Option<&Past>) {
         let n = y.len();
         self.slots[0] = t;
         self.slots[1..1 + n].copy_from_slice(y);
         self.slots[1 + n..1 + n + params.len()].copy_from_slice(params);
+        if let Some(past) = past {
+            self.model
+                .fill_delays(&mut self.slots, t, past, &mut self.scratch);
+        }
         self.model.eval_assignments(&mut self.slots);
     }
 
@@ -100,7 +109,12 @@ impl<'a> StateEvents<'a> {
 
     /// The first time inside `seg` where a trigger differs from its value at the segment's start
     /// (the earliest located crossing), if any.
-    pub fn first_change(&mut self, seg: &dyn Segment, params: &[f64]) -> Option<f64> {
+    pub fn first_change(
+        &mut self,
+        seg: &dyn Segment,
+        params: &[f64],
+        past: Option<&Past>,
+    ) -> Option<f64> {
         let mut y = std::mem::take(&mut self.y);
         let mut lo = seg.t0();
         let mut found = None;
@@ -118,14 +132,14 @@ impl<'a> StateEvents<'a> {
                     seg.eval(t, &mut y);
                     t
                 };
-                self.load(hi, &y, params);
+                self.load(hi, &y, params, past);
                 let changed: Vec<usize> = (0..self.now.len())
                     .filter(|&i| self.trigger(i) != self.now[i])
                     .collect();
                 if !changed.is_empty() {
                     let tc = changed
                         .into_iter()
-                        .map(|i| self.bisect(i, seg, params, lo, hi, &mut y))
+                        .map(|i| self.bisect(i, seg, params, past, lo, hi, &mut y))
                         .fold(hi, f64::min);
                     found = Some(tc);
                     break 'steps;
@@ -139,11 +153,13 @@ impl<'a> StateEvents<'a> {
 
     /// The crossing of trigger `i` in `(lo, hi]`: the earliest time (to the last bit) at which
     /// it differs from its current value, given that it does at `hi` and not at `lo`.
+    #[allow(clippy::too_many_arguments)]
     fn bisect(
         &mut self,
         i: usize,
         seg: &dyn Segment,
         params: &[f64],
+        past: Option<&Past>,
         mut lo: f64,
         mut hi: f64,
         y: &mut [f64],
@@ -154,7 +170,7 @@ impl<'a> StateEvents<'a> {
                 return hi;
             }
             seg.eval(mid, y);
-            self.load(mid, y, params);
+            self.load(mid, y, params, past);
             if self.trigger(i) != self.now[i] {
                 hi = mid;
             } else {
@@ -166,9 +182,15 @@ impl<'a> StateEvents<'a> {
     /// Everything that happens at time `t`: triggers that turned true fire, triggers that turned
     /// false cancel their non-persistent executions, and the executions due run by priority,
     /// each followed by a new look at the triggers.
-    pub fn settle(&mut self, t: f64, y: &mut [f64], params: &mut [f64]) -> Result<(), String> {
+    pub fn settle(
+        &mut self,
+        t: f64,
+        y: &mut [f64],
+        params: &mut [f64],
+        past: Option<&Past>,
+    ) -> Result<(), String> {
         for _ in 0..MAX_EXECUTIONS_AT_ONCE {
-            self.load(t, y, params);
+            self.load(t, y, params, past);
             for i in 0..self.now.len() {
                 let value = self.trigger(i);
                 if value && !self.now[i] {

@@ -114,6 +114,7 @@ macro_rules! program_ops {
             Arcsech,
             Arccsch,
             Arccoth,
+            Factorial,
             /// `v[a] != 0 ? v[b] : v[c]` (both branches are computed: expressions have no side
             /// effects)
             Select,
@@ -189,6 +190,7 @@ macro_rules! program_ops {
                     | Op::Arcsech
                     | Op::Arccsch
                     | Op::Arccoth
+                    | Op::Factorial
                     | Op::Copy => 1,
                     Op::Select $(| Op::$l)* $(| Op::$r)* => 3,
                     $(Op::$p)|* => 4,
@@ -255,6 +257,7 @@ macro_rules! program_ops {
                 Op::Arcsech => Func::Arcsech.apply(get(ins.a)),
                 Op::Arccsch => Func::Arccsch.apply(get(ins.a)),
                 Op::Arccoth => Func::Arccoth.apply(get(ins.a)),
+                Op::Factorial => Func::Factorial.apply(get(ins.a)),
                 Op::Select => {
                     if truth(get(ins.a)) {
                         get(ins.b)
@@ -370,6 +373,7 @@ impl Op {
             Func::Arcsech => Op::Arcsech,
             Func::Arccsch => Op::Arccsch,
             Func::Arccoth => Op::Arccoth,
+            Func::Factorial => Op::Factorial,
         }
     }
 

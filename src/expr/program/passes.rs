@@ -109,7 +109,8 @@ impl Op {
             | Op::Arccot
             | Op::Arcsech
             | Op::Arccsch
-            | Op::Arccoth => 40,
+            | Op::Arccoth
+            | Op::Factorial => 40,
             op if op.arity() >= 3 && op != Op::Select => 10,
             _ => 4,
         }

@@ -4,9 +4,11 @@
 //! and checks what needs the whole model (finite default initial values and event times).
 
 mod algebraic;
+mod delays;
 mod dynamics;
 mod names;
 mod parameters;
+mod rate_of;
 mod regimen;
 pub(in crate::model) mod toxicity;
 
@@ -18,9 +20,15 @@ use names::{Names, Scope};
 use toml::Spanned;
 
 /// Compile a spec; `loc` maps its spans to `file:line:col` in error messages.
-pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelError> {
+pub(crate) fn compile(mut spec: ModelSpec, loc: &Locator) -> Result<Model, ModelError> {
     let time_unit = time_unit(&spec.model, loc)?;
-    let names = Names::declare(&spec, loc)?;
+    let mut names = Names::declare(&spec, loc)?;
+    let declared = spec.assignments.len();
+    rate_of::define(&mut spec, loc)?;
+    names.hidden_assignments(&spec, declared);
+    let delay_names = delays::collect(&spec);
+    let delay_base = 1 + spec.states.len() + spec.parameters.len() + spec.assignments.len();
+    names.delays(&delay_names, delay_base);
     let parameters = parameters::parameters(&spec.parameters, loc)?;
     let correlations = parameters::correlations(&spec.correlations, &parameters, loc)?;
     let cx = Context { names, loc };
@@ -30,6 +38,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
     let observables = dynamics::observables(&spec, &cx)?;
     let breakpoints = dynamics::breakpoints(&spec.model, &cx)?;
     let (events, state_events, event_times) = dynamics::events(&spec, &cx)?;
+    let delays = delays::compile(&delay_names, delay_base, &cx)?;
     let lymphodepletion = regimen::lymphodepletion(&spec, &cx)?;
     let hooks = regimen::hooks(&spec, &cx)?;
     let summary = regimen::summary_hooks(&spec, loc)?;
@@ -61,6 +70,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         concentrations: Vec::new(),
         amounts: Vec::new(),
         state_events,
+        delays,
         base: None,
         validation: None,
         management: None,
@@ -82,6 +92,7 @@ pub(crate) fn compile(spec: ModelSpec, loc: &Locator) -> Result<Model, ModelErro
         toxicity::rules(&model, spec.toxicity.as_ref(), &spec.interventions, loc)?;
     model.toxicity = toxicity;
     model.interventions = interventions;
+    delays::check(&mut model, &spec, &cx)?;
     check_defaults(&model, &spec, &event_times, loc)?;
     Ok(model)
 }

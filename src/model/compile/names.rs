@@ -100,6 +100,24 @@ impl Names {
         Ok(Names { slots })
     }
 
+    /// Slots for the assignments from `declared` on, which the compiler added (`rate_of(x)`)
+    /// after the model's own were checked.
+    pub(super) fn hidden_assignments(&mut self, spec: &ModelSpec, declared: usize) {
+        let base = 1 + spec.states.len() + spec.parameters.len();
+        for (i, a) in spec.assignments.iter().enumerate().skip(declared) {
+            self.slots
+                .insert(a.name.get_ref().clone(), (base + i, Kind::Assignment));
+        }
+    }
+
+    /// Slots for the `delay(...)` names, from `base` on (after every assignment).
+    pub(super) fn delays(&mut self, used: &[(String, Spanned<String>)], base: usize) {
+        for (k, (name, _)) in used.iter().enumerate() {
+            self.slots
+                .insert(name.clone(), (base + k, Kind::Assignment));
+        }
+    }
+
     /// Resolves a name to its slot when `scope` allows it.
     pub(super) fn resolver(&self, scope: Scope) -> impl Fn(&str) -> Option<usize> + '_ {
         move |n: &str| {
