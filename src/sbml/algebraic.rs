@@ -213,6 +213,11 @@ impl Translator<'_, '_> {
             if let Some(s) = self.species.iter().find(|s| &s.id == var) {
                 a.unit = self.species_unit(s, comp_unit);
                 a.observe = true;
+            } else if self.comp_size.contains_key(var) {
+                // A compartment size a rule determines is an output column (and
+                // `[concentrations]` reads it), as for an assignment rule.
+                a.unit = comp_unit.get(var).cloned().unwrap_or_default();
+                a.observe = true;
             } else if let Some(p) = self
                 .parameters
                 .iter()
