@@ -1,5 +1,5 @@
 //! Criterion benches: one right-hand-side evaluation of the default model (the compiled
-//! expression programs), single-solve latency (kimmel2021 and, when bundled, the default model
+//! expression programs, as machine code with the default `jit` feature and interpreted), single-solve latency (kimmel2021 and, when bundled, the default model
 //! `cartox`), the same kimmel2021 equations hand-written in Rust on ode_solvers (the model-file
 //! evaluator's overhead), and sweep throughput (rows/s on one core, 1000 rows).
 //!
@@ -50,7 +50,14 @@ fn single_solve(c: &mut Criterion) {
 /// One evaluation of each model's right-hand side at its initial state (day 1).
 fn rhs_eval(c: &mut Criterion) {
     let mut g = c.benchmark_group("rhs");
+    let mut all = Vec::new();
     for model in models() {
+        let mut interpreted = model.clone();
+        interpreted.set_native(false).unwrap();
+        interpreted.name = format!("{}_interpreted", model.name);
+        all.extend([model, interpreted]);
+    }
+    for model in all {
         let sc = Scenario::prepare(&model, &Inputs::default()).unwrap();
         let mut v = model.slots_with_params(&sc.params);
         let y = cartox::solve::initial_state(&model, &sc);
@@ -146,9 +153,17 @@ fn evaluator_overhead(c: &mut Criterion) {
         "{d:?} vs {y:?}"
     );
 
+    // The model file interpreted, and compiled to machine code (feature `jit`, default build).
+    let mut interpreted = model.clone();
+    interpreted.set_native(false).unwrap();
     let mut g = c.benchmark_group("kimmel2021_evaluator");
     g.bench_function("model_file", |b| {
         b.iter(|| cartox::solve::solve(&model, black_box(&sc), 28.0, &opts.solver, None).unwrap())
+    });
+    g.bench_function("model_file_interpreted", |b| {
+        b.iter(|| {
+            cartox::solve::solve(&interpreted, black_box(&sc), 28.0, &opts.solver, None).unwrap()
+        })
     });
     g.bench_function("hand_written_rust", |b| {
         b.iter(|| direct_kimmel(black_box(28.0)))

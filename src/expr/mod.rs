@@ -439,7 +439,7 @@ mod program;
 pub use diff::derivative;
 
 pub use parse::{is_identifier, parse, MAX_DEPTH, RESERVED};
-pub use program::{Program, ProgramBuilder};
+pub use program::{compile_native, Program, ProgramBuilder};
 
 #[cfg(test)]
 mod limits_tests;

@@ -7,6 +7,7 @@
 mod compile;
 pub mod jacobian;
 pub(crate) mod location;
+mod native;
 mod preset;
 pub mod rules;
 pub mod spec;
@@ -14,6 +15,7 @@ pub mod spec;
 pub use crate::error::ModelError;
 use crate::expr::{Node, Program, ProgramBuilder};
 use location::Locator;
+pub use native::jit_default;
 pub use spec::ModelSpec;
 
 include!(concat!(env!("OUT_DIR"), "/bundled_models.rs"));
@@ -580,6 +582,7 @@ impl Model {
         self.param_program = b.hoisted();
         self.slot_len = b.len();
         self.consts = b.consts;
+        self.compile_native_by_default();
     }
 
     /// Evaluate the assignments in dependency order (time and states already in `v`).
