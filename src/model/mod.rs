@@ -552,7 +552,8 @@ impl Model {
             b.emit_into(eq, d);
             deriv_slots.push(d);
         }
-        let rhs = b.finish();
+        let mut rhs = b.finish();
+        rhs.set_io(self.states.len(), &deriv_slots);
         let mut obs_programs = Vec::with_capacity(self.observables.len());
         let mut obs_slots = Vec::with_capacity(self.observables.len());
         for o in &self.observables {
@@ -596,6 +597,9 @@ impl Model {
     /// The right-hand side: `v` holds parameters; time and states are written into it.
     #[inline]
     pub fn rhs(&self, v: &mut [f64], t: f64, y: &[f64], dy: &mut [f64]) {
+        if self.rhs_program.run_native_io(v, t, y, dy) {
+            return;
+        }
         set_time_and_state(v, t, y);
         self.rhs_program.run(v);
         for (d, &slot) in dy.iter_mut().zip(&self.deriv_slots) {

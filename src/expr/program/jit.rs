@@ -30,16 +30,23 @@ use std::sync::{Arc, Mutex};
 /// A compiled program: `f(v)` runs it on the value vector `v`.
 pub(super) type NativeFn = unsafe extern "C" fn(*mut f64);
 
+/// A compiled program with time and states as arguments: `f(v, t, y, out)` writes `t` and `y`
+/// into their slots of `v`, runs the program and writes its results into `out`.
+pub(super) type IoFn = unsafe extern "C" fn(*mut f64, f64, *const f64, *mut f64);
+
 /// The native code of a program, if it was compiled, and the module owning its memory (shared
 /// by every program compiled together, freed when the last of them is dropped).
 #[derive(Clone, Default)]
 pub(super) struct Native {
-    pub(super) code: Option<(NativeFn, Arc<Code>)>,
+    pub(super) run: Option<NativeFn>,
+    pub(super) io: Option<IoFn>,
+    /// Never read: holding it keeps the code alive.
+    _module: Option<Arc<Code>>,
 }
 
 impl std::fmt::Debug for Native {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.code.is_some() {
+        f.write_str(if self.run.is_some() {
             "native"
         } else {
             "interpreted"
@@ -133,6 +140,8 @@ pub(super) fn compile(programs: &mut [&mut Program]) -> Result<(), String> {
     set(&mut flags, "opt_level", "speed")?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
     set(&mut flags, "is_pic", "false")?;
+    // The code generator's own consistency checks cost a tenth of the compile time.
+    set(&mut flags, "enable_verifier", "false")?;
     let isa = cranelift_native::builder()
         .map_err(|e| format!("no native code generator for this host: {e}"))?
         .finish(settings::Flags::new(flags))
@@ -167,77 +176,140 @@ pub(super) fn compile(programs: &mut [&mut Program]) -> Result<(), String> {
     let fused = fused_table();
     let mut sig = module.make_signature();
     sig.params.push(AbiParam::new(ptr));
+    let mut io_sig = sig.clone();
+    io_sig.params.extend([
+        AbiParam::new(types::F64),
+        AbiParam::new(ptr),
+        AbiParam::new(ptr),
+    ]);
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
-    let mut ids = Vec::with_capacity(programs.len());
+    // (plain, with time and states as arguments) of each program
+    let mut ids: Vec<(FuncId, Option<FuncId>)> = Vec::with_capacity(programs.len());
     for (k, p) in programs.iter().enumerate() {
-        let id = module
-            .declare_function(&format!("program{k}"), Linkage::Local, &sig)
-            .map_err(err)?;
-        ctx.func.signature = sig.clone();
-        ctx.func.name = UserFuncName::user(0, id.as_u32());
-        {
-            let mut fb = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let block = fb.create_block();
-            fb.append_block_params_for_function_params(block);
-            fb.switch_to_block(block);
-            let v = fb.block_params(block)[0];
-            let pow_ref = module.declare_func_in_func(pow_id, fb.func);
-            let unary_refs: HashMap<Op, _> = unary_ids
-                .iter()
-                .map(|(&op, &id)| (op, module.declare_func_in_func(id, fb.func)))
-                .collect();
-            let mut e = Emitter {
-                fb,
-                v,
-                values: HashMap::new(),
-                fused: &fused,
-            };
-            let temps: HashSet<u32> = p.temps.iter().copied().collect();
-            for ins in &p.code {
-                let r = e.instr(ins, &|op| {
-                    if op == Op::Pow {
-                        pow_ref
-                    } else {
-                        unary_refs[&op]
-                    }
-                });
-                e.values.insert(ins.dst, r);
-                if !temps.contains(&ins.dst) {
-                    e.fb.ins().store(
-                        MemFlagsData::trusted(),
-                        r,
-                        e.v,
-                        (ins.dst as i32) * std::mem::size_of::<f64>() as i32,
-                    );
-                }
+        let mut pair = (None, None);
+        for io in [None, p.io.as_ref()] {
+            if io.is_none() && pair.0.is_some() {
+                break;
             }
-            e.fb.ins().return_(&[]);
-            e.fb.seal_all_blocks();
-            e.fb.finalize(frontend);
+            let s = if io.is_some() { &io_sig } else { &sig };
+            let name = format!("program{k}{}", if io.is_some() { "_io" } else { "" });
+            let id = module
+                .declare_function(&name, Linkage::Local, s)
+                .map_err(err)?;
+            ctx.func.signature = s.clone();
+            ctx.func.name = UserFuncName::user(0, id.as_u32());
+            {
+                let mut fb = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+                let block = fb.create_block();
+                fb.append_block_params_for_function_params(block);
+                fb.switch_to_block(block);
+                let args = fb.block_params(block).to_vec();
+                let pow_ref = module.declare_func_in_func(pow_id, fb.func);
+                let unary_refs: HashMap<Op, _> = unary_ids
+                    .iter()
+                    .map(|(&op, &id)| (op, module.declare_func_in_func(id, fb.func)))
+                    .collect();
+                let mut e = Emitter {
+                    fb,
+                    v: args[0],
+                    values: HashMap::new(),
+                    temps: p.temps.iter().copied().collect(),
+                    written: p.code.iter().map(|i| i.dst).collect(),
+                    states: None,
+                    fused: &fused,
+                };
+                if let Some((n, _)) = io {
+                    // Time and states into their slots; the code reads them from the arguments.
+                    e.store(0, args[1]);
+                    e.values.insert(0, args[1]);
+                    for j in 0..*n {
+                        let x = e.fb.ins().load(types::F64, INPUT, args[2], offset(j));
+                        e.store(slot_u32(1 + j), x);
+                    }
+                    e.states = Some((*n, args[2]));
+                }
+                let outputs: HashSet<u32> = io
+                    .map(|(_, outs)| outs.iter().copied().collect())
+                    .unwrap_or_default();
+                for ins in &p.code {
+                    let r = e.instr(ins, &|op| {
+                        if op == Op::Pow {
+                            pow_ref
+                        } else {
+                            unary_refs[&op]
+                        }
+                    });
+                    e.values.insert(ins.dst, r);
+                    // Results go to their slots; with time and states as arguments, the
+                    // program's outputs go to the output array instead.
+                    if !e.temps.contains(&ins.dst) && !outputs.contains(&ins.dst) {
+                        e.store(ins.dst, r);
+                    }
+                }
+                if let Some((_, outs)) = io {
+                    for (k, &s) in outs.iter().enumerate() {
+                        let x = e.slot(s);
+                        e.fb.ins()
+                            .store(MemFlagsData::trusted(), x, args[3], offset(k));
+                    }
+                }
+                e.fb.ins().return_(&[]);
+                e.fb.seal_all_blocks();
+                e.fb.finalize(frontend);
+            }
+            module
+                .define_function(id, &mut ctx)
+                .map_err(|e| format!("{e:?}"))?;
+            module.clear_context(&mut ctx);
+            if io.is_some() {
+                pair.1 = Some(id);
+            } else {
+                pair.0 = Some(id);
+            }
         }
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| format!("{e:?}"))?;
-        module.clear_context(&mut ctx);
-        ids.push(id);
+        ids.push((pair.0.expect("compiled"), pair.1));
     }
     module.finalize_definitions().map_err(err)?;
-    let fns: Vec<NativeFn> = ids
+    let address = |id: FuncId| module.get_finalized_function(id);
+    let fns: Vec<(NativeFn, Option<IoFn>)> = ids
         .iter()
-        .map(|&id: &FuncId| {
-            // SAFETY: the function was defined with the signature `fn(*mut f64)` (pointer type of
-            // the host, C calling convention of the host) and finalized.
-            unsafe { std::mem::transmute::<*const u8, NativeFn>(module.get_finalized_function(id)) }
+        .map(|&(plain, io)| {
+            // SAFETY: the functions were defined with the signatures `fn(*mut f64)` and
+            // `fn(*mut f64, f64, *const f64, *mut f64)` (pointer type and C calling convention
+            // of the host) and finalized.
+            unsafe {
+                (
+                    std::mem::transmute::<*const u8, NativeFn>(address(plain)),
+                    io.map(|id| std::mem::transmute::<*const u8, IoFn>(address(id))),
+                )
+            }
         })
         .collect();
     let code = Arc::new(Code(Mutex::new(Some(module))));
-    for (p, f) in programs.iter_mut().zip(fns) {
+    for (p, (run, io)) in programs.iter_mut().zip(fns) {
         p.native = Native {
-            code: Some((f, code.clone())),
+            run: Some(run),
+            io,
+            _module: Some(code.clone()),
         };
     }
     Ok(())
+}
+
+/// A load of a program's input (a slot it never writes, or a state argument): nothing writes
+/// that memory while the code runs, so the load is pure for the code generator, which places it
+/// at its use (not across the calls to Rust functions, which clobber every floating-point
+/// register) or folds it into the instruction using it, and merges duplicates.
+const INPUT: MemFlagsData = MemFlagsData::trusted().with_readonly().with_can_move();
+
+/// Byte offset of element `i` of an `f64` array.
+fn offset(i: usize) -> i32 {
+    i32::try_from(i * std::mem::size_of::<f64>()).expect("slot offset beyond 2 GiB")
+}
+
+fn slot_u32(i: usize) -> u32 {
+    u32::try_from(i).expect("slot index beyond u32")
 }
 
 /// Emits one program's instructions.
@@ -245,8 +317,15 @@ struct Emitter<'a, 'b> {
     fb: FunctionBuilder<'b>,
     /// The value vector (function argument).
     v: Value,
-    /// The value each slot holds so far in this program (loaded or computed).
+    /// The value each slot the program writes holds so far (computed, or loaded before it is
+    /// written).
     values: HashMap<u32, Value>,
+    /// Intermediate-result slots: computed in registers, never stored.
+    temps: HashSet<u32>,
+    /// Slots the program writes (the others are its inputs).
+    written: HashSet<u32>,
+    /// With time and states as arguments: the number of states and the pointer to them.
+    states: Option<(usize, Value)>,
     fused: &'a HashMap<Op, Fused>,
 }
 
@@ -255,14 +334,34 @@ impl Emitter<'_, '_> {
         if let Some(&x) = self.values.get(&s) {
             return x;
         }
+        if !self.written.contains(&s) {
+            // An input: a load the code generator places next to its use (see [`INPUT`]).
+            let (base, at) = match self.states {
+                Some((n, y)) if (1..=n).contains(&(s as usize)) => (y, s as usize - 1),
+                _ => (self.v, s as usize),
+            };
+            return self.fb.ins().load(types::F64, INPUT, base, offset(at));
+        }
         let x = self.fb.ins().load(
             types::F64,
             MemFlagsData::trusted(),
             self.v,
-            (s as i32) * std::mem::size_of::<f64>() as i32,
+            offset(s as usize),
         );
         self.values.insert(s, x);
         x
+    }
+
+    fn store(&mut self, s: u32, x: Value) {
+        self.fb
+            .ins()
+            .store(MemFlagsData::trusted(), x, self.v, offset(s as usize));
+    }
+
+    /// Call a Rust function.
+    fn call(&mut self, f: cranelift_codegen::ir::FuncRef, args: &[Value]) -> Value {
+        let call = self.fb.ins().call(f, args);
+        self.fb.inst_results(call)[0]
     }
 
     fn f64(&mut self, x: f64) -> Value {
@@ -333,8 +432,7 @@ impl Emitter<'_, '_> {
             }
             Op::Pow => {
                 let b = self.slot(ins.b);
-                let call = self.fb.ins().call(callee(Op::Pow), &[a, b]);
-                self.fb.inst_results(call)[0]
+                self.call(callee(Op::Pow), &[a, b])
             }
             Op::And | Op::Or => {
                 let b = self.slot(ins.b);
@@ -362,10 +460,7 @@ impl Emitter<'_, '_> {
                 let t = self.truth(a);
                 self.fb.ins().select(t, b, c)
             }
-            op if UNARY.iter().any(|u| u.0 == op) => {
-                let call = self.fb.ins().call(callee(op), &[a]);
-                self.fb.inst_results(call)[0]
-            }
+            op if UNARY.iter().any(|u| u.0 == op) => self.call(callee(op), &[a]),
             op => {
                 let shape = *self
                     .fused

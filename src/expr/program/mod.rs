@@ -29,6 +29,9 @@ pub struct Program {
     /// Intermediate-result slots the program writes and only it reads (native code keeps them
     /// in registers instead of storing them).
     temps: Vec<u32>,
+    /// For a program called with time and states as arguments ([`set_io`](Self::set_io)):
+    /// the number of states and the slots of the results.
+    io: Option<(usize, Vec<u32>)>,
     /// The program compiled to machine code (feature `jit`), run instead of the instructions.
     #[cfg(feature = "jit")]
     native: jit::Native,
@@ -397,12 +400,40 @@ impl Program {
     pub fn is_native(&self) -> bool {
         #[cfg(feature = "jit")]
         {
-            self.native.code.is_some()
+            self.native.run.is_some()
         }
         #[cfg(not(feature = "jit"))]
         {
             false
         }
+    }
+
+    /// Declare that the program is also called as [`run_native_io`](Self::run_native_io): with
+    /// time (slot 0) and `n_states` states (slots `1..=n_states`) as arguments, its results
+    /// (`outs`) written to an output array. Takes effect at the next [`compile_native`].
+    pub fn set_io(&mut self, n_states: usize, outs: &[usize]) {
+        self.io = Some((n_states, outs.iter().map(|&s| slot_u32(s)).collect()));
+    }
+
+    /// Write `t` and `y` into their slots of `v`, run the program and write its results
+    /// ([`set_io`](Self::set_io)) into `out` (not into their slots), all in machine code (the
+    /// states and results stay in registers on the way): true when done, false when the program has no such native
+    /// code or the lengths are not those declared (then nothing was done and the caller
+    /// interprets it).
+    #[inline]
+    pub fn run_native_io(&self, v: &mut [f64], t: f64, y: &[f64], out: &mut [f64]) -> bool {
+        #[cfg(feature = "jit")]
+        if let (Some(f), Some((n, outs))) = (self.native.io, &self.io) {
+            if v.len() < self.len.max(n + 1) || y.len() != *n || out.len() != outs.len() {
+                return false;
+            }
+            // SAFETY: the code reads `n` states from `y`, writes `outs.len()` values to `out`,
+            // and reads and writes slots < max(len, n + 1) <= v.len() (checked above).
+            unsafe { f(v.as_mut_ptr(), t, y.as_ptr(), out.as_mut_ptr()) };
+            return true;
+        }
+        let _ = (v, t, y, out);
+        false
     }
 
     /// Drop the machine code: [`run`](Self::run) interprets the instructions again.
@@ -430,7 +461,7 @@ impl Program {
             "value vector shorter than the program's slots"
         );
         #[cfg(feature = "jit")]
-        if let Some((f, _)) = &self.native.code {
+        if let Some(f) = self.native.run {
             // SAFETY: the native code reads and writes the same slots as the instructions, all
             // < self.len <= v.len() (checked above).
             unsafe { f(v.as_mut_ptr()) };
