@@ -1,5 +1,5 @@
 //! Criterion benches: one right-hand-side evaluation of the default model (the compiled
-//! expression programs), single-solve latency (kimmel2021 and, when bundled, the default model
+//! expression programs, as machine code with the default `jit` feature and interpreted), single-solve latency (kimmel2021 and, when bundled, the default model
 //! `cartox`), the same kimmel2021 equations hand-written in Rust on ode_solvers (the model-file
 //! evaluator's overhead), and sweep throughput (rows/s on one core, 1000 rows).
 //!
@@ -11,9 +11,6 @@ use cartox::regimen::{Inputs, Scenario};
 use cartox::run::RunOptions;
 use cartox::sweep::{self, Columns, Row, Spec};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nalgebra::SVector;
-use ode_solvers::continuous_output_model::ContinuousOutputModel;
-use ode_solvers::{Dopri5, OutputType, System};
 use std::hint::black_box;
 
 /// The allocator of the `cartox` binary (src/main.rs), so the benches measure what the tool does.
@@ -50,7 +47,14 @@ fn single_solve(c: &mut Criterion) {
 /// One evaluation of each model's right-hand side at its initial state (day 1).
 fn rhs_eval(c: &mut Criterion) {
     let mut g = c.benchmark_group("rhs");
+    let mut all = Vec::new();
     for model in models() {
+        let mut interpreted = model.clone();
+        interpreted.set_native(false).unwrap();
+        interpreted.name = format!("{}_interpreted", model.name);
+        all.extend([model, interpreted]);
+    }
+    for model in all {
         let sc = Scenario::prepare(&model, &Inputs::default()).unwrap();
         let mut v = model.slots_with_params(&sc.params);
         let y = cartox::solve::initial_state(&model, &sc);
@@ -65,71 +69,9 @@ fn rhs_eval(c: &mut Criterion) {
     g.finish();
 }
 
-/// kimmel2021 (BIOMD0000001041) written directly in Rust, same values as the model file.
-struct Kimmel {
-    k_n: f64,
-    k_c: f64,
-    r_n: f64,
-    rho_c: f64,
-    a: f64,
-    b: f64,
-    r_b: f64,
-    gamma_b: f64,
-    k_b: f64,
-}
-
-type S3 = SVector<f64, 3>;
-
-impl System<f64, S3> for Kimmel {
-    #[inline]
-    fn system(&self, _t: f64, y: &S3, dy: &mut S3) {
-        let (n, c, bb) = (y[0], y[1], y[2]);
-        let t = n + c;
-        let d = t - self.k_n;
-        let r_c = self.rho_c + self.b * d * d / (self.a * t * t + d * d);
-        dy[0] = -self.r_n * n * (t / self.k_n).ln();
-        dy[1] = -r_c * c * (t / self.k_c).ln();
-        dy[2] = self.r_b * bb - self.gamma_b * bb * (c / (self.k_b + c));
-    }
-}
-
-fn direct_kimmel(days: f64) -> ContinuousOutputModel<f64, S3> {
-    let sys = Kimmel {
-        k_n: 500.0,
-        k_c: 139.0,
-        r_n: 0.17,
-        rho_c: 0.0251,
-        a: 0.423,
-        b: 0.525,
-        r_b: 0.01,
-        gamma_b: 1.15,
-        k_b: 4.05,
-    };
-    // Same settings as cartox's Dopri5 segment (src/solve/dopri.rs).
-    let mut stepper = Dopri5::from_param(
-        sys,
-        0.0,
-        days,
-        0.0,
-        S3::new(6.0, 0.36, 94.86),
-        1e-6,
-        1e-9,
-        0.9,
-        0.04,
-        0.2,
-        10.0,
-        days,
-        0.0,
-        500_000,
-        u32::MAX,
-        OutputType::Continuous,
-    );
-    let mut dense = ContinuousOutputModel::new();
-    stepper
-        .integrate_with_continuous_output_model(&mut dense)
-        .unwrap();
-    dense
-}
+#[path = "common/kimmel_direct.rs"]
+mod kimmel_direct;
+use kimmel_direct::direct_kimmel;
 
 fn evaluator_overhead(c: &mut Criterion) {
     let model = Model::resolve("kimmel2021").unwrap();
@@ -146,9 +88,17 @@ fn evaluator_overhead(c: &mut Criterion) {
         "{d:?} vs {y:?}"
     );
 
+    // The model file interpreted, and compiled to machine code (feature `jit`, default build).
+    let mut interpreted = model.clone();
+    interpreted.set_native(false).unwrap();
     let mut g = c.benchmark_group("kimmel2021_evaluator");
     g.bench_function("model_file", |b| {
         b.iter(|| cartox::solve::solve(&model, black_box(&sc), 28.0, &opts.solver, None).unwrap())
+    });
+    g.bench_function("model_file_interpreted", |b| {
+        b.iter(|| {
+            cartox::solve::solve(&interpreted, black_box(&sc), 28.0, &opts.solver, None).unwrap()
+        })
     });
     g.bench_function("hand_written_rust", |b| {
         b.iter(|| direct_kimmel(black_box(28.0)))

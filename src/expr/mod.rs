@@ -460,7 +460,7 @@ pub use parse::{
     delay_arguments, is_identifier, parse, rate_of_name, rate_of_target, DELAY, MAX_DEPTH, RATE_OF,
     RESERVED,
 };
-pub use program::{Program, ProgramBuilder};
+pub use program::{compile_native, Program, ProgramBuilder};
 
 #[cfg(test)]
 mod limits_tests;

@@ -122,6 +122,11 @@ pub(super) fn build(parts: &Parts, b: &mut ProgramBuilder) -> Jacobian {
 }
 
 impl Jacobian {
+    /// The program (to compile it to machine code, see `model::native`).
+    pub(super) fn program_mut(&mut self) -> &mut Program {
+        &mut self.program
+    }
+
     /// Structurally non-zero entries (row i, column j), row-major.
     pub fn sparsity(&self) -> &[(usize, usize)] {
         &self.sparsity

@@ -8,6 +8,7 @@ mod compile;
 pub mod delay;
 pub mod jacobian;
 pub(crate) mod location;
+mod native;
 mod preset;
 pub mod rules;
 pub mod spec;
@@ -15,6 +16,7 @@ pub mod spec;
 pub use crate::error::ModelError;
 use crate::expr::{Node, Program, ProgramBuilder};
 use location::Locator;
+pub use native::jit_default;
 pub use spec::ModelSpec;
 
 include!(concat!(env!("OUT_DIR"), "/bundled_models.rs"));
@@ -564,7 +566,8 @@ impl Model {
             b.emit_into(eq, d);
             deriv_slots.push(d);
         }
-        let rhs = b.finish();
+        let mut rhs = b.finish();
+        rhs.set_io(self.states.len(), &deriv_slots);
         let mut obs_programs = Vec::with_capacity(self.observables.len());
         let mut obs_slots = Vec::with_capacity(self.observables.len());
         for o in &self.observables {
@@ -594,6 +597,7 @@ impl Model {
         self.param_program = b.hoisted();
         self.slot_len = b.len();
         self.consts = b.consts;
+        self.compile_native_by_default();
     }
 
     /// Evaluate the assignments in dependency order (time and states already in `v`).
@@ -607,6 +611,9 @@ impl Model {
     /// The right-hand side: `v` holds parameters; time and states are written into it.
     #[inline]
     pub fn rhs(&self, v: &mut [f64], t: f64, y: &[f64], dy: &mut [f64]) {
+        if self.rhs_program.run_native_io(v, t, y, dy) {
+            return;
+        }
         set_time_and_state(v, t, y);
         self.rhs_program.run(v);
         for (d, &slot) in dy.iter_mut().zip(&self.deriv_slots) {

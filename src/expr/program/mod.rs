@@ -8,6 +8,8 @@
 //! `ops.rs` is the instruction set (plain and fused operations), `passes.rs` the fusing and
 //! scheduling passes; this file builds and runs programs.
 
+#[cfg(feature = "jit")]
+mod jit;
 mod ops;
 mod passes;
 
@@ -24,6 +26,15 @@ pub struct Program {
     code: Vec<Instr>,
     /// One past the largest slot any instruction reads or writes.
     len: usize,
+    /// Intermediate-result slots the program writes and only it reads (native code keeps them
+    /// in registers instead of storing them).
+    temps: Vec<u32>,
+    /// For a program called with time and states as arguments ([`set_io`](Self::set_io)):
+    /// the number of states and the slots of the results.
+    io: Option<(usize, Vec<u32>)>,
+    /// The program compiled to machine code (feature `jit`), run instead of the instructions.
+    #[cfg(feature = "jit")]
+    native: jit::Native,
 }
 
 /// Builds [`Program`]s that share one slot space: named slots `0..base`, then slots reserved for
@@ -92,8 +103,7 @@ impl ProgramBuilder {
     /// after the parameters and constants are written, before any other program).
     pub fn hoisted(&self) -> Program {
         let code = self.hoisted.clone();
-        let len = program_len(&code);
-        Program { code, len }
+        Program::new(code, Vec::new())
     }
 
     /// Total slots needed by every program built so far.
@@ -138,8 +148,12 @@ impl ProgramBuilder {
         let code = schedule(fuse(std::mem::take(&mut self.code), &self.temp));
         self.seen.clear();
         self.touched.clear();
-        let len = program_len(&code);
-        Program { code, len }
+        let temps = code
+            .iter()
+            .map(|i| i.dst)
+            .filter(|d| self.temp.contains(d))
+            .collect();
+        Program::new(code, temps)
     }
 
     fn constant(&mut self, value: f64) -> usize {
@@ -354,7 +368,82 @@ fn program_len(code: &[Instr]) -> usize {
         .unwrap_or(0)
 }
 
+/// Compile `programs` (those of one model, say) to machine code, together: from then on
+/// [`Program::run`] runs the native code, which gives the values of the instructions (see the
+/// `jit` module). On an error (no code generator for this host) the programs stay interpreted
+/// and the error says why. Without the `jit` feature this does nothing and says so.
+pub fn compile_native(programs: &mut [&mut Program]) -> Result<(), String> {
+    #[cfg(feature = "jit")]
+    {
+        jit::compile(programs)
+    }
+    #[cfg(not(feature = "jit"))]
+    {
+        let _ = programs;
+        Err("cartox was built without the `jit` feature".to_string())
+    }
+}
+
 impl Program {
+    fn new(code: Vec<Instr>, temps: Vec<u32>) -> Program {
+        let len = program_len(&code);
+        Program {
+            code,
+            len,
+            temps,
+            ..Program::default()
+        }
+    }
+
+    /// Whether [`run`](Self::run) runs machine code ([`compile_native`]) rather than
+    /// interpreting the instructions.
+    pub fn is_native(&self) -> bool {
+        #[cfg(feature = "jit")]
+        {
+            self.native.run.is_some()
+        }
+        #[cfg(not(feature = "jit"))]
+        {
+            false
+        }
+    }
+
+    /// Declare that the program is also called as [`run_native_io`](Self::run_native_io): with
+    /// time (slot 0) and `n_states` states (slots `1..=n_states`) as arguments, its results
+    /// (`outs`) written to an output array. Takes effect at the next [`compile_native`].
+    pub fn set_io(&mut self, n_states: usize, outs: &[usize]) {
+        self.io = Some((n_states, outs.iter().map(|&s| slot_u32(s)).collect()));
+    }
+
+    /// Write `t` and `y` into their slots of `v`, run the program and write its results
+    /// ([`set_io`](Self::set_io)) into `out` (not into their slots), all in machine code (the
+    /// states and results stay in registers on the way): true when done, false when the program has no such native
+    /// code or the lengths are not those declared (then nothing was done and the caller
+    /// interprets it).
+    #[inline]
+    pub fn run_native_io(&self, v: &mut [f64], t: f64, y: &[f64], out: &mut [f64]) -> bool {
+        #[cfg(feature = "jit")]
+        if let (Some(f), Some((n, outs))) = (self.native.io, &self.io) {
+            if v.len() < self.len.max(n + 1) || y.len() != *n || out.len() != outs.len() {
+                return false;
+            }
+            // SAFETY: the code reads `n` states from `y`, writes `outs.len()` values to `out`,
+            // and reads and writes slots < max(len, n + 1) <= v.len() (checked above).
+            unsafe { f(v.as_mut_ptr(), t, y.as_ptr(), out.as_mut_ptr()) };
+            return true;
+        }
+        let _ = (v, t, y, out);
+        false
+    }
+
+    /// Drop the machine code: [`run`](Self::run) interprets the instructions again.
+    pub fn interpret(&mut self) {
+        #[cfg(feature = "jit")]
+        {
+            self.native = jit::Native::default();
+        }
+    }
+
     /// Number of instructions.
     pub fn len(&self) -> usize {
         self.code.len()
@@ -371,6 +460,13 @@ impl Program {
             v.len() >= self.len,
             "value vector shorter than the program's slots"
         );
+        #[cfg(feature = "jit")]
+        if let Some(f) = self.native.run {
+            // SAFETY: the native code reads and writes the same slots as the instructions, all
+            // < self.len <= v.len() (checked above).
+            unsafe { f(v.as_mut_ptr()) };
+            return;
+        }
         for ins in &self.code {
             // SAFETY: the slots every instruction reads and writes are < self.len <= v.len()
             // (checked above; `len` is computed over all of them by `ProgramBuilder::finish`,
