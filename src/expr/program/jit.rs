@@ -95,7 +95,7 @@ macro_rules! unary_symbols {
 
 unary_symbols!(
     Exp, Ln, Log10, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Sec,
-    Csc, Cot, Sech, Csch, Coth, Arcsec, Arccsc, Arccot, Arcsech, Arccsch, Arccoth,
+    Csc, Cot, Sech, Csch, Coth, Arcsec, Arccsc, Arccot, Arcsech, Arccsch, Arccoth, Factorial,
 );
 
 /// The shape of a fused operation: which plain operations it applies to which operands.
