@@ -441,7 +441,7 @@ fn cli_summary_names_the_methods_and_their_steps() {
 }
 
 /// Hanson 2016 (dopri5's step is held by stability from about hour 15): with the model's
-/// analytic Jacobian, auto moves to radau5 within its first 40 dopri5 steps (Hairer's test alone
+/// analytic Jacobian, auto moves to radau5 within its first 50 dopri5 steps (Hairer's test alone
 /// waited ~145), takes far fewer steps than dopri5, and its 30-day trajectory matches radau5 at
 /// rtol 1e-12 (column-scaled) as closely as dopri5's does at the same tolerance.
 #[test]
@@ -465,7 +465,7 @@ fn auto_moves_to_radau5_early_on_hanson2016() {
     let (sd, dopri) = run(opts(Method::Dopri5, 1e-6));
     println!("auto {sa:?}\ndopri5 {sd:?}");
     assert!(sa.switches >= 1 && sa.radau5_steps > 0, "{sa:?}");
-    assert!(sa.dopri5_steps <= 40, "{sa:?}");
+    assert!(sa.dopri5_steps <= 50, "{sa:?}");
     assert!(
         sa.accepted_steps * 4 < sd.accepted_steps,
         "{sa:?} vs {sd:?}"
@@ -488,7 +488,7 @@ fn auto_moves_to_radau5_early_on_hanson2016() {
 }
 
 /// Robertson's chemical kinetics (stiff from the start, rates 0.04, 1e4, 3e7): auto goes to
-/// radau5 within 40 dopri5 steps, finishes 0-40 in far fewer steps than dopri5 needs, and
+/// radau5 within 50 dopri5 steps, finishes 0-40 in far fewer steps than dopri5 needs, and
 /// matches radau5 at rtol 1e-12 and the mass balance y1 + y2 + y3 = 1.
 #[test]
 fn auto_moves_to_radau5_early_on_robertson() {
@@ -533,7 +533,7 @@ y3 = "3e7 * y2^2"
     let dopri = solve_with(Method::Dopri5, 1e-6);
     let (sa, sd) = (auto.stats, dopri.stats);
     println!("auto {sa:?}\ndopri5 {sd:?}");
-    assert!(sa.radau5_steps > 0 && sa.dopri5_steps <= 40, "{sa:?}");
+    assert!(sa.radau5_steps > 0 && sa.dopri5_steps <= 50, "{sa:?}");
     assert!(
         sa.accepted_steps * 10 < sd.accepted_steps,
         "{sa:?} vs {sd:?}"

@@ -69,15 +69,15 @@ const STIFF_H_RHO: f64 = 2.5;
 /// checks in a row with h rho(J) >=
 /// `STIFF_H_RHO` (`stiffness::stability_limited`: a norm bound first, then a warm-started power
 /// iteration): on Hanson 2016 (dopri5 held at h rho(J) 3.0-3.4 from hour ~15) auto moves to
-/// radau5 at dopri5's step ~30 instead of ~145 (Hairer's test, which still runs, fired there).
+/// radau5 at dopri5's step ~40 instead of ~145 (Hairer's test, which still runs, fired there).
 /// A Jacobian that is not finite (a state at 0 under a fractional power) counts as no answer.
 /// Only early: the default model and its presets reach dopri5's stability boundary for a
-/// stretch near day 28 (h rho(J) >= 2.5 at 4 checks in a row from step ~140), where a handful of
-/// radau5 steps would save nothing; the solve pays for at most 11 checks (Jacobian, norm bound,
+/// stretch near day 28 (h rho(J) >= 2.5 for 20 steps and more from step ~140), where a handful of
+/// radau5 steps would save nothing; the solve pays for at most 6 checks (Jacobian, norm bound,
 /// 8 warm power iterations); later, Hairer's test and the check every 100 steps stand.
 const EARLY_AFTER: u64 = 10;
-const EARLY_EVERY: u64 = 5;
-const EARLY_HITS: u32 = 4;
+const EARLY_EVERY: u64 = 10;
+const EARLY_HITS: u32 = 3;
 const EARLY_UNTIL: u64 = 60;
 
 impl<D: Dim> System<f64, OVector<f64, D>> for Rhs<'_>
