@@ -10,7 +10,7 @@
 //! libRoadRunner at rtol 1e-12 (`ref_finalB.csv`), and the whole 200-point trajectories of the
 //! first 200 sets against cartox's own radau5 at rtol 1e-12, atol 1e-14 (column-scaled).
 //!
-//! `cargo bench --bench hanson_peers -- DIR [--reps 5] [--methods auto,dopri5,radau5]`
+//! `cargo bench --bench hanson_peers -- DIR [--reps 5] [--methods auto,dopri5,radau5] [--tight 200]`
 
 use cartox::model::Model;
 use cartox::regimen::{Inputs, Scenario};
@@ -80,11 +80,14 @@ fn main() {
     let mut dir = None;
     let mut reps = 5usize;
     let mut methods = "auto,dopri5,radau5".to_string();
+    let mut tight_sets = 200usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--reps" => reps = it.next().expect("--reps N").parse().expect("--reps N"),
             "--methods" => methods = it.next().expect("--methods LIST").clone(),
+            // Sets checked against the rtol 1e-12 radau5 reference (0: none, for profiling).
+            "--tight" => tight_sets = it.next().expect("--tight N").parse().expect("--tight N"),
             d => dir = Some(d.to_string()),
         }
     }
@@ -128,7 +131,7 @@ fn main() {
         atol: 1e-14,
         ..SolverOptions::default()
     };
-    let n_tight = scenarios.len().min(200);
+    let n_tight = scenarios.len().min(tight_sets);
     let tight_traj: Vec<Trajectory> = scenarios[..n_tight]
         .iter()
         .map(|sc| simulate(&model, sc, &tight, &grid).0)

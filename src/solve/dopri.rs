@@ -10,7 +10,7 @@
 //! - states are `SVector<f64, N>` for N <= 24 (6-7x faster than `DVector`, whose every vector
 //!   operation allocates), `DVector` above.
 
-use super::{Segment, Span, Stats, Watcher};
+use super::{JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::{delay::Past, Model};
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
@@ -45,6 +45,15 @@ struct Rhs<'a> {
     /// The solution's past, for a model with `delay(x, tau)` (see `model::delay`).
     past: Option<&'a Past<'a>>,
     scratch: RefCell<Vec<f64>>,
+    /// The span's analytic Jacobian (auto's early check) and its buffer.
+    jacobian: Option<&'a JacobianFn<'a>>,
+    jac: Vec<f64>,
+    /// Early checks in a row that found the step stability-limited.
+    stiff_hits: u32,
+    /// The power iteration's vector, carried from check to check (warm start).
+    power_vector: Vec<f64>,
+    /// Analytic Jacobians evaluated by the early check.
+    jacobians: &'a Cell<u64>,
 }
 
 /// auto's second stiffness check: once a solve has taken `CHECK_AFTER` dopri5 steps, and every
@@ -56,6 +65,23 @@ struct Rhs<'a> {
 const CHECK_AFTER: u64 = 500;
 const CHECK_EVERY: u64 = 100;
 const STIFF_H_RHO: f64 = 2.5;
+
+/// With the model's analytic Jacobian (which costs no right-hand-side evaluations), the same
+/// test also runs early: from dopri5's `EARLY_AFTER`-th step of the solve to its
+/// `EARLY_UNTIL`-th, every `EARLY_EVERY` steps, and the problem is stiff at `EARLY_HITS` such
+/// checks in a row with h rho(J) >=
+/// `STIFF_H_RHO` (`stiffness::stability_limited`: a norm bound first, then a warm-started power
+/// iteration): on Hanson 2016 (dopri5 held at h rho(J) 3.0-3.4 from hour ~15) auto moves to
+/// radau5 at dopri5's step ~40 instead of ~145 (Hairer's test, which still runs, fired there).
+/// A Jacobian that is not finite (a state at 0 under a fractional power) counts as no answer.
+/// Only early: the default model and its presets reach dopri5's stability boundary for a
+/// stretch near day 28 (h rho(J) >= 2.5 for 20 steps and more from step ~140), where a handful of
+/// radau5 steps would save nothing; the solve pays for at most 6 checks (Jacobian, norm bound,
+/// 8 warm power iterations); later, Hairer's test and the check every 100 steps stand.
+const EARLY_AFTER: u64 = 10;
+const EARLY_EVERY: u64 = 10;
+const EARLY_HITS: u32 = 3;
+const EARLY_UNTIL: u64 = 60;
 
 impl<D: Dim> System<f64, OVector<f64, D>> for Rhs<'_>
 where
@@ -96,6 +122,32 @@ where
         }
         let h = t - self.t_prev;
         self.t_prev = t;
+        if let (Some(jf), true) = (self.jacobian, self.auto_steps.is_some()) {
+            if (EARLY_AFTER..=EARLY_UNTIL).contains(&k)
+                && (k - EARLY_AFTER).is_multiple_of(EARLY_EVERY)
+            {
+                let mut v = self.slots.borrow_mut();
+                jf(&mut v, t.min(self.t_last), y.as_slice(), &mut self.jac);
+                self.jacobians.set(self.jacobians.get() + 1);
+                let (jac, n) = (&self.jac, y.len());
+                let limited = super::stiffness::stability_limited(
+                    jac,
+                    n,
+                    h,
+                    STIFF_H_RHO,
+                    &mut self.power_vector,
+                );
+                if limited == Some(true) {
+                    self.stiff_hits += 1;
+                    if self.stiff_hits >= EARLY_HITS {
+                        self.stiff_at.set(Some(t));
+                        return true;
+                    }
+                } else {
+                    self.stiff_hits = 0;
+                }
+            }
+        }
         if self.auto_steps.is_some()
             && k >= CHECK_AFTER
             && (k - CHECK_AFTER).is_multiple_of(CHECK_EVERY)
@@ -188,6 +240,7 @@ where
     let stopped_at = Cell::new(None);
     let evals = Cell::new(0);
     let stiff_at = Cell::new(None);
+    let jacobians = Cell::new(0);
     let auto_steps = auto_steps.map(Cell::from_mut);
     let rhs = Rhs {
         model,
@@ -202,6 +255,11 @@ where
         stiff_at: &stiff_at,
         past: span.past,
         scratch: RefCell::new(Vec::new()),
+        jacobian: span.jacobian,
+        jac: vec![0.0; if span.jacobian.is_some() { n * n } else { 0 }],
+        stiff_hits: 0,
+        power_vector: Vec::new(),
+        jacobians: &jacobians,
     };
     let mut stepper = Dopri5::from_param(
         rhs,
@@ -224,6 +282,7 @@ where
     let mut dense = ContinuousOutputModel::new();
     let result = stepper.integrate_with_continuous_output_model(&mut dense);
     let mut stiff = stiff_at.get().is_some();
+    stats.jacobian_evaluations += jacobians.get();
     let detect_stiffness = auto_steps.is_some();
     match result {
         Ok(s) => {

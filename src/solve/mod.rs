@@ -11,6 +11,7 @@
 mod auto;
 mod dopri;
 mod implicit;
+mod lu;
 mod radau;
 mod state_events;
 mod stiffness;
@@ -102,7 +103,8 @@ pub struct Stats {
     pub bdf_steps: u64,
     /// Changes of method within the solve (`auto`).
     pub switches: u64,
-    /// Jacobians evaluated by radau5 (analytic or by finite differences).
+    /// Jacobians evaluated by radau5 (analytic or by finite differences) and by auto's early
+    /// stiffness check during dopri5 (analytic).
     pub jacobian_evaluations: u64,
 }
 

@@ -24,10 +24,10 @@
 //!
 //! Neither can be worked around through its options. See docs/solvers.md.
 
+use super::lu::{ComplexLu, RealLu};
 use super::{JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::Model;
-use nalgebra::{Complex, DMatrix, DVector, LU};
 
 // Method coefficients (radau5.f).
 const C: [f64; 3] = [0.1550510257216822, 0.6449489742783178, 1.0];
@@ -84,26 +84,19 @@ fn rms(v: &[f64], scal: &[f64]) -> f64 {
     (s / v.len() as f64).sqrt()
 }
 
-/// The LU factors of the real and the complex iteration matrix for one step size.
+/// The LU factors of the real and the complex iteration matrix for one step size (storage
+/// allocated once per span, refilled at each factorisation).
 struct Factors {
-    real: LU<f64, nalgebra::Dyn, nalgebra::Dyn>,
-    complex: LU<Complex<f64>, nalgebra::Dyn, nalgebra::Dyn>,
+    real: RealLu,
+    complex: ComplexLu,
 }
 
-fn factorise(jac: &DMatrix<f64>, h: f64) -> Option<Factors> {
-    let n = jac.nrows();
-    let real = DMatrix::from_fn(n, n, |i, j| f64::from(i == j) * U1 / h - jac[(i, j)]).lu();
-    let shift = Complex::new(ALPH / h, BETA / h);
-    let complex = DMatrix::from_fn(n, n, |i, j| {
-        let d = if i == j {
-            shift
-        } else {
-            Complex::new(0.0, 0.0)
-        };
-        d - Complex::new(jac[(i, j)], 0.0)
-    })
-    .lu();
-    (real.is_invertible() && complex.is_invertible()).then_some(Factors { real, complex })
+impl Factors {
+    /// Factorise u1/h I - J and (alpha + i beta)/h I - J; false when either is singular.
+    fn factorise(&mut self, jac: &[f64], h: f64) -> bool {
+        self.real.factor_shifted(U1 / h, jac)
+            && self.complex.factor_shifted(ALPH / h, BETA / h, jac)
+    }
 }
 
 /// The solution on one segment: per accepted step its end time, size and collocation polynomial
@@ -145,36 +138,33 @@ impl Segment for RadauSegment {
     }
 }
 
-/// The Jacobian at (t, y), f0 = f(t, y): the span's analytic Jacobian when it has one (row-major
-/// into `buf`), else forward differences.
+/// The Jacobian at (t, y), f0 = f(t, y), row-major into `jac`: the span's analytic Jacobian when
+/// it has one and it is finite, else forward differences (`f1` is scratch).
 fn jacobian(
     rhs: &mut Rhs,
     analytic: Option<&JacobianFn<'_>>,
-    buf: &mut [f64],
     t: f64,
     y: &mut [f64],
     f0: &[f64],
-    jac: &mut DMatrix<f64>,
+    f1: &mut [f64],
+    jac: &mut [f64],
 ) {
     let n = y.len();
     if let Some(jf) = analytic {
-        jf(&mut rhs.slots, t.min(rhs.t_last), y, buf);
-        for i in 0..n {
-            for j in 0..n {
-                jac[(i, j)] = buf[i * n + j];
-            }
+        jf(&mut rhs.slots, t.min(rhs.t_last), y, jac);
+        // Not finite (e.g. a fractional power of a state at 0): forward differences instead.
+        if jac.iter().all(|x| x.is_finite()) {
+            return;
         }
-        return;
     }
-    let mut f1 = vec![0.0; n];
-    for j in 0..y.len() {
+    for j in 0..n {
         let yj = y[j];
         let delta = (UROUND * yj.abs().max(1e-5)).sqrt();
         y[j] = yj + delta;
-        rhs.f(t, y, &mut f1);
+        rhs.f(t, y, f1);
         y[j] = yj;
-        for i in 0..y.len() {
-            jac[(i, j)] = (f1[i] - f0[i]) / delta;
+        for i in 0..n {
+            jac[i * n + j] = (f1[i] - f0[i]) / delta;
         }
     }
 }
@@ -204,6 +194,8 @@ pub(super) struct NonStiffTest {
 pub(super) const NONSTIFF_H_RHO: f64 = 1.0;
 /// First interval (accepted steps) between Jacobian refreshes for the non-stiff test.
 const REFRESH: u64 = 16;
+/// Accepted steps between spectral radii for the non-stiff test while it fails.
+const RHO_EVERY: u64 = 4;
 
 /// Integrate `[t0, t1]` with Radau IIA(5); with a non-stiff test (`--method auto`), end early
 /// when it passes (the bool is then true).
@@ -272,41 +264,42 @@ pub(super) fn integrate_piece(
     let (mut faccon, mut dynold, mut thqold) = (1.0f64, 0.0f64, 1.0f64);
     let (mut hold, mut hacc, mut erracc) = (h, h, 1e-2f64);
     let (mut naccpt, mut nsteps, mut nsing) = (0u64, 0u64, 0u32);
-    let mut jac = DMatrix::zeros(n, n);
-    let mut jac_buf = vec![0.0; if span.jacobian.is_some() { n * n } else { 0 }];
-    let (mut need_jac, mut factors) = (true, None::<Factors>);
+    let mut jac = vec![0.0; n * n];
+    let mut lu = Factors {
+        real: RealLu::new(n),
+        complex: ComplexLu::new(n),
+    };
+    // A Jacobian is needed / the factors are those of the current Jacobian and h.
+    let (mut need_jac, mut factored) = (true, false);
     // The non-stiff test (auto): rho(J), accepted steps since the last Jacobian, the refresh
     // interval, non-stiff steps in a row, and whether the span ended on it.
     let (mut rho, mut since_jac, mut refresh, mut nonstiff_run) = (f64::INFINITY, 0u64, REFRESH, 0);
+    let mut since_rho = RHO_EVERY;
     let mut ended_nonstiff = false;
     let mut z = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
     let mut f = z.clone();
     let mut k = z.clone();
     let mut cont = z.clone();
     let mut tmp = vec![0.0; n];
-    let mut b1 = DVector::<f64>::zeros(n);
-    let mut b2 = DVector::<Complex<f64>>::zeros(n);
+    let mut b1 = vec![0.0; n];
+    let (mut b2r, mut b2i) = (vec![0.0; n], vec![0.0; n]);
     loop {
         if need_jac {
-            jacobian(
-                &mut rhs,
-                span.jacobian,
-                &mut jac_buf,
-                t,
-                &mut y,
-                &f0,
-                &mut jac,
-            );
+            jacobian(&mut rhs, span.jacobian, t, &mut y, &f0, &mut tmp, &mut jac);
             stats.jacobian_evaluations += 1;
-            (need_jac, caljac, factors) = (false, true, None);
-            if nonstiff.is_some() {
-                rho = super::stiffness::spectral_radius(&jac);
-                since_jac = 0;
+            (need_jac, caljac, factored) = (false, true, false);
+            // rho(J) for the non-stiff test: at most every RHO_EVERY accepted steps while the
+            // test fails (the power iteration costs more than an analytic Jacobian), at every
+            // Jacobian while it passes.
+            if nonstiff.is_some() && (since_rho >= RHO_EVERY || nonstiff_run > 0) {
+                rho = super::stiffness::spectral_radius(&jac, n);
+                since_rho = 0;
             }
+            since_jac = 0;
         }
-        if factors.is_none() {
-            factors = factorise(&jac, h);
-            if factors.is_none() {
+        if !factored {
+            factored = lu.factorise(&jac, h);
+            if !factored {
                 nsing += 1;
                 if nsing >= 5 {
                     return Err((t, SolveFailure::SingularMatrix));
@@ -316,7 +309,6 @@ pub(super) fn integrate_piece(
                 continue;
             }
         }
-        let lu = factors.as_ref().unwrap();
         nsteps += 1;
         if nsteps > u64::from(opts.max_steps) {
             return Err((
@@ -351,7 +343,7 @@ pub(super) fn integrate_piece(
         faccon = faccon.max(UROUND).powf(0.8);
         let mut theta = THET;
         let mut newt = 0;
-        let (fac1, shift) = (U1 / h, Complex::new(ALPH / h, BETA / h));
+        let (fac1, alphn, betan) = (U1 / h, ALPH / h, BETA / h);
         let newton: Result<(), f64> = loop {
             if newt >= NIT {
                 break Err(0.5);
@@ -365,13 +357,13 @@ pub(super) fn integrate_piece(
             for j in 0..n {
                 let w = |i: usize| TI[i][0] * k[0][j] + TI[i][1] * k[1][j] + TI[i][2] * k[2][j];
                 b1[j] = w(0) - fac1 * f[0][j];
-                b2[j] = Complex::new(w(1), w(2)) - shift * Complex::new(f[1][j], f[2][j]);
+                b2r[j] = w(1) - alphn * f[1][j] + betan * f[2][j];
+                b2i[j] = w(2) - alphn * f[2][j] - betan * f[1][j];
             }
-            if !(lu.real.solve_mut(&mut b1) && lu.complex.solve_mut(&mut b2)) {
-                break Err(0.5);
-            }
+            lu.real.solve(&mut b1);
+            lu.complex.solve(&mut b2r, &mut b2i);
             for j in 0..n {
-                (z[0][j], z[1][j], z[2][j]) = (b1[j], b2[j].re, b2[j].im);
+                (z[0][j], z[1][j], z[2][j]) = (b1[j], b2r[j], b2i[j]);
             }
             newt += 1;
             let dyno = (z.iter().map(|zi| rms(zi, &scal).powi(2)).sum::<f64>() / 3.0).sqrt();
@@ -414,7 +406,7 @@ pub(super) fn integrate_piece(
         if let Err(q) = newton {
             stats.rejected_steps += 1;
             (h, reject, last) = (h * q, true, false);
-            factors = None;
+            factored = false;
             need_jac = !caljac;
             continue;
         }
@@ -424,8 +416,8 @@ pub(super) fn integrate_piece(
             tmp[j] = (DD[0] * z[0][j] + DD[1] * z[1][j] + DD[2] * z[2][j]) / h;
             b1[j] = tmp[j] + f0[j];
         }
-        lu.real.solve_mut(&mut b1);
-        let mut err = rms(b1.as_slice(), &scal).max(1e-10);
+        lu.real.solve(&mut b1);
+        let mut err = rms(&b1, &scal).max(1e-10);
         if err >= 1.0 && (first || reject) {
             let [fy, y1, _] = &mut k;
             for j in 0..n {
@@ -435,8 +427,8 @@ pub(super) fn integrate_piece(
             for j in 0..n {
                 b1[j] = fy[j] + tmp[j];
             }
-            lu.real.solve_mut(&mut b1);
-            err = rms(b1.as_slice(), &scal).max(1e-10);
+            lu.real.solve(&mut b1);
+            err = rms(&b1, &scal).max(1e-10);
         }
         let fac = SAFE.min(SAFE * (1 + 2 * NIT) as f64 / (newt + 2 * NIT) as f64);
         let mut quot = (err.powf(0.25) / fac).clamp(FACR, FACL);
@@ -445,7 +437,7 @@ pub(super) fn integrate_piece(
             stats.rejected_steps += 1;
             h = if first { 0.1 * h } else { hnew };
             (reject, last) = (true, false);
-            factors = None;
+            factored = false;
             need_jac = !caljac;
             continue;
         }
@@ -486,6 +478,7 @@ pub(super) fn integrate_piece(
         let mut refresh_jac = false;
         if let Some(test) = nonstiff {
             since_jac += 1;
+            since_rho += 1;
             if h * rho <= NONSTIFF_H_RHO {
                 nonstiff_run += 1;
                 if nonstiff_run >= test.steps {
@@ -514,7 +507,7 @@ pub(super) fn integrate_piece(
             }
             h = hnew;
         }
-        factors = None;
+        factored = false;
         need_jac = theta > THET || refresh_jac;
     }
     stats.accepted_steps += naccpt;
