@@ -6,7 +6,7 @@
 //! values, events or interventions changing a parameter a delay reads. Triggered events may
 //! read delays (the solver fills them wherever it evaluates the triggers).
 
-use super::names::Scope;
+use super::names::{collect_names, Scope};
 use super::{Context, ModelSpec};
 use crate::expr;
 use crate::model::delay::Delayed;
@@ -16,40 +16,7 @@ use toml::Spanned;
 /// Every `delay(...)` name the model's expressions use, with the expression it was found in
 /// (for error locations), in order of appearance.
 pub(super) fn collect(spec: &ModelSpec) -> Vec<(String, Spanned<String>)> {
-    let mut used: Vec<(String, Spanned<String>)> = Vec::new();
-    let mut scan = |text: &Spanned<String>| {
-        let Ok(ast) = expr::parse(text.get_ref()) else {
-            return;
-        };
-        for (name, _) in ast.names() {
-            if expr::delay_arguments(name).is_some() && !used.iter().any(|(u, _)| u == name) {
-                used.push((name.to_string(), text.clone()));
-            }
-        }
-    };
-    let value_text = |v: &Spanned<toml::Value>| match v.get_ref() {
-        toml::Value::String(s) => Some(Spanned::new(v.span(), s.clone())),
-        _ => None,
-    };
-    for a in &spec.assignments {
-        scan(&a.expr);
-    }
-    for eq in spec.equations.values() {
-        scan(eq);
-    }
-    for o in &spec.observables {
-        scan(&o.expr);
-    }
-    for e in &spec.events {
-        if let Some(t) = &e.trigger {
-            scan(t);
-        }
-        let values = e.delay.iter().chain(&e.priority).chain(e.set.values());
-        for v in values.filter_map(value_text) {
-            scan(&v);
-        }
-    }
-    used
+    collect_names(spec, |name| expr::delay_arguments(name).map(|_| name))
 }
 
 /// Compile each delay's `x` and `tau`; `base` is the slot of the first.

@@ -131,3 +131,49 @@ impl Names {
         }
     }
 }
+
+/// Every name in the model's expressions (assignments, equations, observables, event triggers,
+/// delays, priorities and values) that `pick` maps to a key, once per key, with the expression it
+/// was first found in (for error locations), in order of appearance. Expressions that do not
+/// parse are left to the stages that compile them.
+pub(super) fn collect_names(
+    spec: &ModelSpec,
+    pick: fn(&str) -> Option<&str>,
+) -> Vec<(String, Spanned<String>)> {
+    let mut used: Vec<(String, Spanned<String>)> = Vec::new();
+    let mut scan = |text: &Spanned<String>| {
+        let Ok(ast) = expr::parse(text.get_ref()) else {
+            return;
+        };
+        for (name, _) in ast.names() {
+            if let Some(key) = pick(name) {
+                if !used.iter().any(|(u, _)| u == key) {
+                    used.push((key.to_string(), text.clone()));
+                }
+            }
+        }
+    };
+    let value_text = |v: &Spanned<toml::Value>| match v.get_ref() {
+        toml::Value::String(s) => Some(Spanned::new(v.span(), s.clone())),
+        _ => None,
+    };
+    for a in &spec.assignments {
+        scan(&a.expr);
+    }
+    for eq in spec.equations.values() {
+        scan(eq);
+    }
+    for o in &spec.observables {
+        scan(&o.expr);
+    }
+    for e in &spec.events {
+        if let Some(t) = &e.trigger {
+            scan(t);
+        }
+        let values = e.delay.iter().chain(&e.priority).chain(e.set.values());
+        for v in values.filter_map(value_text) {
+            scan(&v);
+        }
+    }
+    used
+}

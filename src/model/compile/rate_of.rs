@@ -9,6 +9,7 @@
 use super::super::location::Locator;
 use super::super::spec::{Assignment, ModelSpec};
 use super::super::ModelError;
+use super::names::collect_names;
 use crate::expr;
 use toml::Spanned;
 
@@ -16,43 +17,7 @@ use toml::Spanned;
 /// `spec.assignments` (after the model's own); returns how many were added. Expressions that do
 /// not parse are left to the stages that compile them.
 pub(super) fn define(spec: &mut ModelSpec, loc: &Locator) -> Result<usize, ModelError> {
-    let mut used: Vec<(String, Spanned<String>)> = Vec::new();
-    {
-        let mut scan = |text: &Spanned<String>| {
-            let Ok(ast) = expr::parse(text.get_ref()) else {
-                return;
-            };
-            for (name, _) in ast.names() {
-                if let Some(x) = expr::rate_of_target(name) {
-                    if !used.iter().any(|(u, _)| u == x) {
-                        used.push((x.to_string(), text.clone()));
-                    }
-                }
-            }
-        };
-        let value_text = |v: &Spanned<toml::Value>| match v.get_ref() {
-            toml::Value::String(s) => Some(Spanned::new(v.span(), s.clone())),
-            _ => None,
-        };
-        for a in &spec.assignments {
-            scan(&a.expr);
-        }
-        for eq in spec.equations.values() {
-            scan(eq);
-        }
-        for o in &spec.observables {
-            scan(&o.expr);
-        }
-        for e in &spec.events {
-            if let Some(t) = &e.trigger {
-                scan(t);
-            }
-            let values = e.delay.iter().chain(&e.priority).chain(e.set.values());
-            for v in values.filter_map(value_text) {
-                scan(&v);
-            }
-        }
-    }
+    let mut used = collect_names(spec, expr::rate_of_target);
     // Derivatives of states may read other derivatives: repeat until no new one appears.
     let mut k = 0;
     while k < used.len() {
