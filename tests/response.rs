@@ -146,17 +146,40 @@ fn population_response_rates_come_from_the_antigen_negative_share() {
 }
 
 /// Mueller 2018: tisa-cel B-ALL responders' geometric-mean Cmax is 1.74-fold the non-responders'
-/// (accepted 1.2-2.6); before this mechanism the model gave 19 (non-responders were patients whose
-/// expansion failed). Out-of-sample: nothing was fitted to it.
+/// (accepted 1.2-2.6). Without escaping cells the model gave 19-32 (non-responders were patients
+/// whose expansion failed). Since issue 14 the tisa-cel B-ALL escape odds are calibrated to ELIANA's
+/// 81% remission (docs/calibrate_product_response.py), which leaves few escape non-responders, so
+/// the ratio is 3.4 at n = 200: a reported miss (docs/presets.md, tests/validate.rs). What the
+/// mechanism still does: escaping cells make non-responders who expand like responders, so the
+/// ratio is far below the same population's without them. Out-of-sample: nothing was fitted to it.
 #[test]
-fn responders_expand_only_moderately_more_than_non_responders() {
-    let rows =
-        validate::validate_model(&Model::resolve("tisa-cel-all").unwrap(), Some(200)).unwrap();
-    let r = rows
-        .iter()
-        .find(|r| r.metric == "cart_cmax_transgene_responder_ratio")
-        .unwrap();
-    let v = r.simulated.unwrap();
-    assert!((1.2..=2.6).contains(&v), "responder Cmax ratio {v}");
-    assert_eq!(r.sample, "out");
+fn escaping_cells_make_non_responders_who_expand_like_responders() {
+    let m = Model::resolve("tisa-cel-all").unwrap();
+    let ratio = |m: &Model| {
+        let rows = validate::validate_model(m, Some(200)).unwrap();
+        let r = rows
+            .iter()
+            .find(|r| r.metric == "cart_cmax_transgene_responder_ratio")
+            .unwrap()
+            .clone();
+        assert_eq!(r.sample, "out");
+        r.simulated.unwrap()
+    };
+    let with = ratio(&m);
+    let mut off = m.clone();
+    let i = off.parameter_index("neg_odds").unwrap();
+    off.parameters[i].value = 0.0;
+    let without = ratio(&off);
+    assert!(with < 5.0, "responder Cmax ratio {with}");
+    assert!(
+        with * 3.0 < without,
+        "ratio {with} with escaping cells vs {without} without"
+    );
+    // With the shared LBCL odds (before issue 14) the ratio was within Mueller's range.
+    off.parameters[i].value = 0.005;
+    let shared = ratio(&off);
+    assert!(
+        (1.2..=2.6).contains(&shared),
+        "ratio at the shared odds {shared}"
+    );
 }
