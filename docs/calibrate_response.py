@@ -11,6 +11,11 @@ targets (JULIET, TRANSCEND, ELIANA, KarMMa, CARTITUDE-1) and the tisa-cel respon
 exposure ratio (Mueller 2018) are out-of-sample predictions of the same shared values: no disease-
 or product-specific response parameter is fitted.
 
+Since issue 14 the value fitted here is axi-cel's typical odds and the spread shared by every
+preset; each other preset overrides the typical odds with its own, calibrated to its trial's
+complete response by docs/calibrate_product_response.py (so `--all` below shows those presets at
+their own odds, with this spread).
+
 Method: grid search running the release binary itself. For each candidate it writes a temporary copy
 of models/cartox.toml with the two values replaced and a copy of models/axi-cel.toml whose
 `base` points at it, then runs `cartox validate --presets <copy> --out -` (the preset's virtual
