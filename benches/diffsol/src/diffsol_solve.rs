@@ -1,0 +1,307 @@
+//! A cartox scenario solved with diffsol: cartox's compiled right-hand side and analytic
+//! Jacobian handed to diffsol's closure builder, integrated segment by segment between the
+//! scenario's scheduled events (doses, breakpoints, model `[[events]]`) exactly as
+//! `cartox::solve::solve` splits them, with the states and observables read on an output grid
+//! from diffsol's own interpolant.
+//!
+//! Not covered (the caller reports them as not run): models with state-triggered events or
+//! `delay(x, tau)`, and toxicity-triggered interventions (the workloads here have none).
+
+use cartox::model::Model;
+use cartox::regimen::Scenario;
+use cartox::solve::{initial_state, scheduled_events};
+use diffsol::{
+    NalgebraLU, NalgebraMat, NalgebraVec, OdeBuilder, OdeEquationsImplicit, OdeSolverMethod,
+    OdeSolverStopReason, VectorHost,
+};
+use std::cell::{Cell, RefCell};
+
+type M = NalgebraMat<f64>;
+type V = NalgebraVec<f64>;
+type LS = NalgebraLU<f64>;
+
+/// The diffsol methods measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffsolMethod {
+    /// Variable-order BDF (orders 1-5), Newton with a dense LU (nalgebra).
+    Bdf,
+    /// ESDIRK with the TR-BDF2 tableau (order 2).
+    TrBdf2,
+    /// ESDIRK34 (order 3, embedded 4).
+    Esdirk34,
+    /// Explicit Tsitouras 5(4), for reference on non-stiff stretches.
+    Tsit45,
+}
+
+impl DiffsolMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "diffsol-bdf" => Some(Self::Bdf),
+            "diffsol-trbdf2" => Some(Self::TrBdf2),
+            "diffsol-esdirk34" => Some(Self::Esdirk34),
+            "diffsol-tsit45" => Some(Self::Tsit45),
+            _ => None,
+        }
+    }
+}
+
+/// Work counters of one solve.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Work {
+    pub steps: u64,
+    pub rhs: u64,
+    /// Full analytic Jacobians computed (each Newton matrix needs one).
+    pub jac: u64,
+    /// Jacobian-vector products requested by diffsol (one column each while it assembles its
+    /// dense matrix).
+    pub jac_mul: u64,
+}
+
+impl std::ops::AddAssign for Work {
+    fn add_assign(&mut self, o: Work) {
+        self.steps += o.steps;
+        self.rhs += o.rhs;
+        self.jac += o.jac;
+        self.jac_mul += o.jac_mul;
+    }
+}
+
+/// States (rows = grid points) and observables on the grid.
+pub struct Sampled {
+    pub states: Vec<Vec<f64>>,
+    pub observables: Vec<Vec<f64>>,
+}
+
+/// Model time just below `t1` (as `cartox::solve::left_limit`): the right-hand side is never
+/// evaluated at a segment's end, so a breakpoint's left branch is integrated exactly.
+fn left_limit(t1: f64) -> f64 {
+    t1 - 1e-12 * t1.abs().max(1.0)
+}
+
+/// The right-hand side and Jacobian of one segment (parameters fixed).
+struct Equations<'a> {
+    model: &'a Model,
+    n: usize,
+    t_last: f64,
+    slots: RefCell<Vec<f64>>,
+    /// The last Jacobian computed and the (t, y) it was computed at: diffsol assembles its
+    /// dense matrix one column (one product with a unit vector) at a time, all at one (t, y).
+    jac: RefCell<(f64, Vec<f64>, Vec<f64>)>,
+    rhs_calls: Cell<u64>,
+    jac_calls: Cell<u64>,
+    jac_muls: Cell<u64>,
+}
+
+impl<'a> Equations<'a> {
+    fn new(model: &'a Model, params: &[f64], t1: f64) -> Self {
+        let n = model.n_states();
+        Equations {
+            model,
+            n,
+            t_last: left_limit(t1),
+            slots: RefCell::new(model.slots_with_params(params)),
+            jac: RefCell::new((f64::NAN, vec![f64::NAN; n], vec![0.0; n * n])),
+            rhs_calls: Cell::new(0),
+            jac_calls: Cell::new(0),
+            jac_muls: Cell::new(0),
+        }
+    }
+
+    fn rhs(&self, y: &[f64], t: f64, dy: &mut [f64]) {
+        self.rhs_calls.set(self.rhs_calls.get() + 1);
+        let mut v = self.slots.borrow_mut();
+        self.model.rhs(&mut v, t.min(self.t_last), y, dy);
+    }
+
+    /// J(t, y) v.
+    fn jac_mul(&self, y: &[f64], t: f64, x: &[f64], out: &mut [f64]) {
+        self.jac_muls.set(self.jac_muls.get() + 1);
+        let t = t.min(self.t_last);
+        let mut cache = self.jac.borrow_mut();
+        let (ct, cy, jac) = &mut *cache;
+        if *ct != t || cy.as_slice() != y {
+            self.jac_calls.set(self.jac_calls.get() + 1);
+            let mut v = self.slots.borrow_mut();
+            self.model.jacobian(&mut v, t, y, jac);
+            *ct = t;
+            cy.copy_from_slice(y);
+        }
+        let n = self.n;
+        for (i, o) in out.iter_mut().enumerate() {
+            let row = &jac[i * n..(i + 1) * n];
+            *o = row.iter().zip(x).map(|(a, b)| a * b).sum();
+        }
+    }
+
+    fn work(&self) -> Work {
+        Work {
+            steps: 0,
+            rhs: self.rhs_calls.get(),
+            jac: self.jac_calls.get(),
+            jac_mul: self.jac_muls.get(),
+        }
+    }
+}
+
+/// Integrate one segment `[t0, t1]` from `y0`, writing the grid points in `[t0, t1)` (and `t1`
+/// itself when `last`) into `out` through `emit`. Returns the state at `t1`.
+#[allow(clippy::too_many_arguments)]
+fn segment(
+    eq: &Equations,
+    method: DiffsolMethod,
+    t0: f64,
+    t1: f64,
+    y0: &[f64],
+    rtol: f64,
+    atol: f64,
+    grid: &[f64],
+    next: &mut usize,
+    last: bool,
+    emit: &mut dyn FnMut(usize, f64, &[f64]),
+) -> Result<(Vec<f64>, u64), String> {
+    let n = eq.n;
+    let y0v = y0.to_vec();
+    let problem = OdeBuilder::<M>::new()
+        .t0(t0)
+        .rtol(rtol)
+        .atol(vec![atol; n])
+        .rhs_implicit(
+            |x: &V, _p: &V, t: f64, y: &mut V| eq.rhs(x.as_slice(), t, y.as_mut_slice()),
+            |x: &V, _p: &V, t: f64, v: &V, y: &mut V| {
+                eq.jac_mul(x.as_slice(), t, v.as_slice(), y.as_mut_slice())
+            },
+        )
+        .init(
+            move |_p: &V, _t: f64, y: &mut V| y.as_mut_slice().copy_from_slice(&y0v),
+            n,
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    match method {
+        DiffsolMethod::Bdf => {
+            let s = problem.bdf::<LS>().map_err(|e| e.to_string())?;
+            drive(s, t0, t1, grid, next, last, emit)
+        }
+        DiffsolMethod::TrBdf2 => {
+            let s = problem.tr_bdf2::<LS>().map_err(|e| e.to_string())?;
+            drive(s, t0, t1, grid, next, last, emit)
+        }
+        DiffsolMethod::Esdirk34 => {
+            let s = problem.esdirk34::<LS>().map_err(|e| e.to_string())?;
+            drive(s, t0, t1, grid, next, last, emit)
+        }
+        DiffsolMethod::Tsit45 => {
+            let s = problem.tsit45().map_err(|e| e.to_string())?;
+            drive(s, t0, t1, grid, next, last, emit)
+        }
+    }
+}
+
+/// Step a diffsol solver to `t1`, interpolating the grid points passed on the way.
+fn drive<'a, Eqn, S>(
+    mut s: S,
+    t0: f64,
+    t1: f64,
+    grid: &[f64],
+    next: &mut usize,
+    last: bool,
+    emit: &mut dyn FnMut(usize, f64, &[f64]),
+) -> Result<(Vec<f64>, u64), String>
+where
+    Eqn: OdeEquationsImplicit<T = f64, V = V, M = M> + 'a,
+    S: OdeSolverMethod<'a, Eqn>,
+{
+    let _ = t0;
+    s.set_stop_time(t1).map_err(|e| e.to_string())?;
+    let mut steps = 0u64;
+    const MAX_STEPS: u64 = 500_000;
+    loop {
+        let reason = s.step().map_err(|e| e.to_string())?;
+        steps += 1;
+        if steps > MAX_STEPS {
+            return Err(format!("more than {MAX_STEPS} steps"));
+        }
+        let t = s.state().t;
+        while *next < grid.len() && grid[*next] < t {
+            let y = s.interpolate(grid[*next]).map_err(|e| e.to_string())?;
+            emit(*next, grid[*next], y.as_slice());
+            *next += 1;
+        }
+        if matches!(reason, OdeSolverStopReason::TstopReached) {
+            break;
+        }
+    }
+    let y: Vec<f64> = s.state().y.as_slice().to_vec();
+    if y.iter().any(|v| !v.is_finite()) {
+        return Err("non-finite state".into());
+    }
+    if last {
+        while *next < grid.len() && grid[*next] <= t1 * (1.0 + 1e-14) {
+            emit(*next, grid[*next], &y);
+            *next += 1;
+        }
+    }
+    Ok((y, steps))
+}
+
+/// Solve `sc` over `[0, end_day]` with a diffsol method; states and observables on `grid_days`.
+pub fn solve(
+    model: &Model,
+    sc: &Scenario,
+    end_day: f64,
+    method: DiffsolMethod,
+    rtol: f64,
+    atol: f64,
+    grid_days: &[f64],
+) -> Result<(Sampled, Work), String> {
+    if !model.state_events.is_empty() || model.has_delays() {
+        return Err("state-triggered events or delays: not driven by this bench".into());
+    }
+    let per_day = model.time_unit.per_day();
+    let grid: Vec<f64> = grid_days.iter().map(|d| d * per_day).collect();
+    let events = scheduled_events(model, sc, end_day);
+    let mut y = initial_state(model, sc);
+    let mut params = sc.params.clone();
+    let n = model.n_states();
+    let no = model.observables.len();
+    let mut out = Sampled {
+        states: vec![vec![0.0; n]; grid.len()],
+        observables: vec![vec![0.0; no]; grid.len()],
+    };
+    let mut work = Work::default();
+    let t_end = end_day * per_day;
+    let mut t = 0.0;
+    let mut next = 0usize;
+    let mut k = 0usize;
+    while t < t_end {
+        let stop = events
+            .get(k)
+            .map_or(t_end, |e| (e.day * per_day).min(t_end));
+        if stop > t {
+            let eq = Equations::new(model, &params, stop);
+            let mut v = model.slots_with_params(&params);
+            let mut emit = |i: usize, tt: f64, yy: &[f64]| {
+                out.states[i].copy_from_slice(yy);
+                model.observe(&mut v, tt, yy, &mut out.observables[i]);
+            };
+            let last = stop >= t_end;
+            let (y1, steps) = segment(
+                &eq, method, t, stop, &y, rtol, atol, &grid, &mut next, last, &mut emit,
+            )
+            .map_err(|e| format!("t = {t}: {e}"))?;
+            let mut w = eq.work();
+            w.steps = steps;
+            work += w;
+            y = y1;
+            t = stop;
+        }
+        while let Some(e) = events.get(k) {
+            if e.day * per_day > t {
+                break;
+            }
+            e.apply(model, t, &mut y, &mut params);
+            k += 1;
+        }
+    }
+    Ok((out, work))
+}
