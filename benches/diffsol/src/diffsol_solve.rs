@@ -23,8 +23,13 @@ type LS = NalgebraLU<f64>;
 /// The diffsol methods measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffsolMethod {
-    /// Variable-order BDF (orders 1-5), Newton with a dense LU (nalgebra).
+    /// Variable-order BDF (orders 1-5), Newton with a dense LU (nalgebra); output from
+    /// diffsol's own interpolant.
     Bdf,
+    /// The same BDF, output from the cubic Hermite through the step ends (y and f(t, y), one
+    /// right-hand side per step more): diffsol's BDF interpolant is wrong over a step after
+    /// which the order or step size changed (docs/solvers.md).
+    BdfHermite,
     /// ESDIRK with the TR-BDF2 tableau (order 2).
     TrBdf2,
     /// ESDIRK34 (order 3, embedded 4).
@@ -37,6 +42,7 @@ impl DiffsolMethod {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "diffsol-bdf" => Some(Self::Bdf),
+            "diffsol-bdf-hermite" => Some(Self::BdfHermite),
             "diffsol-trbdf2" => Some(Self::TrBdf2),
             "diffsol-esdirk34" => Some(Self::Esdirk34),
             "diffsol-tsit45" => Some(Self::Tsit45),
@@ -182,6 +188,10 @@ fn segment(
             let s = problem.bdf::<LS>().map_err(|e| e.to_string())?;
             drive(s, t0, t1, grid, next, last, emit)
         }
+        DiffsolMethod::BdfHermite => {
+            let s = problem.bdf::<LS>().map_err(|e| e.to_string())?;
+            drive_hermite(s, eq, t0, t1, y0, grid, next, last, emit)
+        }
         DiffsolMethod::TrBdf2 => {
             let s = problem.tr_bdf2::<LS>().map_err(|e| e.to_string())?;
             drive(s, t0, t1, grid, next, last, emit)
@@ -242,6 +252,69 @@ where
         }
     }
     Ok((y, steps))
+}
+
+/// As [`drive`], but the grid points from the cubic Hermite through the step ends.
+#[allow(clippy::too_many_arguments)]
+fn drive_hermite<'a, Eqn, S>(
+    mut s: S,
+    eq: &Equations,
+    t0: f64,
+    t1: f64,
+    y0: &[f64],
+    grid: &[f64],
+    next: &mut usize,
+    last: bool,
+    emit: &mut dyn FnMut(usize, f64, &[f64]),
+) -> Result<(Vec<f64>, u64), String>
+where
+    Eqn: OdeEquationsImplicit<T = f64, V = V, M = M> + 'a,
+    S: OdeSolverMethod<'a, Eqn>,
+{
+    let n = eq.n;
+    s.set_stop_time(t1).map_err(|e| e.to_string())?;
+    let mut steps = 0u64;
+    let (mut ta, mut ya, mut fa) = (t0, y0.to_vec(), vec![0.0; n]);
+    eq.rhs(&ya, ta, &mut fa);
+    let mut fb = vec![0.0; n];
+    let mut out = vec![0.0; n];
+    loop {
+        let reason = s.step().map_err(|e| e.to_string())?;
+        steps += 1;
+        if steps > 500_000 {
+            return Err("more than 500000 steps".into());
+        }
+        let tb = s.state().t;
+        let yb = s.state().y.as_slice().to_vec();
+        eq.rhs(&yb, tb, &mut fb);
+        let h = tb - ta;
+        while *next < grid.len() && grid[*next] < tb {
+            let x = (grid[*next] - ta) / h;
+            let (h00, h10) = ((1.0 + 2.0 * x) * (1.0 - x).powi(2), x * (1.0 - x).powi(2));
+            let (h01, h11) = (x * x * (3.0 - 2.0 * x), x * x * (x - 1.0));
+            for i in 0..n {
+                out[i] = h00 * ya[i] + h10 * h * fa[i] + h01 * yb[i] + h11 * h * fb[i];
+            }
+            emit(*next, grid[*next], &out);
+            *next += 1;
+        }
+        ta = tb;
+        ya = yb;
+        std::mem::swap(&mut fa, &mut fb);
+        if matches!(reason, OdeSolverStopReason::TstopReached) {
+            break;
+        }
+    }
+    if ya.iter().any(|v| !v.is_finite()) {
+        return Err("non-finite state".into());
+    }
+    if last {
+        while *next < grid.len() && grid[*next] <= t1 * (1.0 + 1e-14) {
+            emit(*next, grid[*next], &ya);
+            *next += 1;
+        }
+    }
+    Ok((ya, steps))
 }
 
 /// Solve `sc` over `[0, end_day]` with a diffsol method; states and observables on `grid_days`.

@@ -214,6 +214,7 @@ fn hanson(args: &[String]) {
         let mut err_b = 0.0f64;
         let mut err_traj = 0.0f64;
         let mut failed = None;
+        let mut worst_at = (0, 0);
         for (k, sc) in scenarios.iter().enumerate() {
             match simulate(&model, sc, HANSON_DAYS, which, 1e-6, 1e-9, &grid) {
                 Ok((s, w)) => {
@@ -224,7 +225,11 @@ fn hanson(args: &[String]) {
                         let a: Vec<f64> = s.states.iter().map(|r| r[j]).collect();
                         let t: Vec<f64> = tight[k].states.iter().map(|r| r[j]).collect();
                         if t.iter().any(|x| *x != 0.0) {
-                            err_traj = err_traj.max(column_scaled(&a, &t));
+                            let e = column_scaled(&a, &t);
+                            if e > err_traj {
+                                err_traj = e;
+                                worst_at = (k, j);
+                            }
                         }
                     }
                 }
@@ -253,6 +258,10 @@ fn hanson(args: &[String]) {
             secs.push(t0.elapsed().as_secs_f64());
             black_box(checksum);
         }
+        eprintln!(
+            "hanson {m}: worst trajectory error at set {}, state {}",
+            worst_at.0, model.states[worst_at.1].name
+        );
         let all: Vec<String> = secs.iter().map(|s| format!("{s:.3}")).collect();
         eprintln!("hanson {m}: loops {}", all.join(" "));
         row(
