@@ -167,7 +167,7 @@ fn segment(
 ) -> Result<(Vec<f64>, u64), String> {
     let n = eq.n;
     let y0v = y0.to_vec();
-    let problem = OdeBuilder::<M>::new()
+    let mut problem = OdeBuilder::<M>::new()
         .t0(t0)
         .rtol(rtol)
         .atol(vec![atol; n])
@@ -183,6 +183,13 @@ fn segment(
         )
         .build()
         .map_err(|e| e.to_string())?;
+    // diffsol's smallest step is 1e-13 model time units by default, an absolute floor that
+    // stops its BDF at t = 0 on Hardiansyah 2019 (a first transient in seconds) and at day 9.3
+    // of Chaudhury 2020 (EC50) at rtol 1e-10; cartox's methods have none. 1e-20 here (env
+    // DIFFSOL_MIN_STEP to change it, e.g. 1e-13 for diffsol's default).
+    problem.ode_options.min_timestep = std::env::var("DIFFSOL_MIN_STEP")
+        .map(|m| m.parse().expect("DIFFSOL_MIN_STEP: a number"))
+        .unwrap_or(1e-20);
     match method {
         DiffsolMethod::Bdf => {
             let s = problem.bdf::<LS>().map_err(|e| e.to_string())?;
@@ -208,6 +215,13 @@ fn segment(
 }
 
 /// Step a diffsol solver to `t1`, interpolating the grid points passed on the way.
+///
+/// The stop time is set only once the next step would pass `t1`, after the grid points of the
+/// step just taken are read: diffsol's BDF shortens its step to hit the stop time at the end of
+/// `step()`, rescaling its backward differences to the new, much smaller step size, and its
+/// interpolant over the step just taken is then lost to cancellation (Hanson 2016: C_e 8714
+/// instead of 16.46 one step before 720 h). `STOP_EARLY` (env `DIFFSOL_STOP_EARLY`) sets it
+/// up front instead, as `solve_dense` does, to show the effect.
 fn drive<'a, Eqn, S>(
     mut s: S,
     t0: f64,
@@ -222,16 +236,26 @@ where
     S: OdeSolverMethod<'a, Eqn>,
 {
     let _ = t0;
-    s.set_stop_time(t1).map_err(|e| e.to_string())?;
+    let early = std::env::var("DIFFSOL_STOP_EARLY").is_ok();
+    let mut stop_set = false;
     let mut steps = 0u64;
     const MAX_STEPS: u64 = 500_000;
     loop {
+        if !stop_set && (early || s.state().t + s.state().h >= t1) {
+            s.set_stop_time(t1).map_err(|e| e.to_string())?;
+            stop_set = true;
+        }
         let reason = s.step().map_err(|e| e.to_string())?;
         steps += 1;
         if steps > MAX_STEPS {
             return Err(format!("more than {MAX_STEPS} steps"));
         }
         let t = s.state().t;
+        if stop_set && !early && !matches!(reason, OdeSolverStopReason::TstopReached) {
+            // A step after the stop time was set that did not reach it (its first try was
+            // rejected): its interpolant may be lost as above.
+            SHORTENED.with(|c| c.set(c.get() + 1));
+        }
         while *next < grid.len() && grid[*next] < t {
             let y = s.interpolate(grid[*next]).map_err(|e| e.to_string())?;
             emit(*next, grid[*next], y.as_slice());
@@ -252,6 +276,11 @@ where
         }
     }
     Ok((y, steps))
+}
+
+thread_local! {
+    /// Steps taken after the stop time was set that did not reach it (see [`drive`]).
+    pub static SHORTENED: Cell<u64> = const { Cell::new(0) };
 }
 
 /// As [`drive`], but the grid points from the cubic Hermite through the step ends.

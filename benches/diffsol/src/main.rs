@@ -215,6 +215,7 @@ fn hanson(args: &[String]) {
         let mut err_traj = 0.0f64;
         let mut failed = None;
         let mut worst_at = (0, 0);
+        diffsol_solve::SHORTENED.with(|c| c.set(0));
         for (k, sc) in scenarios.iter().enumerate() {
             match simulate(&model, sc, HANSON_DAYS, which, 1e-6, 1e-9, &grid) {
                 Ok((s, w)) => {
@@ -246,6 +247,7 @@ fn hanson(args: &[String]) {
             );
             continue;
         }
+        let short = diffsol_solve::SHORTENED.with(|c| c.get());
         let mut secs = Vec::with_capacity(reps);
         for _ in 0..reps {
             let t0 = Instant::now();
@@ -259,8 +261,10 @@ fn hanson(args: &[String]) {
             black_box(checksum);
         }
         eprintln!(
-            "hanson {m}: worst trajectory error at set {}, state {}",
-            worst_at.0, model.states[worst_at.1].name
+            "hanson {m}: worst trajectory error at set {}, state {}; {} steps fell short of a stop time",
+            worst_at.0,
+            model.states[worst_at.1].name,
+            short
         );
         let all: Vec<String> = secs.iter().map(|s| format!("{s:.3}")).collect();
         eprintln!("hanson {m}: loops {}", all.join(" "));
@@ -331,6 +335,7 @@ fn sbml(args: &[String]) {
             let label = format!("{file} ({stem}) rtol {rtol:e}");
             for m in methods.split(',') {
                 let which = parse_method(m);
+                diffsol_solve::SHORTENED.with(|c| c.set(0));
                 let (s, w) = match simulate(&model, &sc, end, which, rtol, atol, &days) {
                     Ok(x) => x,
                     Err(e) => {
@@ -339,6 +344,7 @@ fn sbml(args: &[String]) {
                         continue;
                     }
                 };
+                let short = diffsol_solve::SHORTENED.with(|c| c.get());
                 let mut worst = (0.0f64, String::new());
                 for (c, name) in cols.iter().enumerate().skip(1) {
                     let expected: Vec<f64> = rows.iter().map(|r| r[c]).collect();
@@ -369,6 +375,10 @@ fn sbml(args: &[String]) {
                     }
                     secs.push(t0.elapsed().as_secs_f64() / inner as f64);
                 }
+                let note = match short {
+                    0 => String::new(),
+                    k => format!("{k} steps fell short of a stop time"),
+                };
                 row(
                     &label,
                     m,
@@ -376,7 +386,7 @@ fn sbml(args: &[String]) {
                     1,
                     median(secs),
                     &format!("{:.2e}", worst.0),
-                    "",
+                    &note,
                 );
             }
         }
