@@ -190,6 +190,12 @@ fn segment(
     problem.ode_options.min_timestep = std::env::var("DIFFSOL_MIN_STEP")
         .map(|m| m.parse().expect("DIFFSOL_MIN_STEP: a number"))
         .unwrap_or(1e-20);
+    // Newton stops at this fraction of the error-test tolerance (diffsol's default 0.2); env
+    // DIFFSOL_NEWTON_TOL to change it.
+    if let Ok(x) = std::env::var("DIFFSOL_NEWTON_TOL") {
+        problem.ode_options.nonlinear_solver_tolerance =
+            x.parse().expect("DIFFSOL_NEWTON_TOL: a number");
+    }
     match method {
         DiffsolMethod::Bdf => {
             let s = problem.bdf::<LS>().map_err(|e| e.to_string())?;
