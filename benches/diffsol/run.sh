@@ -9,8 +9,8 @@
 # Workloads:
 #   hanson: the 2,000 perturbed Hanson 2016 sets of benches/peers/hanson.rs (0-720 h, 200 points,
 #           rtol 1e-6, atol 1e-9); the inputs and libRoadRunner's rtol 1e-12 final B come from
-#           ../shared/reference/peers/hanson_desolve_export.py (pip-installs nothing itself: it
-#           needs numpy and libroadrunner, installed here when missing).
+#           ../shared/reference/peers/hanson_desolve_export.py (it needs numpy and libroadrunner:
+#           pip-installed here when missing).
 #   sbml:   the 12 SBML files with libRoadRunner references in tests/data, rtol 1e-6 and 1e-10.
 #
 # Usage: benches/diffsol/run.sh [--reps 5] [--jobs 1]   (about 3 minutes after the build)

@@ -356,7 +356,7 @@ fn sbml(args: &[String]) {
                         panic!("{xml}: no column {name}")
                     };
                     let e = column_scaled(&got, &expected);
-                    if !(e <= worst.0) {
+                    if e > worst.0 || e.is_nan() {
                         worst = (e, name.clone());
                     }
                 }
