@@ -13,8 +13,12 @@
 //!   log-normal with median = that weight and a coefficient of variation of `weight_cv`
 //!   (default 20%: sigma^2 = ln(1 + CV^2)); when the regimen doses per kg (`dose_per_kg` and no
 //!   flat `dose`), the column `dose` = dose_per_kg x weight is added.
+//! - Yes/no draws (`bernoulli = true` parameters, e.g. a clinician's discretion to treat under a
+//!   "may be considered" rule): value 1 with probability `value`, else 0, from a uniform draw
+//!   `u < value`.
 //! - Patient `i` (0-based) draws from its own ChaCha8 stream: seed `S`, stream `i`, in the order
-//!   parameters (model order) then weight, so the bytes do not depend on the thread count.
+//!   parameters (model order), then weight, then the yes/no draws (model order), so the bytes do
+//!   not depend on the thread count and a model without yes/no draws draws exactly as before.
 
 use crate::error::{Error, ModelError};
 use crate::model::{correlation_block, correlation_matrix, Model};
@@ -47,6 +51,8 @@ pub struct Design {
     pub weight_cv: f64,
     /// Dose per kg, when the dose follows weight.
     pub dose_per_kg: Option<f64>,
+    /// (parameter index, probability of 1) of the yes/no draws.
+    pub bernoulli: Vec<(usize, f64)>,
 }
 
 impl Design {
@@ -64,7 +70,14 @@ impl Design {
             .enumerate()
             .filter_map(|(i, p)| p.omega2.map(|o| (i, o)))
             .collect();
-        if params.is_empty() {
+        let bernoulli: Vec<(usize, f64)> = model
+            .parameters
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.bernoulli)
+            .map(|(i, p)| (i, p.value))
+            .collect();
+        if params.is_empty() && bernoulli.is_empty() {
             return Err(Error::Options {
                 option: "--model".to_string(),
                 message: format!(
@@ -98,6 +111,7 @@ impl Design {
             weight_median,
             weight_cv,
             dose_per_kg,
+            bernoulli,
         })
     }
 
@@ -113,6 +127,9 @@ impl Design {
         }
         if self.dose_per_kg.is_some() {
             names.push("dose".into());
+        }
+        for &(i, _) in &self.bernoulli {
+            names.push(model.parameters[i].name.clone());
         }
         names
     }
@@ -147,6 +164,10 @@ impl Design {
             if let Some(per_kg) = self.dose_per_kg {
                 out.push(per_kg * w);
             }
+        }
+        for &(_, prob) in &self.bernoulli {
+            let u: f64 = rand::Rng::random(&mut rng);
+            out.push(if u < prob { 1.0 } else { 0.0 });
         }
         out
     }

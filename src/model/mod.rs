@@ -124,6 +124,10 @@ pub struct Parameter {
     pub upper: Option<f64>,
     /// Variance of the log-normal inter-individual random effect, when declared.
     pub omega2: Option<f64>,
+    /// A yes/no draw between patients (`bernoulli = true`): in a virtual population each patient's
+    /// value is 1 with probability `value` (in [0, 1]) and 0 otherwise; the typical patient keeps
+    /// `value`.
+    pub bernoulli: bool,
 }
 
 /// A correlation between the random effects (eta) of two parameters that have `omega2`

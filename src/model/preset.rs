@@ -154,7 +154,21 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
             p.source = o.get_ref().source.clone();
         }
         if let Some(w) = o.get_ref().omega2 {
+            if p.bernoulli {
+                return Err(loc.at(
+                    o,
+                    format!("parameters.{name}: a bernoulli draw has no omega2"),
+                ));
+            }
             p.omega2 = Some(w);
+        }
+        if p.bernoulli && !(0.0..=1.0).contains(&v) {
+            return Err(loc.at(
+                o,
+                format!(
+                    "parameters.{name}: a bernoulli draw's value is its probability, in [0, 1]"
+                ),
+            ));
         }
     }
     if let Some(r) = &raw.regimen {
@@ -229,8 +243,10 @@ fn apply_management(
             ));
         };
         let o = o.get_ref();
+        let names: Vec<String> = model.parameters.iter().map(|p| p.name.clone()).collect();
+        let param = |n: &str| names.iter().position(|p| p == n);
         let parse = |t: &Spanned<String>, what: &str| {
-            parse_trigger(t.get_ref()).map_err(|e| loc.at(t, format!("{key}.{what}: {e}")))
+            parse_trigger(t.get_ref(), &param).map_err(|e| loc.at(t, format!("{key}.{what}: {e}")))
         };
         if let Some(t) = &o.trigger {
             let terms = parse(t, "trigger")?;

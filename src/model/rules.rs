@@ -42,8 +42,10 @@ pub struct Toxicity {
 }
 
 /// One term of a trigger: `crs >= grade` or `icans >= grade`, optionally qualified by
-/// `for D d` (the grade has been held without interruption for D days) and/or `before D d` (the
-/// term is recognised no later than day D after infusion, e.g. a label's "onset < 72 h" rule).
+/// `for D d` (the grade has been held without interruption for D days), `before D d` (the
+/// term is recognised no later than day D after infusion, e.g. a label's "onset < 72 h" rule)
+/// and/or `if NAME` (only for patients whose parameter NAME is >= 0.5: a "may be considered"
+/// rule applied at the clinician's discretion).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Term {
     /// `true`: the CRS grade; `false`: the ICANS grade.
@@ -54,6 +56,10 @@ pub struct Term {
     pub hold: f64,
     /// Latest day (after infusion) at which the term can be recognised (`None`: any day).
     pub before: Option<f64>,
+    /// `if NAME`: the term applies only to a patient whose parameter NAME (index into the
+    /// model's parameters) is >= 0.5, e.g. a clinician-discretion draw ([`Parameter::bernoulli`](
+    /// super::Parameter::bernoulli)); `None`: always.
+    pub gate: Option<usize>,
 }
 
 impl Term {
@@ -64,7 +70,13 @@ impl Term {
             grade,
             hold: 0.0,
             before: None,
+            gate: None,
         }
+    }
+
+    /// Whether the term applies to a patient with these parameters (its `if` gate).
+    pub fn applies(&self, params: &[f64]) -> bool {
+        self.gate.is_none_or(|g| params[g] >= 0.5)
     }
 }
 

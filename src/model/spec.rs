@@ -195,6 +195,9 @@ pub struct Parameter {
     /// Inter-individual variability: variance of the log-normal random effect (omega^2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub omega2: Option<Spanned<f64>>,
+    /// A yes/no draw between patients: 1 with probability `value`, else 0 (virtual populations).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bernoulli: bool,
     /// Also an output column (as an observable named by the parameter).
     #[serde(default, skip_serializing_if = "is_false")]
     pub observe: bool,

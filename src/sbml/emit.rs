@@ -42,6 +42,7 @@ impl Translator<'_, '_> {
             lower: None,
             upper: None,
             omega2: None,
+            bernoulli: false,
             observe: false,
         }
     }

@@ -158,7 +158,7 @@ impl<'m> InterventionTrigger<'m> {
         let mut y = vec![0.0; model.n_states()];
         seg.eval(t, &mut y);
         let mut v = model.slots_with_params(params);
-        terms.iter().any(|term| {
+        terms.iter().filter(|t| t.applies(&self.base)).any(|term| {
             let g = if term.crs { &tox.crs } else { &tox.icans };
             let Some(g) = g.as_ref() else { return false };
             let x = match g.quantity {
@@ -197,6 +197,7 @@ impl InterventionTrigger<'_> {
             .zip(&self.triggered)
             .filter(|(_, t)| t.is_none())
             .flat_map(|(iv, _)| iv.trigger.iter())
+            .filter(|term| term.applies(&self.base))
             .filter_map(|term| {
                 let tr = track_of(&self.tracks, term)?;
                 Some((tr.quantity, &tr.tracker.levels[(term.grade as usize - 1)..]))
@@ -213,8 +214,12 @@ fn track_of<'t>(tracks: &'t [Track], term: &Term) -> Option<&'t Track> {
         .find(|t| t.crs == term.crs && t.hold == term.hold)
 }
 
-/// When a term is first recognised on `tracks` (`None`: not yet, or only after its `before` day).
-fn recognised(tracks: &[Track], term: &Term) -> Option<f64> {
+/// When a term is first recognised on `tracks` (`None`: not yet, only after its `before` day, or
+/// never for this patient: its `if` gate is off).
+fn recognised(tracks: &[Track], term: &Term, params: &[f64]) -> Option<f64> {
+    if !term.applies(params) {
+        return None;
+    }
     track_of(tracks, term)?
         .tracker
         .recognised_at_least(term.grade)
@@ -263,7 +268,7 @@ impl Trigger for InterventionTrigger<'_> {
             let tc = iv
                 .trigger
                 .iter()
-                .filter_map(|term| recognised(&full, term))
+                .filter_map(|term| recognised(&full, term, &self.base))
                 .reduce(f64::min);
             if let Some(tc) = tc {
                 new.push((tc + iv.delay, tc, i));

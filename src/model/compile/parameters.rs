@@ -41,6 +41,12 @@ pub(super) fn parameters(
                 return Err(loc.at(span, format!("parameter `{name}`: omega2 must be >= 0")));
             }
         }
+        if p.bernoulli && (omega2.is_some() || !(0.0..=1.0).contains(&value)) {
+            return Err(loc.at(
+                &p.value,
+                format!("parameter `{name}`: a bernoulli draw needs a value (its probability) in [0, 1] and no omega2"),
+            ));
+        }
         parameters.push(Parameter {
             name: name.clone(),
             value,
@@ -50,6 +56,7 @@ pub(super) fn parameters(
             lower,
             upper,
             omega2,
+            bernoulli: p.bernoulli,
         });
     }
 

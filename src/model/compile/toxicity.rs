@@ -117,13 +117,16 @@ fn compile_grading(
     })
 }
 
-/// Parse `crs >= 2 || icans >= 2`.
-pub(in crate::model) fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
+/// Parse `crs >= 2 || icans >= 2`; `param` finds the parameter an `if NAME` gate names.
+pub(in crate::model) fn parse_trigger(
+    text: &str,
+    param: &dyn Fn(&str) -> Option<usize>,
+) -> Result<Vec<Term>, String> {
     let mut terms = Vec::new();
     for part in text.split("||") {
         let p = part.trim();
         let (lhs, rhs) = p.split_once(">=").ok_or_else(|| {
-            format!("`{p}` is not of the form `crs >= N` or `icans >= N` (optionally `for D d`, `before D d`)")
+            format!("`{p}` is not of the form `crs >= N` or `icans >= N` (optionally `for D d`, `before D d`, `if PARAMETER`)")
         })?;
         let crs = match lhs.trim() {
             "crs" => true,
@@ -138,7 +141,7 @@ pub(in crate::model) fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
             .filter(|n| (1..=4).contains(n))
             .ok_or_else(|| format!("grade `{g}` is not 1, 2, 3 or 4"))?;
         let mut term = Term::at_least(crs, n);
-        let (mut seen_for, mut seen_before) = (false, false);
+        let (mut seen_for, mut seen_before, mut seen_if) = (false, false, false);
         while let Some(kw) = words.next() {
             let days = |w: Option<&str>, unit: Option<&str>| -> Result<f64, String> {
                 let d: f64 = w
@@ -164,9 +167,16 @@ pub(in crate::model) fn parse_trigger(text: &str) -> Result<Vec<Term>, String> {
                     term.before = Some(days(words.next(), words.next())?);
                     seen_before = true;
                 }
+                "if" if !seen_if => {
+                    let name = words.next().unwrap_or("");
+                    term.gate = Some(param(name).ok_or_else(|| {
+                        format!("`{p}`: `if {name}` needs the name of a parameter")
+                    })?);
+                    seen_if = true;
+                }
                 _ => {
                     return Err(format!(
-                        "`{p}`: unexpected `{kw}` (a term is `crs >= N`, then optionally `for D d` and `before D d`, once each)"
+                        "`{p}`: unexpected `{kw}` (a term is `crs >= N`, then optionally `for D d`, `before D d` and `if PARAMETER`, once each)"
                     ))
                 }
             }
@@ -291,7 +301,8 @@ pub(super) fn rules(
             ));
         }
         let key = format!("interventions.{name}");
-        let terms = parse_trigger(iv.trigger.get_ref())
+        let param = |n: &str| model.parameter_index(n);
+        let terms = parse_trigger(iv.trigger.get_ref(), &param)
             .map_err(|e| loc.at(&iv.trigger, format!("{key}.trigger: {e}")))?;
         check_graded(
             &toxicity,
@@ -342,7 +353,7 @@ pub(super) fn rules(
         let repeat_while = match &iv.repeat_while {
             None => terms.clone(),
             Some(w) => {
-                let t = parse_trigger(w.get_ref())
+                let t = parse_trigger(w.get_ref(), &param)
                     .map_err(|e| loc.at(w, format!("{key}.repeat_while: {e}")))?;
                 check_graded(&toxicity, &t, w, &format!("{key}.repeat_while"), loc)?;
                 t
