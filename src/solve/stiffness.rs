@@ -1,7 +1,16 @@
 //! Stiffness measures shared by `auto`'s two directions: the spectral radius of the Jacobian
 //! (power iteration) and a forward-difference Jacobian of the model's right-hand side.
 
+use super::lu::small_n;
 use crate::model::Model;
+
+/// `out = jac x` for `jac` row-major n x n.
+#[inline(always)]
+fn mat_vec(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
+    for (o, row) in out[..n].iter_mut().zip(jac[..n * n].chunks_exact(n)) {
+        *o = row.iter().zip(&x[..n]).map(|(a, b)| a * b).sum();
+    }
+}
 
 /// The fixed start of the power iteration (no zero component; not normalised).
 fn start_vector(n: usize) -> Vec<f64> {
@@ -31,9 +40,7 @@ fn power_iteration(jac: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u3
     };
     let (mut log_sum, mut count) = (0.0, 0);
     for it in 0..iters {
-        for (o, row) in jx.iter_mut().zip(jac.chunks_exact(n)) {
-            *o = row.iter().zip(x.iter()).map(|(a, b)| a * b).sum();
-        }
+        small_n!(n, mat_vec(jac, x, jx));
         let r = jx.iter().map(|v| v * v).sum::<f64>().sqrt();
         if r == 0.0 || !r.is_finite() {
             x.clear();
