@@ -35,21 +35,19 @@ impl Trajectory {
         let mut states = Array2::zeros((days.len(), n));
         let mut observables = Array2::zeros((days.len(), no));
         let mut v = model.slots_with_params(params);
-        let mut y = vec![0.0; n];
-        let mut o = vec![0.0; no];
         let mut scratch = Vec::new();
-        for (r, &d) in days.iter().enumerate() {
-            sol.state_at(d, &mut y);
+        // States and observables are written straight into their rows (standard layout).
+        for (r, (&d, mut y)) in days.iter().zip(states.rows_mut()).enumerate() {
+            let y = y.as_slice_mut().expect("a row of a standard-layout array");
+            sol.state_at(d, y);
             set_params(model, &mut v, sol.params_at(d));
             let t = d * model.time_unit.per_day();
             if model.has_delays() {
                 model.fill_delays(&mut v, t, &|s, out| sol.past_state(s, out), &mut scratch);
             }
-            model.observe(&mut v, t, &y, &mut o);
-            states.row_mut(r).assign(&ndarray::ArrayView1::from(&y[..]));
-            observables
-                .row_mut(r)
-                .assign(&ndarray::ArrayView1::from(&o[..]));
+            let mut o = observables.row_mut(r);
+            let o = o.as_slice_mut().expect("a row of a standard-layout array");
+            model.observe(&mut v, t, y, o);
         }
         Trajectory {
             time: days.to_vec(),

@@ -127,10 +127,13 @@ impl Segment for RadauSegment {
             .partition_point(|&e| e < t)
             .min(self.ends.len() - 1);
         let n = self.y0.len();
-        let a = &self.coef[4 * n * i..4 * n * (i + 1)];
+        let (a0, rest) = self.coef[4 * n * i..4 * n * (i + 1)].split_at(n);
+        let (a1, rest) = rest.split_at(n);
+        let (a2, a3) = rest.split_at(n);
         let s = ((t - self.ends[i]) / self.h[i]).clamp(-1.0, 0.0);
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = a[k] + s * (a[n + k] + (s - C2M1) * (a[2 * n + k] + (s - C1M1) * a[3 * n + k]));
+        let (s1, s2) = (s - C2M1, s - C1M1);
+        for ((((o, &a0), &a1), &a2), &a3) in out.iter_mut().zip(a0).zip(a1).zip(a2).zip(a3) {
+            *o = a0 + s * (a1 + s1 * (a2 + s2 * a3));
         }
     }
     fn steps(&self) -> &[f64] {
@@ -275,6 +278,8 @@ pub(super) fn integrate_piece(
     // interval, non-stiff steps in a row, and whether the span ended on it.
     let (mut rho, mut since_jac, mut refresh, mut nonstiff_run) = (f64::INFINITY, 0u64, REFRESH, 0);
     let mut since_rho = RHO_EVERY;
+    // The power iteration's last vector (warm start of the next rho).
+    let mut power_vector = Vec::new();
     let mut ended_nonstiff = false;
     let mut z = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
     let mut f = z.clone();
@@ -292,7 +297,7 @@ pub(super) fn integrate_piece(
             // test fails (the power iteration costs more than an analytic Jacobian), at every
             // Jacobian while it passes.
             if nonstiff.is_some() && (since_rho >= RHO_EVERY || nonstiff_run > 0) {
-                rho = super::stiffness::spectral_radius(&jac, n);
+                rho = super::stiffness::spectral_radius(&jac, n, &mut power_vector);
                 since_rho = 0;
             }
             since_jac = 0;
@@ -323,19 +328,23 @@ pub(super) fn integrate_piece(
             return Err((t, SolveFailure::StepSizeUnderflow { explicit: false }));
         }
         // Starting values for the Newton iteration: the last step's polynomial extrapolated.
-        for i in 0..3 {
+        for (i, zi) in z.iter_mut().enumerate() {
+            if first {
+                zi.fill(0.0);
+                continue;
+            }
             let cq = C[i] * h / hold;
-            for j in 0..n {
-                z[i][j] = if first {
-                    0.0
-                } else {
-                    cq * (cont[0][j] + (cq - C2M1) * (cont[1][j] + (cq - C1M1) * cont[2][j]))
-                };
+            let [c0, c1, c2] = &cont;
+            for (((zj, &c0), &c1), &c2) in zi.iter_mut().zip(c0).zip(c1).zip(c2) {
+                *zj = cq * (c0 + (cq - C2M1) * (c1 + (cq - C1M1) * c2));
             }
         }
-        for i in 0..3 {
-            for j in 0..n {
-                f[i][j] = TI[i][0] * z[0][j] + TI[i][1] * z[1][j] + TI[i][2] * z[2][j];
+        {
+            let [z0, z1, z2] = &z;
+            for (i, fi) in f.iter_mut().enumerate() {
+                for (((fj, &a), &b), &c) in fi.iter_mut().zip(z0).zip(z1).zip(z2) {
+                    *fj = TI[i][0] * a + TI[i][1] * b + TI[i][2] * c;
+                }
             }
         }
         // Simplified Newton iteration on the transformed stage values f (z = T f); on failure,
@@ -348,23 +357,29 @@ pub(super) fn integrate_piece(
             if newt >= NIT {
                 break Err(0.5);
             }
-            for i in 0..3 {
-                for j in 0..n {
-                    tmp[j] = y[j] + z[i][j];
+            for (i, (zi, ki)) in z.iter().zip(k.iter_mut()).enumerate() {
+                for ((x, &a), &b) in tmp.iter_mut().zip(&y).zip(zi) {
+                    *x = a + b;
                 }
-                rhs.f(t + C[i] * h, &tmp, &mut k[i]);
+                rhs.f(t + C[i] * h, &tmp, ki);
             }
-            for j in 0..n {
-                let w = |i: usize| TI[i][0] * k[0][j] + TI[i][1] * k[1][j] + TI[i][2] * k[2][j];
-                b1[j] = w(0) - fac1 * f[0][j];
-                b2r[j] = w(1) - alphn * f[1][j] + betan * f[2][j];
-                b2i[j] = w(2) - alphn * f[2][j] - betan * f[1][j];
+            {
+                let ([k0, k1, k2], [f0s, f1s, f2s]) = (&k, &f);
+                let (k0, k1, k2) = (&k0[..n], &k1[..n], &k2[..n]);
+                let (f0s, f1s, f2s) = (&f0s[..n], &f1s[..n], &f2s[..n]);
+                let (b1, b2r, b2i) = (&mut b1[..n], &mut b2r[..n], &mut b2i[..n]);
+                for j in 0..n {
+                    let w = |i: usize| TI[i][0] * k0[j] + TI[i][1] * k1[j] + TI[i][2] * k2[j];
+                    b1[j] = w(0) - fac1 * f0s[j];
+                    b2r[j] = w(1) - alphn * f1s[j] + betan * f2s[j];
+                    b2i[j] = w(2) - alphn * f2s[j] - betan * f1s[j];
+                }
             }
             lu.real.solve(&mut b1);
             lu.complex.solve(&mut b2r, &mut b2i);
-            for j in 0..n {
-                (z[0][j], z[1][j], z[2][j]) = (b1[j], b2r[j], b2i[j]);
-            }
+            z[0].copy_from_slice(&b1);
+            z[1].copy_from_slice(&b2r);
+            z[2].copy_from_slice(&b2i);
             newt += 1;
             let dyno = (z.iter().map(|zi| rms(zi, &scal).powi(2)).sum::<f64>() / 3.0).sqrt();
             if !dyno.is_finite() {
@@ -391,12 +406,16 @@ pub(super) fn integrate_piece(
                 }
             }
             dynold = dyno.max(UROUND);
-            for j in 0..n {
-                for i in 0..3 {
-                    f[i][j] += z[i][j];
-                }
-                for i in 0..3 {
-                    z[i][j] = T[i][0] * f[0][j] + T[i][1] * f[1][j] + T[i][2] * f[2][j];
+            {
+                let ([z0, z1, z2], [f0s, f1s, f2s]) = (&mut z, &mut f);
+                let (z0, z1, z2) = (&mut z0[..n], &mut z1[..n], &mut z2[..n]);
+                let (f0s, f1s, f2s) = (&mut f0s[..n], &mut f1s[..n], &mut f2s[..n]);
+                for j in 0..n {
+                    let (a, b, c) = (f0s[j] + z0[j], f1s[j] + z1[j], f2s[j] + z2[j]);
+                    (f0s[j], f1s[j], f2s[j]) = (a, b, c);
+                    z0[j] = T[0][0] * a + T[0][1] * b + T[0][2] * c;
+                    z1[j] = T[1][0] * a + T[1][1] * b + T[1][2] * c;
+                    z2[j] = T[2][0] * a + T[2][1] * b + T[2][2] * c;
                 }
             }
             if faccon * dyno <= fnewt {
@@ -412,9 +431,19 @@ pub(super) fn integrate_piece(
         }
         // Error estimate (u1/h I - J)^-1 (f(y0) + (dd . z)/h); after a rejection, once more
         // with f(y0 + err) in place of f(y0) (stiff components).
-        for j in 0..n {
-            tmp[j] = (DD[0] * z[0][j] + DD[1] * z[1][j] + DD[2] * z[2][j]) / h;
-            b1[j] = tmp[j] + f0[j];
+        {
+            let [z0, z1, z2] = &z;
+            for (((((x, b), &a0), &a1), &a2), &f) in tmp
+                .iter_mut()
+                .zip(b1.iter_mut())
+                .zip(z0)
+                .zip(z1)
+                .zip(z2)
+                .zip(&f0)
+            {
+                *x = (DD[0] * a0 + DD[1] * a1 + DD[2] * a2) / h;
+                *b = *x + f;
+            }
         }
         lu.real.solve(&mut b1);
         let mut err = rms(&b1, &scal).max(1e-10);
@@ -452,13 +481,18 @@ pub(super) fn integrate_piece(
         }
         (hacc, erracc, hold) = (h, err.max(1e-2), h);
         t = if last { t1 } else { t + h };
-        for j in 0..n {
-            y[j] += z[2][j];
-            cont[0][j] = (z[1][j] - z[2][j]) / C2M1;
-            let ak = (z[0][j] - z[1][j]) / C1MC2;
-            let acont3 = (ak - z[0][j] / C[0]) / C[1];
-            cont[1][j] = (ak - cont[0][j]) / C1M1;
-            cont[2][j] = cont[1][j] - acont3;
+        {
+            let ([z0, z1, z2], [c0, c1, c2]) = (&z, &mut cont);
+            let (z0, z1, z2) = (&z0[..n], &z1[..n], &z2[..n]);
+            let (c0, c1, c2, y) = (&mut c0[..n], &mut c1[..n], &mut c2[..n], &mut y[..n]);
+            for j in 0..n {
+                y[j] += z2[j];
+                c0[j] = (z1[j] - z2[j]) / C2M1;
+                let ak = (z0[j] - z1[j]) / C1MC2;
+                let acont3 = (ak - z0[j] / C[0]) / C[1];
+                c1[j] = (ak - c0[j]) / C1M1;
+                c2[j] = c1[j] - acont3;
+            }
         }
         if y.iter().any(|v| !v.is_finite()) {
             return Err((t, SolveFailure::NonFinite));

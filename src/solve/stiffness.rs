@@ -1,40 +1,74 @@
 //! Stiffness measures shared by `auto`'s two directions: the spectral radius of the Jacobian
 //! (power iteration) and a forward-difference Jacobian of the model's right-hand side.
 
+use super::lu::small_n;
 use crate::model::Model;
 
-/// Spectral radius of `jac` (row-major n x n) by power iteration: the geometric mean of the
-/// growth factors |J x_k| / |x_k| over iterations 8-23 (from a fixed vector with no zero
-/// component), which tends to |lambda_max| also for a complex pair. Infinite when the Jacobian
-/// is not finite.
-pub(super) fn spectral_radius(jac: &[f64], n: usize) -> f64 {
-    let mut x: Vec<f64> = (0..n)
+/// `out = jac x` for `jac` row-major n x n.
+#[inline(always)]
+fn mat_vec(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
+    for (o, row) in out[..n].iter_mut().zip(jac[..n * n].chunks_exact(n)) {
+        *o = row.iter().zip(&x[..n]).map(|(a, b)| a * b).sum();
+    }
+}
+
+/// The fixed start of the power iteration (no zero component; not normalised).
+fn start_vector(n: usize) -> Vec<f64> {
+    (0..n)
         .map(|i| 1.0 + (0.618_033_988_75 * i as f64).fract())
-        .collect();
+        .collect()
+}
+
+/// Scale `x` to unit length.
+fn normalise(x: &mut [f64]) {
     let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
     x.iter_mut().for_each(|v| *v /= norm);
-    let mut jx = vec![0.0; n];
+}
+
+/// `iters` power iterations on `jac` from `x` (unit length; left at the last iterate): the
+/// geometric mean of the growth factors |J x_k| / |x_k| from iteration `skip` on, which tends to
+/// |lambda_max| also for a complex pair; infinite when J x is not finite, 0 when it vanishes
+/// (`x` is then cleared).
+fn power_iteration(jac: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u32) -> f64 {
+    let mut jx = [0.0f64; 64];
+    let mut jx_heap = Vec::new();
+    let jx: &mut [f64] = if n <= jx.len() {
+        &mut jx[..n]
+    } else {
+        jx_heap.resize(n, 0.0);
+        &mut jx_heap
+    };
     let (mut log_sum, mut count) = (0.0, 0);
-    for it in 0..24 {
-        for (o, row) in jx.iter_mut().zip(jac.chunks_exact(n)) {
-            *o = row.iter().zip(&x).map(|(a, b)| a * b).sum();
-        }
+    for it in 0..iters {
+        small_n!(n, mat_vec(jac, x, jx));
         let r = jx.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !r.is_finite() {
-            return f64::INFINITY;
+        if r == 0.0 || !r.is_finite() {
+            x.clear();
+            return if r == 0.0 { 0.0 } else { f64::INFINITY };
         }
-        if r == 0.0 {
-            return 0.0;
-        }
-        if it >= 8 {
+        if it >= skip {
             log_sum += r.ln();
             count += 1;
         }
-        for (a, b) in x.iter_mut().zip(&jx) {
+        for (a, b) in x.iter_mut().zip(jx.iter()) {
             *a = b / r;
         }
     }
     (log_sum / f64::from(count)).exp()
+}
+
+/// Spectral radius of `jac` (row-major n x n) by power iteration, warm-started from `x` (the
+/// previous call's last iterate, updated; empty on the first call): from the fixed start,
+/// iterations 8-23 are averaged; warm, iterations 4-7 (the Jacobian of the next check is
+/// close to the last one, so its dominant direction is already there: a third of the work).
+/// Infinite when the Jacobian is not finite, 0 when J x vanishes.
+pub(super) fn spectral_radius(jac: &[f64], n: usize, x: &mut Vec<f64>) -> f64 {
+    let (iters, skip) = if x.len() == n { (8, 4) } else { (24, 8) };
+    if x.len() != n {
+        *x = start_vector(n);
+        normalise(x);
+    }
+    power_iteration(jac, n, x, iters, skip)
 }
 
 /// h rho(J) >= `level` for `jac` (row-major n x n), cheaply: false at once when h min(||J||_inf,
@@ -70,9 +104,7 @@ pub(super) fn stability_limited(
     }
     let (iters, skip) = if x.len() == n { (8, 4) } else { (16, 6) };
     if x.len() != n {
-        *x = (0..n)
-            .map(|i| 1.0 + (0.618_033_988_75 * i as f64).fract())
-            .collect();
+        *x = start_vector(n);
     }
     let norm0 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
     if !(norm0 > 0.0 && norm0.is_finite()) {
@@ -80,26 +112,8 @@ pub(super) fn stability_limited(
         return None;
     }
     x.iter_mut().for_each(|v| *v /= norm0);
-    let mut jx = vec![0.0; n];
-    let (mut log_sum, mut count) = (0.0, 0);
-    for it in 0..iters {
-        for (o, row) in jx.iter_mut().zip(jac.chunks_exact(n)) {
-            *o = row.iter().zip(x.iter()).map(|(a, b)| a * b).sum();
-        }
-        let r = jx.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if r == 0.0 || !r.is_finite() {
-            x.clear();
-            return Some(false);
-        }
-        if it >= skip {
-            log_sum += r.ln();
-            count += 1;
-        }
-        for (a, b) in x.iter_mut().zip(&jx) {
-            *a = b / r;
-        }
-    }
-    Some(h * (log_sum / f64::from(count)).exp() >= level)
+    let rho = power_iteration(jac, n, x, iters, skip);
+    Some(rho.is_finite() && h * rho >= level)
 }
 
 /// Spectral radius of the model's Jacobian at (t, y), f0 = f(t, y), the Jacobian by forward
@@ -114,6 +128,7 @@ pub(super) fn jacobian_radius(
     let n = y.len();
     let mut jac = vec![0.0; n * n];
     let mut yp = y.to_vec();
+    let mut x = Vec::new();
     let mut f1 = vec![0.0; n];
     for j in 0..n {
         let delta = (1e-16 * y[j].abs().max(1e-5)).sqrt();
@@ -124,5 +139,5 @@ pub(super) fn jacobian_radius(
             jac[i * n + j] = (f1[i] - f0[i]) / delta;
         }
     }
-    spectral_radius(&jac, n)
+    spectral_radius(&jac, n, &mut x)
 }
