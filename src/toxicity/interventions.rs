@@ -47,6 +47,8 @@ pub struct InterventionTrigger<'m> {
     touched: Vec<usize>,
     /// Interventions that fired (start events returned to the solver).
     pub fired: Vec<Fired>,
+    /// A value vector kept across the scans of one run (parameters rewritten per segment).
+    slots: std::cell::RefCell<Vec<f64>>,
 }
 
 impl<'m> InterventionTrigger<'m> {
@@ -86,6 +88,7 @@ impl<'m> InterventionTrigger<'m> {
             pending: Vec::new(),
             touched,
             fired: Vec::new(),
+            slots: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -94,7 +97,7 @@ impl<'m> InterventionTrigger<'m> {
     fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> Vec<Track> {
         let model = self.model;
         let per_day = model.time_unit.per_day();
-        let mut v = model.slots_with_params(params);
+        let mut v = self.slots_for(params);
         let mut y = vec![0.0; model.n_states()];
         let mut out = self.tracks.clone();
         let quantity = |crs: bool| out.iter().find(|t| t.crs == crs).map(|t| t.quantity);
@@ -144,7 +147,21 @@ impl<'m> InterventionTrigger<'m> {
                 break;
             }
         }
+        drop(at);
+        *self.slots.borrow_mut() = v;
         out
+    }
+
+    /// The run's value vector holding `params` (and what depends on them alone); the same
+    /// values as `Model::slots_with_params`, without allocating it again for every scan.
+    fn slots_for(&self, params: &[f64]) -> Vec<f64> {
+        let mut v = std::mem::take(&mut *self.slots.borrow_mut());
+        if v.is_empty() {
+            v = self.model.slots_with_params(params);
+        } else {
+            self.model.set_params(&mut v, params);
+        }
+        v
     }
 
     /// Whether any term holds on the graded quantities' values at `day` (current levels, no
@@ -157,8 +174,8 @@ impl<'m> InterventionTrigger<'m> {
         let t = (day * model.time_unit.per_day()).clamp(seg.t0(), seg.t1());
         let mut y = vec![0.0; model.n_states()];
         seg.eval(t, &mut y);
-        let mut v = model.slots_with_params(params);
-        terms.iter().any(|term| {
+        let mut v = self.slots_for(params);
+        let holds = terms.iter().any(|term| {
             let g = if term.crs { &tox.crs } else { &tox.icans };
             let Some(g) = g.as_ref() else { return false };
             let x = match g.quantity {
@@ -166,7 +183,9 @@ impl<'m> InterventionTrigger<'m> {
                 Quantity::Observable(i) => model.observe_one(&mut v, t, &y, i),
             };
             x >= g.thresholds[term.grade as usize - 1]
-        })
+        });
+        *self.slots.borrow_mut() = v;
+        holds
     }
 
     /// The parameters in force with the active interventions.
