@@ -279,9 +279,14 @@ impl<'a> Samples<'a> {
         let n = model.n_states();
         let per_day = sol.per_day;
         let mut probe = Probe::new(model, sol);
-        let mut points: Vec<(f64, usize)> = Vec::new();
-        let mut states: Vec<f64> = Vec::new();
-        let mut pieces: Vec<Piece> = Vec::new();
+        // At most two points per solver step and one per segment start.
+        let cap: usize = (0..sol.n_segments())
+            .map(|si| 2 * sol.segment(si).0.steps().len() + 1)
+            .sum::<usize>()
+            + 1;
+        let mut points: Vec<(f64, usize)> = Vec::with_capacity(cap);
+        let mut states: Vec<f64> = Vec::with_capacity(cap * n);
+        let mut pieces: Vec<Piece> = Vec::with_capacity(cap / 2 + 1);
         let mut y = vec![0.0; n];
         'segments: for si in 0..sol.n_segments() {
             let (seg, _) = sol.segment(si);

@@ -49,6 +49,8 @@ pub struct InterventionTrigger<'m> {
     pub fired: Vec<Fired>,
     /// A value vector kept across the scans of one run (parameters rewritten per segment).
     slots: std::cell::RefCell<Vec<f64>>,
+    /// A value vector holding parameters only (see `with_param_slots`).
+    param_slots: std::cell::RefCell<Vec<f64>>,
 }
 
 impl<'m> InterventionTrigger<'m> {
@@ -89,6 +91,7 @@ impl<'m> InterventionTrigger<'m> {
             touched,
             fired: Vec::new(),
             slots: std::cell::RefCell::new(Vec::new()),
+            param_slots: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -192,17 +195,31 @@ impl<'m> InterventionTrigger<'m> {
     fn params_in_force(&self) -> Vec<f64> {
         let mut p = self.base.clone();
         for &i in &self.active {
-            let v = self.model.slots_with_params(&p);
-            let new: Vec<(usize, f64)> = self.model.interventions[i]
-                .set
-                .iter()
-                .map(|(idx, node, _)| (*idx, node.eval(&v)))
-                .collect();
+            let new: Vec<(usize, f64)> = self.with_param_slots(&p, |v| {
+                self.model.interventions[i]
+                    .set
+                    .iter()
+                    .map(|(idx, node, _)| (*idx, node.eval(v)))
+                    .collect()
+            });
             for (idx, x) in new {
                 p[idx] = x;
             }
         }
         p
+    }
+
+    /// `f` on a value vector equal to `Model::slots_with_params(params)` (parameters and what
+    /// depends on them alone; time, states and assignments 0): one vector per run, only ever
+    /// written by `Model::set_params`, so it stays equal to a fresh one.
+    fn with_param_slots<R>(&self, params: &[f64], f: impl FnOnce(&[f64]) -> R) -> R {
+        let mut v = self.param_slots.borrow_mut();
+        if v.is_empty() {
+            *v = self.model.slots_with_params(params);
+        } else {
+            self.model.set_params(&mut v, params);
+        }
+        f(&v)
     }
 }
 
@@ -327,10 +344,12 @@ impl Trigger for InterventionTrigger<'_> {
             match kind {
                 Kind::Start(i) => {
                     let iv = &model.interventions[i];
-                    let v = model.slots_with_params(&self.params_in_force());
-                    for (s, node, _) in &iv.add {
-                        add.push((*s, node.eval(&v)));
-                    }
+                    let p = self.params_in_force();
+                    self.with_param_slots(&p, |v| {
+                        for (s, node, _) in &iv.add {
+                            add.push((*s, node.eval(v)));
+                        }
+                    });
                     self.active.push(i);
                     let end_day = iv.duration.map(|d| cut + d);
                     if let Some(e) = end_day {
@@ -355,10 +374,12 @@ impl Trigger for InterventionTrigger<'_> {
                     if !self.holds_now(params, seg, cut, &iv.repeat_while) {
                         continue;
                     }
-                    let v = model.slots_with_params(&self.params_in_force());
-                    for (s, node, _) in &iv.add {
-                        add.push((*s, node.eval(&v)));
-                    }
+                    let p = self.params_in_force();
+                    self.with_param_slots(&p, |v| {
+                        for (s, node, _) in &iv.add {
+                            add.push((*s, node.eval(v)));
+                        }
+                    });
                     let Some(rec) = self.fired.iter_mut().find(|f| f.name == iv.name) else {
                         continue;
                     };
