@@ -377,14 +377,14 @@ where
 
 /// A span integrated by cartox's own stepper ([`dp5`]): the same steps and values as ode_solvers'
 /// `Dopri5`, its dense output read from flat storage.
-struct FixedSegment {
+struct FixedSegment<const N: usize> {
     t0: f64,
     t1: f64,
     dense: dp5::Dense,
     y1: Vec<f64>,
 }
 
-impl Segment for FixedSegment {
+impl<const N: usize> Segment for FixedSegment<N> {
     fn t0(&self) -> f64 {
         self.t0
     }
@@ -392,7 +392,7 @@ impl Segment for FixedSegment {
         self.t1
     }
     fn eval(&self, t: f64, out: &mut [f64]) {
-        if t >= self.t1 || !self.dense.evaluate(t, out) {
+        if t >= self.t1 || !self.dense.evaluate::<N>(t, out) {
             out.copy_from_slice(&self.y1);
         }
     }
@@ -479,7 +479,7 @@ fn run_fixed<const N: usize>(
         None if stiff => *dense.xs.last().unwrap(),
         None => t1,
     };
-    let seg = FixedSegment { t0, t1, dense, y1 };
+    let seg = FixedSegment::<N> { t0, t1, dense, y1 };
     Ok((Box::new(seg), stiff))
 }
 

@@ -51,7 +51,6 @@ pub(super) struct Counts {
 
 /// The accepted steps: their ends, step-end states and dense-output coefficients.
 pub(super) struct Dense {
-    n: usize,
     lower: f64,
     /// End of each accepted step (its magnitude, as ode_solvers keeps it).
     breaks: Vec<f64>,
@@ -69,7 +68,6 @@ impl Dense {
         // Steps of a long span of the default model (fewer reallocations of the storage).
         const STEPS: usize = 128;
         Dense {
-            n,
             lower,
             breaks: Vec::with_capacity(STEPS),
             xs: Vec::with_capacity(STEPS),
@@ -81,15 +79,17 @@ impl Dense {
 
     /// The dense output at `x` (ode_solvers' `ContinuousOutputModel::evaluate`: the step whose
     /// end is the first at or after `x`); false outside `[lower, last end]`.
-    pub fn evaluate(&self, x: f64, out: &mut [f64]) -> bool {
+    /// `N` is the number of states (the loop is unrolled for it).
+    pub fn evaluate<const N: usize>(&self, x: f64, out: &mut [f64]) -> bool {
         if x < self.lower {
             return false;
         }
-        let index = match self.breaks.binary_search_by(|b| b.partial_cmp(&x).unwrap()) {
-            Ok(i) => i,
-            Err(i) if i < self.breaks.len() => i,
-            Err(_) => return false,
-        };
+        // The ends increase strictly, so this is the index ode_solvers' binary search finds: the
+        // end equal to `x`, else the first end after it.
+        let index = self.breaks.partition_point(|&b| b < x);
+        if index == self.breaks.len() {
+            return false;
+        }
         let lower = if index == 0 {
             self.lower
         } else {
@@ -97,9 +97,9 @@ impl Dense {
         };
         let theta = (x - lower) / self.h[index];
         let theta1 = 1.0 - theta;
-        let n = self.n;
+        let n = N;
         let c = &self.coef[5 * n * index..5 * n * (index + 1)];
-        for (i, o) in out.iter_mut().enumerate().take(n) {
+        for (i, o) in out[..N].iter_mut().enumerate() {
             let mut r = c[4 * n + i];
             r = c[3 * n + i] + r * theta1;
             r = c[2 * n + i] + r * theta;
@@ -502,11 +502,13 @@ mod tests {
         for i in 0..=1000 {
             let t = end * i as f64 / 1000.0;
             let theirs = model.evaluate(t).unwrap();
-            assert!(dense.evaluate(t, &mut out));
+            assert!(dense.evaluate::<2>(t, &mut out));
             assert_eq!(out[0].to_bits(), theirs[0].to_bits(), "t {t}");
             assert_eq!(out[1].to_bits(), theirs[1].to_bits(), "t {t}");
         }
-        assert!(!dense.evaluate(-1e-3, &mut out) && !dense.evaluate(end * 1.01, &mut out));
+        assert!(
+            !dense.evaluate::<2>(-1e-3, &mut out) && !dense.evaluate::<2>(end * 1.01, &mut out)
+        );
     }
 
     #[test]
