@@ -150,7 +150,6 @@ impl<'m> InterventionTrigger<'m> {
                 break;
             }
         }
-        drop(at);
         *self.slots.borrow_mut() = v;
         out
     }
