@@ -16,7 +16,7 @@
 
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
-use crate::trajectory::{Reader, Samples};
+use crate::trajectory::Samples;
 use serde::Serialize;
 
 /// Cellular-kinetic and tumor metrics. `None` when the model declares no such quantity.
@@ -149,14 +149,14 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
         s.cart_cmax = Some(cmax);
         s.cart_tmax = Some(tmax);
         s.cart_auc = Some(auc(samples, &vals));
-        s.cart_last = Some(Reader::new(model, sol, &sc.params, q).at(end));
+        s.cart_last = Some(samples.read_at(q, end));
     }
     if let (Some(q), Some(base)) = (model.summary_tumor, sc.tumor_baseline_state) {
         if base > 0.0 {
             // Lowest sample: knots and the middle of each knot interval.
             let nadir = samples.values(q).into_iter().fold(f64::INFINITY, f64::min);
             s.tumor_nadir = Some(nadir / base);
-            s.tumor_end = Some(Reader::new(model, sol, &sc.params, q).at(end) / base);
+            s.tumor_end = Some(samples.read_at(q, end) / base);
             s.response = s.tumor_end.map(Response::of);
             s.best_response = s.tumor_nadir.map(Response::of);
         }
@@ -165,8 +165,13 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
         let vals = samples.values(q);
         s.cart_cmax_transgene = Some(samples.peak(q, &vals).1);
         if sol.end_day() >= AUC_TRANSGENE_DAYS {
-            let w = Samples::new(model, sol, AUC_TRANSGENE_DAYS);
-            s.cart_auc28_transgene = Some(auc(&w, &w.values(q)));
+            // The window is often these 28 days: then its samples are the same.
+            s.cart_auc28_transgene = Some(if samples.end == AUC_TRANSGENE_DAYS {
+                auc(samples, &vals)
+            } else {
+                let w = Samples::new(model, sol, AUC_TRANSGENE_DAYS);
+                auc(&w, &w.values(q))
+            });
         }
     }
     // Whole-span scans (recovery, relapse) only when the run goes beyond the window.
@@ -175,7 +180,7 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
     let span = (needs_span && sol.end_day() > end).then(|| Samples::new(model, sol, sol.end_day()));
     let whole = span.as_ref().unwrap_or(samples);
     if let (Some(q), Some(level)) = (model.summary_b_cells, model.b_cell_aplasia_below) {
-        s.b_cell_aplasia = Some(Reader::new(model, sol, &sc.params, q).at(end) < level);
+        s.b_cell_aplasia = Some(samples.read_at(q, end) < level);
         let (days, vals) = ordered(whole, q);
         s.b_cell_recovery_day = recovery_day(&days, &vals, level, false);
     }

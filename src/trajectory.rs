@@ -4,6 +4,7 @@
 use crate::model::{CompartmentSize, Model, Quantity};
 use crate::solve::Solution;
 use ndarray::Array2;
+use std::cell::RefCell;
 
 /// Output times `0, dt, 2 dt, ...` ending exactly at `days` (the last step may be shorter).
 pub fn output_grid(days: f64, dt: f64) -> Vec<f64> {
@@ -151,6 +152,17 @@ pub struct Probe<'a> {
     v: Vec<f64>,
     y: Vec<f64>,
     loaded: Option<usize>,
+    /// Where the value vector goes back when the probe is dropped (a [`Samples`]' buffers,
+    /// so that the probes of one run share one value vector instead of allocating their own).
+    pool: Option<&'a RefCell<Vec<Vec<f64>>>>,
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool {
+            pool.borrow_mut().push(std::mem::take(&mut self.v));
+        }
+    }
 }
 
 impl<'a> Probe<'a> {
@@ -161,6 +173,29 @@ impl<'a> Probe<'a> {
             v: model.slots_with_params(sol.segment(0).1),
             y: vec![0.0; model.n_states()],
             loaded: Some(0),
+            pool: None,
+        }
+    }
+
+    /// A probe whose value vector comes from (and goes back to) `pool`: the same values as
+    /// [`Probe::new`] (the parameter slots are rewritten with segment 0's, which reruns the
+    /// parameter-only program when they differ), without a fresh allocation per probe.
+    fn pooled(model: &'a Model, sol: &'a Solution, pool: &'a RefCell<Vec<Vec<f64>>>) -> Self {
+        let params = sol.segment(0).1;
+        let v = match pool.borrow_mut().pop() {
+            Some(mut v) => {
+                set_params(model, &mut v, params);
+                v
+            }
+            None => model.slots_with_params(params),
+        };
+        Probe {
+            model,
+            sol,
+            v,
+            y: vec![0.0; model.n_states()],
+            loaded: Some(0),
+            pool: Some(pool),
         }
     }
 
@@ -228,6 +263,11 @@ pub struct Samples<'a> {
     points: Vec<(f64, usize)>,
     /// States at the sample points, `n_states` per point.
     states: Vec<f64>,
+    /// Value vectors of dropped probes, reused by the next ([`Probe::pooled`]).
+    pool: RefCell<Vec<Vec<f64>>>,
+    /// [`Samples::values`] already computed, by quantity (the summary and the grading read
+    /// the same quantities several times).
+    cache: RefCell<Vec<(Quantity, Vec<f64>)>>,
 }
 
 impl<'a> Samples<'a> {
@@ -237,9 +277,14 @@ impl<'a> Samples<'a> {
         let n = model.n_states();
         let per_day = sol.per_day;
         let mut probe = Probe::new(model, sol);
-        let mut points: Vec<(f64, usize)> = Vec::new();
-        let mut states: Vec<f64> = Vec::new();
-        let mut pieces: Vec<Piece> = Vec::new();
+        // At most two points per solver step and one per segment start.
+        let cap: usize = (0..sol.n_segments())
+            .map(|si| 2 * sol.segment(si).0.steps().len() + 1)
+            .sum::<usize>()
+            + 1;
+        let mut points: Vec<(f64, usize)> = Vec::with_capacity(cap);
+        let mut states: Vec<f64> = Vec::with_capacity(cap * n);
+        let mut pieces: Vec<Piece> = Vec::with_capacity(cap / 2 + 1);
         let mut y = vec![0.0; n];
         'segments: for si in 0..sol.n_segments() {
             let (seg, _) = sol.segment(si);
@@ -297,6 +342,8 @@ impl<'a> Samples<'a> {
                 ib: i,
             });
         }
+        let pool = RefCell::new(Vec::new());
+        pool.borrow_mut().push(std::mem::take(&mut probe.v));
         Samples {
             model,
             sol,
@@ -304,23 +351,52 @@ impl<'a> Samples<'a> {
             pieces,
             points,
             states,
+            pool,
+            cache: RefCell::new(Vec::new()),
         }
     }
 
-    /// Quantity `q` at every sample point (index as in [`Piece`]).
+    /// Quantity `q` at every sample point (index as in [`Piece`]); computed once per quantity.
     pub fn values(&self, q: Quantity) -> Vec<f64> {
+        if let Some((_, vals)) = self.cache.borrow().iter().find(|(c, _)| *c == q) {
+            return vals.clone();
+        }
         let n = self.model.n_states();
-        let mut probe = Probe::new(self.model, self.sol);
-        self.points
+        let mut probe = self.probe();
+        let vals: Vec<f64> = self
+            .points
             .iter()
             .enumerate()
             .map(|(i, &(day, seg))| probe.quantity(seg, day, q, &self.states[i * n..(i + 1) * n]))
-            .collect()
+            .collect();
+        self.cache.borrow_mut().push((q, vals.clone()));
+        vals
     }
 
     /// A reader for refinements between sample points.
-    pub fn probe(&self) -> Probe<'a> {
-        Probe::new(self.model, self.sol)
+    pub fn probe(&self) -> Probe<'_> {
+        Probe::pooled(self.model, self.sol, &self.pool)
+    }
+
+    /// Quantity `q` at `day` read as [`Reader::at`] reads it (the solution's state at `day`,
+    /// the parameters in force then), with a pooled value vector.
+    pub fn read_at(&self, q: Quantity, day: f64) -> f64 {
+        let mut probe = self.probe();
+        self.sol.state_at(day, &mut probe.y);
+        match q {
+            Quantity::State(i) => probe.y[i],
+            Quantity::Observable(i) => {
+                let model = self.model;
+                let t = day * model.time_unit.per_day();
+                set_params(model, &mut probe.v, self.sol.params_at(day));
+                if model.has_delays() {
+                    let sol = self.sol;
+                    let past = |s: f64, out: &mut [f64]| sol.past_state(s, out);
+                    model.fill_delays(&mut probe.v, t, &past, &mut Vec::new());
+                }
+                model.observe_one(&mut probe.v, t, &probe.y, i)
+            }
+        }
     }
 }
 

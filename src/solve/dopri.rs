@@ -10,7 +10,7 @@
 //! - states are `SVector<f64, N>` for N <= 24 (6-7x faster than `DVector`, whose every vector
 //!   operation allocates), `DVector` above.
 
-use super::{JacobianFn, Segment, Span, Stats, Watcher};
+use super::{dp5, JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::{delay::Past, Model};
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
@@ -89,6 +89,17 @@ where
 {
     #[inline]
     fn system(&self, t: f64, y: &OVector<f64, D>, dy: &mut OVector<f64, D>) {
+        dp5::Problem::f(self, t, y.as_slice(), dy.as_mut_slice());
+    }
+
+    fn solout(&mut self, t: f64, y: &OVector<f64, D>, dy: &OVector<f64, D>) -> bool {
+        dp5::Problem::solout(self, t, y.as_slice(), dy.as_slice())
+    }
+}
+
+impl dp5::Problem for Rhs<'_> {
+    #[inline]
+    fn f(&self, t: f64, y: &[f64], dy: &mut [f64]) {
         self.evals.set(self.evals.get() + 1);
         let mut v = self.slots.borrow_mut();
         let t = t.min(self.t_last);
@@ -96,10 +107,10 @@ where
             let scratch = &mut self.scratch.borrow_mut();
             self.model.fill_delays(&mut v, t, past, scratch);
         }
-        self.model.rhs(&mut v, t, y.as_slice(), dy.as_mut_slice());
+        self.model.rhs(&mut v, t, y, dy);
     }
 
-    fn solout(&mut self, t: f64, y: &OVector<f64, D>, dy: &OVector<f64, D>) -> bool {
+    fn solout(&mut self, t: f64, y: &[f64], dy: &[f64]) -> bool {
         if y.iter().any(|v| !v.is_finite()) {
             self.failure
                 .set(Some((t, "a state became NaN or infinite")));
@@ -115,7 +126,7 @@ where
             steps.get()
         });
         // A watched level was crossed: end the span here (the trigger examines it).
-        let hit = self.watcher.crossed(t, y.as_slice());
+        let hit = self.watcher.crossed(t, y);
         if hit {
             self.stopped_at.set(Some(t));
             return true;
@@ -127,7 +138,7 @@ where
                 && (k - EARLY_AFTER).is_multiple_of(EARLY_EVERY)
             {
                 let mut v = self.slots.borrow_mut();
-                jf(&mut v, t.min(self.t_last), y.as_slice(), &mut self.jac);
+                jf(&mut v, t.min(self.t_last), y, &mut self.jac);
                 self.jacobians.set(self.jacobians.get() + 1);
                 let (jac, n) = (&self.jac, y.len());
                 let limited = super::stiffness::stability_limited(
@@ -153,7 +164,7 @@ where
             && (k - CHECK_AFTER).is_multiple_of(CHECK_EVERY)
         {
             let mut v = self.slots.borrow_mut();
-            let (tt, y, f) = (t.min(self.t_last), y.as_slice(), dy.as_slice());
+            let (tt, f) = (t.min(self.t_last), dy);
             let rho = super::stiffness::jacobian_radius(self.model, &mut v, tt, y, f);
             self.evals.set(self.evals.get() + y.len() as u64);
             if h * rho >= STIFF_H_RHO {
@@ -162,6 +173,41 @@ where
             }
         }
         false
+    }
+}
+
+/// What a span's right-hand side reports back (read after the integration).
+#[derive(Default)]
+struct Cells {
+    failure: Cell<Option<(f64, &'static str)>>,
+    stopped_at: Cell<Option<f64>>,
+    evals: Cell<u64>,
+    stiff_at: Cell<Option<f64>>,
+    jacobians: Cell<u64>,
+}
+
+impl<'a> Rhs<'a> {
+    fn new(span: &Span<'a>, cells: &'a Cells, auto_steps: Option<&'a Cell<u64>>) -> Self {
+        let n = span.y0.len();
+        Rhs {
+            model: span.model,
+            slots: RefCell::new(span.model.slots_with_params(span.params)),
+            t_last: super::left_limit(span.t1),
+            failure: &cells.failure,
+            watcher: Watcher::new(span),
+            stopped_at: &cells.stopped_at,
+            evals: &cells.evals,
+            t_prev: span.t0,
+            auto_steps,
+            stiff_at: &cells.stiff_at,
+            past: span.past,
+            scratch: RefCell::new(Vec::new()),
+            jacobian: span.jacobian,
+            jac: vec![0.0; if span.jacobian.is_some() { n * n } else { 0 }],
+            stiff_hits: 0,
+            power_vector: Vec::new(),
+            jacobians: &cells.jacobians,
+        }
     }
 }
 
@@ -223,8 +269,6 @@ where
     OVector<f64, D>: Send + Sync + std::ops::Mul<f64, Output = OVector<f64, D>>,
 {
     let Span {
-        model,
-        params,
         t0,
         t1,
         y0,
@@ -236,31 +280,16 @@ where
     let n = y0.len();
     let y =
         OVector::<f64, D>::from_iterator_generic(D::from_usize(n), Const::<1>, y0.iter().copied());
-    let failure = Cell::new(None);
-    let stopped_at = Cell::new(None);
-    let evals = Cell::new(0);
-    let stiff_at = Cell::new(None);
-    let jacobians = Cell::new(0);
+    let cells = Cells::default();
     let auto_steps = auto_steps.map(Cell::from_mut);
-    let rhs = Rhs {
-        model,
-        slots: RefCell::new(model.slots_with_params(params)),
-        t_last: super::left_limit(t1),
-        failure: &failure,
-        watcher: Watcher::new(&span),
-        stopped_at: &stopped_at,
-        evals: &evals,
-        t_prev: t0,
-        auto_steps,
-        stiff_at: &stiff_at,
-        past: span.past,
-        scratch: RefCell::new(Vec::new()),
-        jacobian: span.jacobian,
-        jac: vec![0.0; if span.jacobian.is_some() { n * n } else { 0 }],
-        stiff_hits: 0,
-        power_vector: Vec::new(),
-        jacobians: &jacobians,
-    };
+    let rhs = Rhs::new(&span, &cells, auto_steps);
+    let Cells {
+        failure,
+        stopped_at,
+        evals,
+        stiff_at,
+        jacobians,
+    } = &cells;
     let mut stepper = Dopri5::from_param(
         rhs,
         t0,
@@ -346,10 +375,118 @@ where
     Ok((Box::new(seg), stiff))
 }
 
+/// A span integrated by cartox's own stepper ([`dp5`]): the same steps and values as ode_solvers'
+/// `Dopri5`, its dense output read from flat storage.
+struct FixedSegment<const N: usize> {
+    t0: f64,
+    t1: f64,
+    dense: dp5::Dense,
+    y1: Vec<f64>,
+}
+
+impl<const N: usize> Segment for FixedSegment<N> {
+    fn t0(&self) -> f64 {
+        self.t0
+    }
+    fn t1(&self) -> f64 {
+        self.t1
+    }
+    fn eval(&self, t: f64, out: &mut [f64]) {
+        if t >= self.t1 || !self.dense.evaluate::<N>(t, out) {
+            out.copy_from_slice(&self.y1);
+        }
+    }
+    fn steps(&self) -> &[f64] {
+        &self.dense.xs
+    }
+    fn step_end(&self, k: usize, out: &mut [f64]) {
+        let n = out.len();
+        out.copy_from_slice(&self.dense.ys[k * n..(k + 1) * n]);
+    }
+}
+
+/// [`run`] for `N` states with the fixed-size stepper of [`dp5`] (what ode_solvers' `Dopri5`
+/// computes, without its per-step allocations).
+fn run_fixed<const N: usize>(
+    span: Span,
+    stats: &mut Stats,
+    auto_steps: Option<&mut u64>,
+) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
+    let (t0, t1, y0, opts) = (span.t0, span.t1, span.y0, span.opts);
+    let h0 = span.h0.min(t1 - t0);
+    let cells = Cells::default();
+    let auto_steps = auto_steps.map(Cell::from_mut);
+    let detect_stiffness = auto_steps.is_some();
+    let mut rhs = Rhs::new(&span, &cells, auto_steps);
+    let settings = dp5::Settings {
+        t0,
+        t1,
+        rtol: opts.rtol,
+        atol: opts.atol,
+        safety: 0.9,
+        beta: 0.04,
+        fac_min: 0.2,
+        fac_max: 10.0,
+        h_max: t1 - t0,
+        h: h0,
+        n_max: opts.max_steps,
+        n_stiff: if detect_stiffness { 1 } else { u32::MAX },
+    };
+    let (dense, counts, result) = dp5::integrate::<N, _>(&mut rhs, y0, &settings);
+    drop(rhs);
+    let mut stiff = cells.stiff_at.get().is_some();
+    stats.jacobian_evaluations += cells.jacobians.get();
+    match result {
+        Ok(()) => {
+            stats.accepted_steps += counts.accepted as u64;
+            stats.dopri5_steps += counts.accepted as u64;
+            stats.rejected_steps += counts.rejected as u64;
+            stats.rhs_evaluations += counts.num_eval as u64;
+        }
+        Err(dp5::Stop::Stiff { .. }) if detect_stiffness => {
+            // As in `run`: the solution stands up to the last accepted step.
+            stiff = true;
+            let accepted = dense.xs.len() as u64;
+            stats.accepted_steps += accepted;
+            stats.dopri5_steps += accepted;
+            stats.rejected_steps += 1;
+            stats.rhs_evaluations += cells.evals.get();
+        }
+        Err(dp5::Stop::Underflow { x }) => {
+            return Err((x, SolveFailure::StepSizeUnderflow { explicit: true }))
+        }
+        Err(dp5::Stop::MaxSteps { x, n_step }) => {
+            return Err((
+                x,
+                SolveFailure::MaxSteps {
+                    steps: Some(n_step as u64),
+                    explicit: true,
+                },
+            ))
+        }
+        Err(dp5::Stop::Stiff { x }) => return Err((x, SolveFailure::Stiff)),
+    }
+    if let Some((t, msg)) = cells.failure.get() {
+        return Err((t, msg.to_string().into()));
+    }
+    if dense.xs.is_empty() {
+        return Err((t0, "no step accepted".into()));
+    }
+    let n = y0.len();
+    let y1 = dense.ys[dense.ys.len() - n..].to_vec();
+    let t1 = match cells.stopped_at.get() {
+        Some(t) => t,
+        None if stiff => *dense.xs.last().unwrap(),
+        None => t1,
+    };
+    let seg = FixedSegment::<N> { t0, t1, dense, y1 };
+    Ok((Box::new(seg), stiff))
+}
+
 macro_rules! dispatch {
     ($n:expr, $args:tt ; $($k:literal)*) => {
         match $n {
-            $( $k => run::<Const<$k>> $args, )*
+            $( $k => run_fixed::<$k> $args, )*
             _ => run::<Dyn> $args,
         }
     };

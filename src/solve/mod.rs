@@ -10,6 +10,7 @@
 
 mod auto;
 mod dopri;
+mod dp5;
 mod implicit;
 mod lu;
 mod radau;

@@ -47,6 +47,10 @@ pub struct InterventionTrigger<'m> {
     touched: Vec<usize>,
     /// Interventions that fired (start events returned to the solver).
     pub fired: Vec<Fired>,
+    /// A value vector kept across the scans of one run (parameters rewritten per segment).
+    slots: std::cell::RefCell<Vec<f64>>,
+    /// A value vector holding parameters only (see `with_param_slots`).
+    param_slots: std::cell::RefCell<Vec<f64>>,
 }
 
 impl<'m> InterventionTrigger<'m> {
@@ -86,6 +90,8 @@ impl<'m> InterventionTrigger<'m> {
             pending: Vec::new(),
             touched,
             fired: Vec::new(),
+            slots: std::cell::RefCell::new(Vec::new()),
+            param_slots: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -94,7 +100,7 @@ impl<'m> InterventionTrigger<'m> {
     fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> Vec<Track> {
         let model = self.model;
         let per_day = model.time_unit.per_day();
-        let mut v = model.slots_with_params(params);
+        let mut v = self.slots_for(params);
         let mut y = vec![0.0; model.n_states()];
         let mut out = self.tracks.clone();
         let quantity = |crs: bool| out.iter().find(|t| t.crs == crs).map(|t| t.quantity);
@@ -144,7 +150,20 @@ impl<'m> InterventionTrigger<'m> {
                 break;
             }
         }
+        *self.slots.borrow_mut() = v;
         out
+    }
+
+    /// The run's value vector holding `params` (and what depends on them alone); the same
+    /// values as `Model::slots_with_params`, without allocating it again for every scan.
+    fn slots_for(&self, params: &[f64]) -> Vec<f64> {
+        let mut v = std::mem::take(&mut *self.slots.borrow_mut());
+        if v.is_empty() {
+            v = self.model.slots_with_params(params);
+        } else {
+            self.model.set_params(&mut v, params);
+        }
+        v
     }
 
     /// Whether any term holds on the graded quantities' values at `day` (current levels, no
@@ -157,8 +176,8 @@ impl<'m> InterventionTrigger<'m> {
         let t = (day * model.time_unit.per_day()).clamp(seg.t0(), seg.t1());
         let mut y = vec![0.0; model.n_states()];
         seg.eval(t, &mut y);
-        let mut v = model.slots_with_params(params);
-        terms.iter().filter(|t| t.applies(&self.base)).any(|term| {
+        let mut v = self.slots_for(params);
+        let holds = terms.iter().filter(|t| t.applies(&self.base)).any(|term| {
             let g = if term.crs { &tox.crs } else { &tox.icans };
             let Some(g) = g.as_ref() else { return false };
             let x = match g.quantity {
@@ -166,24 +185,40 @@ impl<'m> InterventionTrigger<'m> {
                 Quantity::Observable(i) => model.observe_one(&mut v, t, &y, i),
             };
             x >= g.thresholds[term.grade as usize - 1]
-        })
+        });
+        *self.slots.borrow_mut() = v;
+        holds
     }
 
     /// The parameters in force with the active interventions.
     fn params_in_force(&self) -> Vec<f64> {
         let mut p = self.base.clone();
         for &i in &self.active {
-            let v = self.model.slots_with_params(&p);
-            let new: Vec<(usize, f64)> = self.model.interventions[i]
-                .set
-                .iter()
-                .map(|(idx, node, _)| (*idx, node.eval(&v)))
-                .collect();
+            let new: Vec<(usize, f64)> = self.with_param_slots(&p, |v| {
+                self.model.interventions[i]
+                    .set
+                    .iter()
+                    .map(|(idx, node, _)| (*idx, node.eval(v)))
+                    .collect()
+            });
             for (idx, x) in new {
                 p[idx] = x;
             }
         }
         p
+    }
+
+    /// `f` on a value vector equal to `Model::slots_with_params(params)` (parameters and what
+    /// depends on them alone; time, states and assignments 0): one vector per run, only ever
+    /// written by `Model::set_params`, so it stays equal to a fresh one.
+    fn with_param_slots<R>(&self, params: &[f64], f: impl FnOnce(&[f64]) -> R) -> R {
+        let mut v = self.param_slots.borrow_mut();
+        if v.is_empty() {
+            *v = self.model.slots_with_params(params);
+        } else {
+            self.model.set_params(&mut v, params);
+        }
+        f(&v)
     }
 }
 
@@ -313,10 +348,12 @@ impl Trigger for InterventionTrigger<'_> {
             match kind {
                 Kind::Start(i) => {
                     let iv = &model.interventions[i];
-                    let v = model.slots_with_params(&self.params_in_force());
-                    for (s, node, _) in &iv.add {
-                        add.push((*s, node.eval(&v)));
-                    }
+                    let p = self.params_in_force();
+                    self.with_param_slots(&p, |v| {
+                        for (s, node, _) in &iv.add {
+                            add.push((*s, node.eval(v)));
+                        }
+                    });
                     self.active.push(i);
                     let end_day = iv.duration.map(|d| cut + d);
                     if let Some(e) = end_day {
@@ -341,10 +378,12 @@ impl Trigger for InterventionTrigger<'_> {
                     if !self.holds_now(params, seg, cut, &iv.repeat_while) {
                         continue;
                     }
-                    let v = model.slots_with_params(&self.params_in_force());
-                    for (s, node, _) in &iv.add {
-                        add.push((*s, node.eval(&v)));
-                    }
+                    let p = self.params_in_force();
+                    self.with_param_slots(&p, |v| {
+                        for (s, node, _) in &iv.add {
+                            add.push((*s, node.eval(v)));
+                        }
+                    });
                     let Some(rec) = self.fired.iter_mut().find(|f| f.name == iv.name) else {
                         continue;
                     };
