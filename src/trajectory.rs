@@ -118,7 +118,7 @@ impl<'a> Reader<'a> {
         Reader {
             model,
             sol,
-            quantity,
+            quantity: model.direct(quantity),
             v: model.slots_with_params(params),
             y: vec![0.0; model.n_states()],
         }
@@ -230,6 +230,7 @@ impl<'a> Probe<'a> {
 
     /// Quantity `q` at `day`, read on segment `seg`.
     pub fn at(&mut self, seg: usize, day: f64, q: Quantity) -> f64 {
+        let q = self.model.direct(q);
         self.state(seg, day);
         let y = std::mem::take(&mut self.y);
         let x = self.quantity(seg, day, q, &y);
@@ -362,6 +363,13 @@ impl<'a> Samples<'a> {
             return vals.clone();
         }
         let n = self.model.n_states();
+        let q_read = self.model.direct(q);
+        if let Quantity::State(j) = q_read {
+            // A state (or an observable that is one): read off the sampled states.
+            let vals: Vec<f64> = self.states.chunks_exact(n).map(|y| y[j]).collect();
+            self.cache.borrow_mut().push((q, vals.clone()));
+            return vals;
+        }
         let mut probe = self.probe();
         let vals: Vec<f64> = self
             .points
@@ -383,7 +391,7 @@ impl<'a> Samples<'a> {
     pub fn read_at(&self, q: Quantity, day: f64) -> f64 {
         let mut probe = self.probe();
         self.sol.state_at(day, &mut probe.y);
-        match q {
+        match self.model.direct(q) {
             Quantity::State(i) => probe.y[i],
             Quantity::Observable(i) => {
                 let model = self.model;

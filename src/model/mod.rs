@@ -640,6 +640,22 @@ impl Model {
         self.jac.sparsity()
     }
 
+    /// `q` read straight from the state vector when it is an observable whose expression is a
+    /// state alone (the default model's `crs_drive = S`): [`observe_one`](Self::observe_one)
+    /// returns that state's value for it, so readers skip the value vector altogether.
+    #[inline]
+    pub fn direct(&self, q: Quantity) -> Quantity {
+        match q {
+            Quantity::Observable(i) => match self.observables[i].expr {
+                Node::Var(slot) if (1..=self.n_states()).contains(&slot) => {
+                    Quantity::State(slot - 1)
+                }
+                _ => q,
+            },
+            Quantity::State(_) => q,
+        }
+    }
+
     /// One observable at one time point (`v` prepared as for `rhs`); only the assignments it
     /// depends on are evaluated.
     #[inline]

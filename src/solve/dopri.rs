@@ -138,6 +138,8 @@ impl dp5::Problem for Rhs<'_> {
                 && (k - EARLY_AFTER).is_multiple_of(EARLY_EVERY)
             {
                 let mut v = self.slots.borrow_mut();
+                // Allocated at the first check a span makes (the Jacobian fills all of it).
+                self.jac.resize(y.len() * y.len(), 0.0);
                 jf(&mut v, t.min(self.t_last), y, &mut self.jac);
                 self.jacobians.set(self.jacobians.get() + 1);
                 let (jac, n) = (&self.jac, y.len());
@@ -188,7 +190,6 @@ struct Cells {
 
 impl<'a> Rhs<'a> {
     fn new(span: &Span<'a>, cells: &'a Cells, auto_steps: Option<&'a Cell<u64>>) -> Self {
-        let n = span.y0.len();
         Rhs {
             model: span.model,
             slots: RefCell::new(span.model.slots_with_params(span.params)),
@@ -203,7 +204,7 @@ impl<'a> Rhs<'a> {
             past: span.past,
             scratch: RefCell::new(Vec::new()),
             jacobian: span.jacobian,
-            jac: vec![0.0; if span.jacobian.is_some() { n * n } else { 0 }],
+            jac: Vec::new(),
             stiff_hits: 0,
             power_vector: Vec::new(),
             jacobians: &cells.jacobians,

@@ -36,7 +36,6 @@ macro_rules! small_n {
         }
     };
 }
-pub(super) use small_n;
 
 /// LU factors of a real n x n matrix, row-major; `piv[k]` is the row swapped with row k. The
 /// diagonal holds the reciprocals of U's pivots (as Hairer's `dec` multiplies by them).

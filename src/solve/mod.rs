@@ -412,15 +412,25 @@ pub(crate) struct Watcher<'a> {
 impl<'a> Watcher<'a> {
     /// The span's watched levels, as they stand at its start.
     pub fn new(span: &Span<'a>) -> Self {
+        // An observable that is a state alone is watched as that state (`Model::direct`); the
+        // value vector is only needed for the others and for the model's events.
+        let items: Vec<(Quantity, f64, bool)> = span
+            .watch
+            .iter()
+            .map(|&(q, c)| (span.model.direct(q), c, true))
+            .collect();
+        let observed = items
+            .iter()
+            .any(|(q, _, _)| matches!(q, Quantity::Observable(_)));
         let mut w = Watcher {
             model: span.model,
-            slots: if span.watch.is_empty() && span.model.state_events.is_empty() {
-                Vec::new()
-            } else {
+            slots: if observed || !span.model.state_events.is_empty() {
                 span.model.slots_with_params(span.params)
+            } else {
+                Vec::new()
             },
             t_last: left_limit(span.t1),
-            items: span.watch.iter().map(|&(q, c)| (q, c, true)).collect(),
+            items,
             triggers: Vec::new(),
             past: span.past,
             scratch: Vec::new(),

@@ -1,7 +1,6 @@
 //! Stiffness measures shared by `auto`'s two directions: the spectral radius of the Jacobian
 //! (power iteration) and a forward-difference Jacobian of the model's right-hand side.
 
-use super::lu::small_n;
 use crate::model::Model;
 
 /// `out = jac x` for `jac` row-major n x n.
@@ -10,6 +9,20 @@ fn mat_vec(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
     for (o, row) in out[..n].iter_mut().zip(jac[..n * n].chunks_exact(n)) {
         *o = row.iter().zip(&x[..n]).map(|(a, b)| a * b).sum();
     }
+}
+
+/// [`mat_vec`] with the size known at compile time for up to 24 states (the states dopri5's own
+/// stepper runs at fixed size; the default model has 17): the same sums in the same order.
+fn mat_vec_sized(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
+    macro_rules! sized {
+        ($($k:literal)*) => {
+            match n {
+                $( $k => mat_vec($k, jac, x, out), )*
+                _ => mat_vec(n, jac, x, out),
+            }
+        };
+    }
+    sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
 }
 
 /// The fixed start of the power iteration (no zero component; not normalised).
@@ -40,7 +53,7 @@ fn power_iteration(jac: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u3
     };
     let (mut log_sum, mut count) = (0.0, 0);
     for it in 0..iters {
-        small_n!(n, mat_vec(jac, x, jx));
+        mat_vec_sized(n, jac, x, jx);
         let r = jx.iter().map(|v| v * v).sum::<f64>().sqrt();
         if r == 0.0 || !r.is_finite() {
             x.clear();

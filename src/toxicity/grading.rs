@@ -128,7 +128,22 @@ impl Tracker {
             }
         }
         let pts = &buf[..n];
+        // A level the samples stay on one side of, and were on at `a`, needs no crossing search:
+        // below it and no run open (NaN counts as below, as in the comparisons below), or
+        // at or above it with its run open.
+        let (mut lo, mut hi, mut nan) = (f64::INFINITY, f64::NEG_INFINITY, false);
+        for p in pts {
+            (lo, hi, nan) = (lo.min(p.1), hi.max(p.1), nan || p.1.is_nan());
+        }
         for lev in self.levels.iter_mut() {
+            match lev.above_since {
+                None if hi < lev.c => continue,
+                Some(_) if !nan && lo >= lev.c => {
+                    lev.at_end(b);
+                    continue;
+                }
+                _ => {}
+            }
             lev.at_start(a, pts[0].1);
             for w in pts.windows(2) {
                 let (p0, p1) = (w[0].1 >= lev.c, w[1].1 >= lev.c);

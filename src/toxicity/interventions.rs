@@ -100,11 +100,23 @@ impl<'m> InterventionTrigger<'m> {
     fn scan(&self, params: &[f64], seg: &dyn Segment, upto: f64) -> Vec<Track> {
         let model = self.model;
         let per_day = model.time_unit.per_day();
-        let mut v = self.slots_for(params);
         let mut y = vec![0.0; model.n_states()];
         let mut out = self.tracks.clone();
-        let quantity = |crs: bool| out.iter().find(|t| t.crs == crs).map(|t| t.quantity);
+        // An observable that is a state alone is read as that state (`Model::direct`).
+        let quantity = |crs: bool| {
+            out.iter()
+                .find(|t| t.crs == crs)
+                .map(|t| model.direct(t.quantity))
+        };
         let quantities = [quantity(true), quantity(false)];
+        let observed = quantities
+            .iter()
+            .any(|q| matches!(q, Some(Quantity::Observable(_))));
+        let mut v = if observed {
+            self.slots_for(params)
+        } else {
+            Vec::new()
+        };
         // Both quantities at `day`, from the state at the end of step `k` when given.
         let mut at = |day: f64, k: Option<usize>| -> [f64; 2] {
             let t = (day * per_day).clamp(seg.t0(), seg.t1());
@@ -150,7 +162,9 @@ impl<'m> InterventionTrigger<'m> {
                 break;
             }
         }
-        *self.slots.borrow_mut() = v;
+        if observed {
+            *self.slots.borrow_mut() = v;
+        }
         out
     }
 
@@ -180,7 +194,7 @@ impl<'m> InterventionTrigger<'m> {
         let holds = terms.iter().filter(|t| t.applies(&self.base)).any(|term| {
             let g = if term.crs { &tox.crs } else { &tox.icans };
             let Some(g) = g.as_ref() else { return false };
-            let x = match g.quantity {
+            let x = match model.direct(g.quantity) {
                 Quantity::State(i) => y[i],
                 Quantity::Observable(i) => model.observe_one(&mut v, t, &y, i),
             };
