@@ -80,6 +80,9 @@ CAL = {
         ["crs_any_incidence", "crs_onset_median"],
     ),
     "ide-cel": (
+        # Issue 14, sixth session: with these kinetics a_A carries 0.4% of ide-cel's IL-6, so the
+        # CRS any-grade fit is done on the direct CAR-T route p_E by docs/calibrate_crs.py (run it
+        # after this grid; the preset's p_E override is in place when this grid runs).
         [("k_act", "value", [0.1, 0.2, 0.49]),
          ("rho_E", "value", [0.65, 1.3, 1.8, 2.5]),
          ("K_E", "value", [1e11, 5e11, 2e12]),
