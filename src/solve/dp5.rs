@@ -11,6 +11,8 @@
 //! the stepper's cost is the method's own arithmetic, which must stay the same to keep the bits).
 #![allow(clippy::needless_range_loop)] // the kernels index several arrays by state
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// The problem the stepper integrates: the right-hand side and the step-end callback (`true`
 /// ends the integration after this step).
 pub(super) trait Problem {
@@ -62,6 +64,9 @@ pub(super) struct Dense {
     coef: Vec<f64>,
     /// State at each step end, `n` values per step.
     pub ys: Vec<f64>,
+    /// The step the last [`Dense::evaluate`] used: readers go through the steps in order or
+    /// stay in one (grid samples, a peak's refinement), so it is checked before searching.
+    last: AtomicUsize,
 }
 
 impl Dense {
@@ -75,6 +80,7 @@ impl Dense {
             h: Vec::with_capacity(STEPS),
             coef: Vec::with_capacity(5 * n * STEPS),
             ys: Vec::with_capacity(n * STEPS),
+            last: AtomicUsize::new(0),
         }
     }
 
@@ -86,11 +92,23 @@ impl Dense {
             return false;
         }
         // The ends increase strictly, so this is the index ode_solvers' binary search finds: the
-        // end equal to `x`, else the first end after it.
-        let index = self.breaks.partition_point(|&b| b < x);
-        if index == self.breaks.len() {
+        // end equal to `x`, else the first end after it: the one step with
+        // `breaks[index - 1] < x <= breaks[index]`, tried first at the last step read and the
+        // next one.
+        let b = &self.breaks;
+        let starts_before = |i: usize| i == 0 || b[i - 1] < x;
+        let last = self.last.load(Ordering::Relaxed);
+        let index = if last < b.len() && x <= b[last] && starts_before(last) {
+            last
+        } else if last + 1 < b.len() && x <= b[last + 1] && b[last] < x {
+            last + 1
+        } else {
+            b.partition_point(|&e| e < x)
+        };
+        if index == b.len() {
             return false;
         }
+        self.last.store(index, Ordering::Relaxed);
         let lower = if index == 0 {
             self.lower
         } else {
@@ -510,6 +528,18 @@ mod tests {
         assert!(
             !dense.evaluate::<2>(-1e-3, &mut out) && !dense.evaluate::<2>(end * 1.01, &mut out)
         );
+        // Out of order (backwards, jumping, exactly at step ends and just after them): the step
+        // remembered from the last read never changes which step is used.
+        let mut times: Vec<f64> = (0..=1000).rev().map(|i| end * i as f64 / 1000.0).collect();
+        for (k, x) in xs.iter().enumerate().step_by(3) {
+            times.extend([*x, x.next_up(), xs[k / 2], 0.0, *x]);
+        }
+        for t in times.into_iter().filter(|&t| t <= end) {
+            let theirs = model.evaluate(t).unwrap();
+            assert!(dense.evaluate::<2>(t, &mut out));
+            assert_eq!(out[0].to_bits(), theirs[0].to_bits(), "t {t}");
+            assert_eq!(out[1].to_bits(), theirs[1].to_bits(), "t {t}");
+        }
     }
 
     #[test]
