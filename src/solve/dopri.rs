@@ -10,7 +10,7 @@
 //! - states are `SVector<f64, N>` for N <= 24 (6-7x faster than `DVector`, whose every vector
 //!   operation allocates), `DVector` above.
 
-use super::{dp5, JacobianFn, Segment, Span, Stats, Watcher};
+use super::{dp5, Hint, JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::{delay::Past, Model};
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
@@ -394,6 +394,11 @@ impl<const N: usize> Segment for FixedSegment<N> {
     }
     fn eval(&self, t: f64, out: &mut [f64]) {
         if t >= self.t1 || !self.dense.evaluate::<N>(t, out) {
+            out.copy_from_slice(&self.y1);
+        }
+    }
+    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
+        if t >= self.t1 || !self.dense.evaluate_from::<N>(t, &mut hint.step, out) {
             out.copy_from_slice(&self.y1);
         }
     }
