@@ -114,7 +114,8 @@ pub struct Hint {
 #[inline]
 pub(crate) fn first_at_or_after(xs: &[f64], t: f64, from: &mut usize) -> usize {
     let mut i = (*from).min(xs.len());
-    if i > 0 && !(xs[i - 1] < t) {
+    // Not `xs[i - 1] < t` (also when `t` is NaN, as partition_point then gives 0).
+    if i > 0 && xs[i - 1].partial_cmp(&t) != Some(std::cmp::Ordering::Less) {
         i = xs.partition_point(|&x| x < t);
     } else {
         while i < xs.len() && xs[i] < t {
@@ -129,7 +130,13 @@ pub(crate) fn first_at_or_after(xs: &[f64], t: f64, from: &mut usize) -> usize {
 #[inline]
 pub(crate) fn first_after(xs: &[f64], t: f64, from: &mut usize) -> usize {
     let mut i = (*from).min(xs.len());
-    if i > 0 && !(xs[i - 1] <= t) {
+    // Not `xs[i - 1] <= t`.
+    if i > 0
+        && !matches!(
+            xs[i - 1].partial_cmp(&t),
+            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+        )
+    {
         i = xs.partition_point(|&x| x <= t);
     } else {
         while i < xs.len() && xs[i] <= t {
