@@ -57,9 +57,9 @@ const NIT: usize = 7;
 const SAFE: f64 = 0.9;
 /// Keep the Jacobian (and, with a step-size change within [`QUOT1`, `QUOT2`], the step size and
 /// the factors) when the Newton iteration contracted faster than this: RADAU5's WORK(3), 0.01
-/// here where radau5.f defaults to 0.001 (its advice for small systems with costly Jacobians is
-/// the other way; here the Jacobian is analytic and the factorisations are the cost). Measured on
-/// Hanson 2016, see docs/solvers.md (sixth session).
+/// here where radau5.f defaults to 0.001 (advised for small systems; ~0.1 when Jacobians are
+/// costly). The Jacobian here is analytic and cheap, but each new one also means new LU factors,
+/// which are the cost. Measured on Hanson 2016, see docs/solvers.md (sixth session).
 const THET: f64 = 0.01;
 /// Keep h and the factors when the new step size would be h times a factor in [QUOT1, QUOT2]
 /// (RADAU5's WORK(5), WORK(6); radau5.f's defaults 1 and 1.2, its advice for large systems 0.99
