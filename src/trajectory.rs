@@ -2,7 +2,7 @@
 //! observable, plus the readers the summary and grading layers use (any quantity at any time).
 
 use crate::model::{CompartmentSize, Model, Quantity};
-use crate::solve::Solution;
+use crate::solve::{Cursor, Solution};
 use ndarray::Array2;
 use std::cell::RefCell;
 
@@ -29,33 +29,45 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
-    /// Sample the solution at the given days.
+    /// Sample the solution at the given days. Days in increasing order (an output grid) are
+    /// read with one forward cursor over the segments and steps ([`Solution::state_from`]);
+    /// the values are those of [`Solution::state_at`] and [`Model::observe`] at each day.
     pub fn sample(model: &Model, sol: &Solution, params: &[f64], days: &[f64]) -> Trajectory {
         let n = model.n_states();
         let no = model.observables.len();
-        let mut states = Array2::zeros((days.len(), n));
-        let mut observables = Array2::zeros((days.len(), no));
+        let mut states = Vec::with_capacity(days.len() * n);
+        let mut observables = Vec::with_capacity(days.len() * no);
         let mut v = model.slots_with_params(params);
         let mut scratch = Vec::new();
-        // States and observables are written straight into their rows (standard layout).
-        for (r, (&d, mut y)) in days.iter().zip(states.rows_mut()).enumerate() {
-            let y = y.as_slice_mut().expect("a row of a standard-layout array");
-            sol.state_at(d, y);
-            set_params(model, &mut v, sol.params_at(d));
-            let t = d * model.time_unit.per_day();
+        let (mut y, mut o) = (vec![0.0; n], vec![0.0; no]);
+        let mut cursor = Cursor::default();
+        // The segment whose parameters are in `v`.
+        let mut loaded = None;
+        let per_day = model.time_unit.per_day();
+        for &d in days {
+            let seg = sol.state_from(d, &mut cursor, &mut y);
+            states.extend_from_slice(&y);
+            if no == 0 {
+                continue;
+            }
+            if loaded != Some(seg) {
+                set_params(model, &mut v, sol.segment(seg).1);
+                loaded = Some(seg);
+            }
+            let t = d * per_day;
             if model.has_delays() {
                 model.fill_delays(&mut v, t, &|s, out| sol.past_state(s, out), &mut scratch);
             }
-            let mut o = observables.row_mut(r);
-            let o = o.as_slice_mut().expect("a row of a standard-layout array");
-            model.observe(&mut v, t, y, o);
+            model.observe(&mut v, t, &y, &mut o);
+            observables.extend_from_slice(&o);
         }
         Trajectory {
             time: days.to_vec(),
             state_names: model.states.iter().map(|s| s.name.clone()).collect(),
             observable_names: model.observables.iter().map(|s| s.name.clone()).collect(),
-            states,
-            observables,
+            states: Array2::from_shape_vec((days.len(), n), states).expect("one row per day"),
+            observables: Array2::from_shape_vec((days.len(), no), observables)
+                .expect("one row per day"),
         }
     }
 

@@ -414,6 +414,10 @@ pub struct Model {
     /// Per observable: the assignments it needs, then its value into `obs_slots[i]`.
     obs_programs: Vec<Program>,
     obs_slots: Vec<usize>,
+    /// Every observable at once (the assignments they need, then their values), called with
+    /// time and states as arguments and the values written to an output array
+    /// ([`observe`](Self::observe)).
+    obs_all: Program,
     /// Constant slots of the programs, and the length of a value vector.
     consts: Vec<(usize, f64)>,
     slot_len: usize,
@@ -583,10 +587,29 @@ impl Model {
             obs_programs.push(b.finish());
             obs_slots.push(d);
         }
+        // All observables in one program: each needed assignment once, in evaluation order.
+        let mut needed = vec![false; self.assignments.len()];
+        for o in &self.observables {
+            for k in self.assignments_needed_by(&o.expr) {
+                needed[k] = true;
+            }
+        }
+        for k in (0..needed.len()).filter(|&k| needed[k]) {
+            b.emit_into(&self.assignments[k].expr, self.assignment_slots[k]);
+        }
+        let mut all_slots = Vec::with_capacity(self.observables.len());
+        for o in &self.observables {
+            let d = b.reserve();
+            b.emit_into(&o.expr, d);
+            all_slots.push(d);
+        }
+        let mut obs_all = b.finish();
+        obs_all.set_io(self.states.len(), &all_slots);
         self.rhs_program = rhs;
         self.deriv_slots = deriv_slots;
         self.obs_programs = obs_programs;
         self.obs_slots = obs_slots;
+        self.obs_all = obs_all;
         let parts = jacobian::Parts {
             n_states: self.states.len(),
             assignments: self
@@ -688,8 +711,12 @@ impl Model {
         (0..need.len()).filter(|&k| need[k]).collect()
     }
 
-    /// Observables at one time point (`v` prepared as for `rhs`).
+    /// Observables at one time point (`v` prepared as for `rhs`): in machine code, one call
+    /// computing all of them (the values of [`observe_one`](Self::observe_one)).
     pub fn observe(&self, v: &mut [f64], t: f64, y: &[f64], out: &mut [f64]) {
+        if !out.is_empty() && self.obs_all.run_native_io(v, t, y, out) {
+            return;
+        }
         for (i, o) in out.iter_mut().enumerate() {
             *o = self.observe_one(v, t, y, i);
         }

@@ -23,6 +23,7 @@ impl Model {
             self.jac.program_mut(),
         ];
         programs.extend(self.obs_programs.iter_mut());
+        programs.push(&mut self.obs_all);
         if on {
             crate::expr::compile_native(&mut programs)
         } else {

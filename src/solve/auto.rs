@@ -15,7 +15,7 @@
 //! A segment integrated with both methods is a [`Chain`] of their segments.
 
 use super::radau::{self, NonStiffTest};
-use super::{dopri, Segment, Span, Stats};
+use super::{dopri, Hint, Segment, Span, Stats};
 use crate::error::SolveFailure;
 
 /// Accepted radau5 steps in a row that must pass the non-stiff test before the first return to
@@ -152,6 +152,15 @@ impl Segment for Chain {
     }
     fn steps(&self) -> &[f64] {
         &self.steps
+    }
+    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
+        // The pieces are dopri5's and radau5's segments (never chains): `hint.step` is theirs.
+        let i = super::first_after(&self.starts, t, &mut hint.piece_pos).saturating_sub(1);
+        if hint.piece != i {
+            hint.piece = i;
+            hint.step = 0;
+        }
+        self.pieces[i].eval_from(t, hint, out)
     }
     fn step_end(&self, k: usize, out: &mut [f64]) {
         let i = self.first_step.partition_point(|&f| f <= k) - 1;

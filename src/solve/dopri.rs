@@ -10,7 +10,7 @@
 //! - states are `SVector<f64, N>` for N <= 24 (6-7x faster than `DVector`, whose every vector
 //!   operation allocates), `DVector` above.
 
-use super::{dp5, JacobianFn, Segment, Span, Stats, Watcher};
+use super::{dp5, Hint, JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::{delay::Past, Model};
 use nalgebra::{allocator::Allocator, Const, DefaultAllocator, Dim, Dyn, OVector};
@@ -72,14 +72,16 @@ const STIFF_H_RHO: f64 = 2.5;
 /// checks in a row with h rho(J) >=
 /// `STIFF_H_RHO` (`stiffness::stability_limited`: a norm bound first, then a warm-started power
 /// iteration): on Hanson 2016 (dopri5 held at h rho(J) 3.0-3.4 from hour ~15) auto moves to
-/// radau5 at dopri5's step ~40 instead of ~145 (Hairer's test, which still runs, fired there).
+/// radau5 at dopri5's step ~20 instead of ~145 (Hairer's test, which still runs, fired there).
 /// A Jacobian that is not finite (a state at 0 under a fractional power) counts as no answer.
+/// Every 5 steps since the checks became cheap (|trace J| / n, a lower bound of rho(J), settles
+/// most of them without a power iteration): Hanson 2016 switches at dopri5's step ~20.
 /// Only early: the default model and its presets reach dopri5's stability boundary for a
 /// stretch near day 28 (h rho(J) >= 2.5 for 20 steps and more from step ~140), where a handful of
-/// radau5 steps would save nothing; the solve pays for at most 6 checks (Jacobian, norm bound,
+/// radau5 steps would save nothing; the solve pays for at most 11 checks (Jacobian, norm bounds,
 /// 8 warm power iterations); later, Hairer's test and the check every 100 steps stand.
 const EARLY_AFTER: u64 = 10;
-const EARLY_EVERY: u64 = 10;
+const EARLY_EVERY: u64 = 5;
 const EARLY_HITS: u32 = 3;
 const EARLY_UNTIL: u64 = 60;
 
@@ -394,6 +396,11 @@ impl<const N: usize> Segment for FixedSegment<N> {
     }
     fn eval(&self, t: f64, out: &mut [f64]) {
         if t >= self.t1 || !self.dense.evaluate::<N>(t, out) {
+            out.copy_from_slice(&self.y1);
+        }
+    }
+    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
+        if t >= self.t1 || !self.dense.evaluate_from::<N>(t, &mut hint.step, out) {
             out.copy_from_slice(&self.y1);
         }
     }

@@ -105,7 +105,23 @@ impl Dense {
         } else {
             b.partition_point(|&e| e < x)
         };
-        if index == b.len() {
+        self.evaluate_step::<N>(index, x, out)
+    }
+
+    /// [`evaluate`](Self::evaluate) for increasing `x`: the step found by scanning forward from
+    /// `*from` (the last read's step, updated), the same step and value.
+    pub fn evaluate_from<const N: usize>(&self, x: f64, from: &mut usize, out: &mut [f64]) -> bool {
+        if x < self.lower {
+            return false;
+        }
+        let index = super::first_at_or_after(&self.breaks, x, from);
+        self.evaluate_step::<N>(index, x, out)
+    }
+
+    /// The dense output of step `index` at `x`; false past the last step.
+    #[inline]
+    fn evaluate_step<const N: usize>(&self, index: usize, x: f64, out: &mut [f64]) -> bool {
+        if index == self.breaks.len() {
             return false;
         }
         self.last.store(index, Ordering::Relaxed);

@@ -90,6 +90,69 @@ pub trait Segment: Send + Sync {
     fn step_end(&self, k: usize, out: &mut [f64]) {
         self.eval(self.steps()[k], out)
     }
+    /// [`eval`](Self::eval) for times read in increasing order (an output grid): `hint` keeps
+    /// where the last read was, so the step holding `t` is found by scanning forward from there
+    /// instead of a binary search. The same step and the same value as `eval` for any `t`.
+    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
+        let _ = hint;
+        self.eval(t, out)
+    }
+}
+
+/// Where the last [`Segment::eval_from`] read was (start with `Hint::default()` per segment).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hint {
+    /// Position among a chain's pieces, and the piece it gave.
+    piece_pos: usize,
+    piece: usize,
+    /// Position among a piece's steps.
+    step: usize,
+}
+
+/// `xs.partition_point(|&x| x < t)` for `xs` sorted ascending, scanning forward from `*from`
+/// (a binary search only when `t` lies before it); `*from` is left at the result.
+#[inline]
+pub(crate) fn first_at_or_after(xs: &[f64], t: f64, from: &mut usize) -> usize {
+    let mut i = (*from).min(xs.len());
+    // Not `xs[i - 1] < t` (also when `t` is NaN, as partition_point then gives 0).
+    if i > 0 && xs[i - 1].partial_cmp(&t) != Some(std::cmp::Ordering::Less) {
+        i = xs.partition_point(|&x| x < t);
+    } else {
+        while i < xs.len() && xs[i] < t {
+            i += 1;
+        }
+    }
+    *from = i;
+    i
+}
+
+/// `xs.partition_point(|&x| x <= t)` for `xs` sorted ascending, as [`first_at_or_after`].
+#[inline]
+pub(crate) fn first_after(xs: &[f64], t: f64, from: &mut usize) -> usize {
+    let mut i = (*from).min(xs.len());
+    // Not `xs[i - 1] <= t`.
+    if i > 0
+        && !matches!(
+            xs[i - 1].partial_cmp(&t),
+            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+        )
+    {
+        i = xs.partition_point(|&x| x <= t);
+    } else {
+        while i < xs.len() && xs[i] <= t {
+            i += 1;
+        }
+    }
+    *from = i;
+    i
+}
+
+/// Where the last [`Solution::state_from`] read was: for reading a solution at increasing times.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cursor {
+    pos: usize,
+    seg: Option<usize>,
+    hint: Hint,
 }
 
 /// Solver work counters.
@@ -174,6 +237,12 @@ impl Solution {
         self.segments.len()
     }
 
+    /// Start time of each segment (model time units): 0, then every time where integration
+    /// stopped and restarted (doses, breakpoints, events, interventions).
+    pub fn segment_starts(&self) -> &[f64] {
+        &self.starts
+    }
+
     /// Segment `i` and the parameter values in force on it.
     pub(crate) fn segment(&self, i: usize) -> (&dyn Segment, &[f64]) {
         (self.segments[i].as_ref(), &self.seg_params[i])
@@ -184,6 +253,22 @@ impl Solution {
         let t = day * self.per_day;
         let seg = &self.segments[self.segment_index(t)];
         seg.eval(t.clamp(seg.t0(), seg.t1()), out);
+    }
+
+    /// [`state_at`](Self::state_at) for days read in increasing order (an output grid): the
+    /// same values, the segment and step found by scanning forward from the last read
+    /// (`cursor`, `Cursor::default()` at first). Returns the index of the segment read, whose
+    /// parameters are those in force ([`params_at`](Self::params_at)).
+    pub fn state_from(&self, day: f64, cursor: &mut Cursor, out: &mut [f64]) -> usize {
+        let t = day * self.per_day;
+        let i = first_after(&self.starts, t, &mut cursor.pos).saturating_sub(1);
+        if cursor.seg != Some(i) {
+            cursor.seg = Some(i);
+            cursor.hint = Hint::default();
+        }
+        let seg = &self.segments[i];
+        seg.eval_from(t.clamp(seg.t0(), seg.t1()), &mut cursor.hint, out);
+        i
     }
 
     /// State at model time `t`, which may be before the start (the initial state there): what

@@ -25,7 +25,7 @@
 //! Neither can be worked around through its options. See docs/solvers.md.
 
 use super::lu::{ComplexLu, RealLu};
-use super::{JacobianFn, Segment, Span, Stats, Watcher};
+use super::{Hint, JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::Model;
 
@@ -55,8 +55,17 @@ const TI: [[f64; 3]; 3] = [
 /// Most Newton iterations per step.
 const NIT: usize = 7;
 const SAFE: f64 = 0.9;
-/// Keep the Jacobian when the Newton iteration contracted faster than this.
-const THET: f64 = 0.001;
+/// Keep the Jacobian (and, with a step-size change within [`QUOT1`, `QUOT2`], the step size and
+/// the factors) when the Newton iteration contracted faster than this: RADAU5's WORK(3), 0.01
+/// here where radau5.f defaults to 0.001 (advised for small systems; ~0.1 when Jacobians are
+/// costly). The Jacobian here is analytic and cheap, but each new one also means new LU factors,
+/// which are the cost. Measured on Hanson 2016, see docs/solvers.md (sixth session).
+const THET: f64 = 0.01;
+/// Keep h and the factors when the new step size would be h times a factor in [QUOT1, QUOT2]
+/// (RADAU5's WORK(5), WORK(6); radau5.f's defaults 1 and 1.2, its advice for large systems 0.99
+/// and 2).
+const QUOT1: f64 = 1.0;
+const QUOT2: f64 = 1.5;
 /// Per step, h shrinks at most FACL = 5x and grows at most 1/FACR = 8x.
 const FACL: f64 = 5.0;
 const FACR: f64 = 0.125;
@@ -126,18 +135,35 @@ impl Segment for RadauSegment {
             .ends
             .partition_point(|&e| e < t)
             .min(self.ends.len() - 1);
+        self.eval_step(i, t, out);
+    }
+    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
+        if self.ends.is_empty() || t <= self.t0 {
+            out.copy_from_slice(&self.y0);
+            return;
+        }
+        let i = super::first_at_or_after(&self.ends, t, &mut hint.step).min(self.ends.len() - 1);
+        self.eval_step(i, t, out);
+    }
+    fn steps(&self) -> &[f64] {
+        &self.ends
+    }
+}
+
+impl RadauSegment {
+    /// The collocation polynomial of step `i` at `t`.
+    #[inline]
+    fn eval_step(&self, i: usize, t: f64, out: &mut [f64]) {
         let n = self.y0.len();
         let (a0, rest) = self.coef[4 * n * i..4 * n * (i + 1)].split_at(n);
         let (a1, rest) = rest.split_at(n);
         let (a2, a3) = rest.split_at(n);
         let s = ((t - self.ends[i]) / self.h[i]).clamp(-1.0, 0.0);
         let (s1, s2) = (s - C2M1, s - C1M1);
-        for ((((o, &a0), &a1), &a2), &a3) in out.iter_mut().zip(a0).zip(a1).zip(a2).zip(a3) {
-            *o = a0 + s * (a1 + s1 * (a2 + s2 * a3));
+        let (a1, a2, a3, out) = (&a1[..n], &a2[..n], &a3[..n], &mut out[..n]);
+        for j in 0..n {
+            out[j] = a0[j] + s * (a1[j] + s1 * (a2[j] + s2 * a3[j]));
         }
-    }
-    fn steps(&self) -> &[f64] {
-        &self.ends
     }
 }
 
@@ -278,6 +304,8 @@ pub(super) fn integrate_piece(
     // interval, non-stiff steps in a row, and whether the span ended on it.
     let (mut rho, mut since_jac, mut refresh, mut nonstiff_run) = (f64::INFINITY, 0u64, REFRESH, 0);
     let mut since_rho = RHO_EVERY;
+    // Whether `rho` is only the lower bound |trace J| / n (enough to fail the test).
+    let mut rho_lower = false;
     // The power iteration's last vector (warm start of the next rho).
     let mut power_vector = Vec::new();
     let mut ended_nonstiff = false;
@@ -297,7 +325,15 @@ pub(super) fn integrate_piece(
             // test fails (the power iteration costs more than an analytic Jacobian), at every
             // Jacobian while it passes.
             if nonstiff.is_some() && (since_rho >= RHO_EVERY || nonstiff_run > 0) {
-                rho = super::stiffness::spectral_radius(&jac, n, &mut power_vector);
+                // |trace J| / n <= rho(J): when that already fails the test, the power
+                // iteration waits until a step passes it with this bound.
+                let lower = super::stiffness::trace_bound(&jac, n);
+                if h * lower > NONSTIFF_H_RHO {
+                    (rho, rho_lower) = (lower, true);
+                } else {
+                    rho = super::stiffness::spectral_radius(&jac, n, &mut power_vector);
+                    rho_lower = false;
+                }
                 since_rho = 0;
             }
             since_jac = 0;
@@ -513,6 +549,10 @@ pub(super) fn integrate_piece(
         if let Some(test) = nonstiff {
             since_jac += 1;
             since_rho += 1;
+            if rho_lower && h * rho <= NONSTIFF_H_RHO {
+                rho = super::stiffness::spectral_radius(&jac, n, &mut power_vector);
+                rho_lower = false;
+            }
             if h * rho <= NONSTIFF_H_RHO {
                 nonstiff_run += 1;
                 if nonstiff_run >= test.steps {
@@ -536,7 +576,7 @@ pub(super) fn integrate_piece(
             (h, last) = (t1 - t, true);
         } else {
             // Keep h and the factors when the change would be small.
-            if theta <= THET && (1.0..=1.2).contains(&(hnew / h)) && !refresh_jac {
+            if theta <= THET && (QUOT1..=QUOT2).contains(&(hnew / h)) && !refresh_jac {
                 continue;
             }
             h = hnew;

@@ -84,6 +84,11 @@ pub(super) fn spectral_radius(jac: &[f64], n: usize, x: &mut Vec<f64>) -> f64 {
     power_iteration(jac, n, x, iters, skip)
 }
 
+/// A lower bound of rho(J): |trace J| / n, the magnitude of the mean eigenvalue.
+pub(super) fn trace_bound(jac: &[f64], n: usize) -> f64 {
+    (0..n).map(|i| jac[i * n + i]).sum::<f64>().abs() / n as f64
+}
+
 /// h rho(J) >= `level` for `jac` (row-major n x n), cheaply: false at once when h min(||J||_inf,
 /// ||J||_1) (an upper bound of h rho(J)) is below `level`; else a power iteration warm-started
 /// from `x` (the previous call's vector, updated; empty on the first call, then the fixed start
@@ -114,6 +119,10 @@ pub(super) fn stability_limited(
     }
     if h * norm < level {
         return Some(false);
+    }
+    // |trace J| / n, a lower bound of rho(J), already at or above the level: stiff.
+    if h * trace_bound(jac, n) >= level {
+        return Some(true);
     }
     let (iters, skip) = if x.len() == n { (8, 4) } else { (16, 6) };
     if x.len() != n {
