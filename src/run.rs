@@ -211,6 +211,7 @@ impl Run {
             ("tumor_nadir", Metric::Number(s.tumor_nadir)),
             ("tumor_end", Metric::Number(s.tumor_end)),
             ("cart_cmax_transgene", Metric::Number(s.cart_cmax_transgene)),
+            ("cart_tmax_transgene", Metric::Number(s.cart_tmax_transgene)),
             (
                 "cart_auc28_transgene",
                 Metric::Number(s.cart_auc28_transgene),
@@ -301,6 +302,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "tumor_nadir",
     "tumor_end",
     "cart_cmax_transgene",
+    "cart_tmax_transgene",
     "cart_auc28_transgene",
     "b_cell_aplasia",
     "b_cell_recovery_day",

@@ -37,6 +37,9 @@ pub struct CkSummary {
     pub tumor_end: Option<f64>,
     /// Peak transgene level in the window (unit of `summary.transgene`, copies/ug gDNA).
     pub cart_cmax_transgene: Option<f64>,
+    /// Day of the transgene peak (qPCR Tmax, the day the published Tmax of the products is read on:
+    /// Stein 2019, Ogasawara 2021 and the labels report it from copies/ug).
+    pub cart_tmax_transgene: Option<f64>,
     /// Transgene AUC over days 0-28 (copies/ug x day); `None` when the run is shorter than 28 d.
     pub cart_auc28_transgene: Option<f64>,
     /// Normal B cells below `summary.b_cell_aplasia_below` at the window's end.
@@ -163,7 +166,9 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
     }
     if let Some(q) = model.summary_transgene {
         let vals = samples.values(q);
-        s.cart_cmax_transgene = Some(samples.peak(q, &vals).1);
+        let (tmax, cmax) = samples.peak(q, &vals);
+        s.cart_cmax_transgene = Some(cmax);
+        s.cart_tmax_transgene = Some(tmax);
         if sol.end_day() >= AUC_TRANSGENE_DAYS {
             // The window is often these 28 days: then its samples are the same.
             s.cart_auc28_transgene = Some(if samples.end == AUC_TRANSGENE_DAYS {

@@ -210,6 +210,7 @@ pub fn metric_unit(model: &Model, metric: &str) -> Option<String> {
         "cart_cmax_transgene" => tg()?,
         "cart_auc28_transgene" => format!("{} x day", tg()?),
         "cart_tmax"
+        | "cart_tmax_transgene"
         | "crs_onset"
         | "crs_peak_day"
         | "crs_duration"

@@ -213,3 +213,37 @@ fn response_and_relapse_metrics() {
         assert!(t[i] >= 1e-2 * 1e11 * 0.99 && t[i - 2] < 1e-2 * 1e11 * 1.01);
     }
 }
+
+/// `cart_tmax_transgene` is the day of the copies/ug peak (the quantity the products' published
+/// Tmax is measured on), not the flow-level peak day: it matches the argmax of the transgene
+/// observable on a fine grid, and it comes before the cells/uL peak because nucleated blood
+/// cells recover from the lymphodepletion nadir while CAR-T cells peak (copies/ug = CAR-T over
+/// all nucleated cells).
+#[test]
+fn transgene_tmax_is_the_day_of_the_copies_per_ug_peak() {
+    for name in ["cartox", "liso-cel", "tisa-cel-all"] {
+        let m = Model::resolve(name).unwrap();
+        let mut opts = RunOptions::for_model(&m);
+        opts.dt = 0.01;
+        let r = simulate(&m, &[], &opts);
+        let tr = r.trajectory(&m, &opts);
+        let tg = tr.column("cart_transgene").unwrap();
+        let i = (0..tg.len()).fold(0, |b, k| if tg[k] > tg[b] { k } else { b });
+        let tmax_tg = number(&r, "cart_tmax_transgene");
+        assert!(
+            (tmax_tg - tr.time[i]).abs() <= 0.011,
+            "{name}: {tmax_tg} vs grid argmax {}",
+            tr.time[i]
+        );
+        let tmax_cells = number(&r, "cart_tmax");
+        assert!(
+            tmax_tg < tmax_cells - 0.1,
+            "{name}: transgene Tmax {tmax_tg} not before the cells/uL Tmax {tmax_cells}"
+        );
+        // Both peaks are inside the expansion phase (days 5-14).
+        assert!(
+            tmax_tg > 5.0 && tmax_cells < 14.0,
+            "{name}: {tmax_tg} {tmax_cells}"
+        );
+    }
+}

@@ -93,14 +93,14 @@ fn response_falls_monotonically_with_the_escape_odds_and_kinetics_do_not_move() 
     let base = Model::resolve("liso-cel").unwrap();
     let mut last: Option<(f64, f64)> = None;
     let mut first_cr = None;
-    let tmax0 = value(&rows(&base, 20), "cart_tmax");
+    let tmax0 = value(&rows(&base, 20), "cart_tmax_transgene");
     for odds in [1e-4, 1e-3, 5e-3, 2e-2, 1e-1, 5e-1] {
         let r = rows(&with_odds(&base, odds), 100);
         let (cr, orr) = (
             value(&r, "complete_response_incidence"),
             value(&r, "objective_response_incidence"),
         );
-        let tmax = value(&r, "cart_tmax");
+        let tmax = value(&r, "cart_tmax_transgene");
         assert!(
             (tmax - tmax0).abs() < 1e-3 * tmax0,
             "Tmax {tmax} vs {tmax0} at odds {odds}"

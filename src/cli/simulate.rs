@@ -382,6 +382,9 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
             name_of(model, model.summary_transgene)
         );
         println!("  peak             {} {u}", g(cmax));
+        if let Some(tmax) = s.cart_tmax_transgene {
+            println!("  peak day         {}", g(tmax));
+        }
         if let Some(auc) = s.cart_auc28_transgene {
             println!("  AUC days 0-28    {} {u} x day", g(auc));
         }

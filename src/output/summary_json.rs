@@ -55,7 +55,8 @@ pub fn summary_json(model: &Model, run: &Run, opts: &RunOptions) -> Result<Value
             "cart_cmax": cart_unit, "cart_tmax": "day",
             "cart_auc": format!("{cart_unit} x day"), "cart_last": cart_unit,
             "tumor_nadir": "fraction of baseline", "tumor_end": "fraction of baseline",
-            "cart_cmax_transgene": tg_unit, "cart_auc28_transgene": format!("{tg_unit} x day"),
+            "cart_cmax_transgene": tg_unit, "cart_tmax_transgene": "day",
+            "cart_auc28_transgene": format!("{tg_unit} x day"),
             "b_cell_recovery_day": "day", "relapse_day": "day",
         }),
     );

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Reproduces the numbers of docs/presets.md "Issue 14, sixth session" (response analysis).
+
+Nothing here is fitted or written back: it runs the release binary on temporary copies of the
+presets and prints tables.
+
+  curve    ORR along each preset's escape-odds grid (omega2 25): with one odds per product, ORR
+           is a function of CR (the trials' CR/ORR pairs are not on that curve).
+  myeloma  a myeloma escape spread of its own: for each omega2 the odds are refitted to CR by the
+           rule of docs/calibrate_product_response.py; prints KarMMa and CARTITUDE-1 ORR.
+  visits   best response at scans on days 28 / 90 / 180 vs the continuous nadir within 28 days
+           (`cartox population` + `cartox sweep`, n = 200, seed 1).
+  ratio    tisa-cel B-ALL: which non-responders make the responder/non-responder Cmax ratio.
+
+Usage:
+    cargo build --release
+    python3 docs/response_analysis.py [curve|myeloma|visits|ratio ...]   # default: all
+"""
+import csv
+import io
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "cartox")
+MODELS = os.path.join(ROOT, "models")
+# The grid of docs/calibrate_product_response.py (4 points per decade, 1e-5..0.56).
+GRID = [float(f"{m * 10.0 ** e:.2g}") for e in range(-5, 0) for m in (1, 1.8, 3.2, 5.6)]
+ODDS = re.compile(r"(?m)^neg_odds = \{ value = [^,]+,")
+
+
+def validate(preset, odds, omega2=None):
+    text = open(os.path.join(MODELS, f"{preset}.toml")).read()
+    spread = "" if omega2 is None else f" omega2 = {omega2!r},"
+    text, n = ODDS.subn(f"neg_odds = {{ value = {odds!r},{spread}", text)
+    assert n == 1, preset
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", dir=MODELS, delete=False) as f:
+        f.write(text)
+        path = f.name
+    try:
+        out = subprocess.run([BIN, "validate", "--presets", path, "--out", "-"],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(path)
+    rows = csv.DictReader(io.StringIO(out[out.index("product,metric"):]))
+    return {r["metric"]: float(r["simulated"]) for r in rows if r["simulated"]}
+
+
+def curve():
+    print("== ORR along the escape-odds grid (CR / ORR), omega2 25")
+    for p in ["tisa-cel-dlbcl", "liso-cel", "ide-cel", "cilta-cel"]:
+        pts = [validate(p, o) for o in GRID]
+        print(p, " ".join(f"{o:g}:{r['complete_response_incidence']:.3f}/"
+                          f"{r['objective_response_incidence']:.3f}" for o, r in zip(GRID, pts)))
+
+
+def myeloma():
+    print("== a myeloma spread of its own (odds refitted to CR at each omega2)")
+    published = {"ide-cel": 0.33, "cilta-cel": 0.67}
+    for p, cr in published.items():
+        for om in [4.0, 9.0, 14.44, 16.0, 25.0]:
+            best = min((abs(validate(p, o, om)["complete_response_incidence"] - cr), o)
+                       for o in GRID)
+            r = validate(p, best[1], om)
+            print(f"{p:10s} omega2 {om:5.2f} odds {best[1]:<7g} CR "
+                  f"{r['complete_response_incidence']:.3f} ORR {r['objective_response_incidence']:.3f}")
+
+
+def sweep(preset, days, tmp):
+    pop = os.path.join(tmp, f"{preset}.pop.csv")
+    if not os.path.exists(pop):
+        subprocess.run([BIN, "population", "-m", preset, "--n", "200", "--seed", "1", "--out", pop],
+                       check=True, capture_output=True)
+    out = os.path.join(tmp, f"{preset}.{days}.csv")
+    subprocess.run([BIN, "sweep", "-m", preset, "--params", pop, "--days", str(days),
+                    "--window", str(days), "--out", out], check=True, capture_output=True)
+    return pop, list(csv.DictReader(open(out)))
+
+
+def cat(x):
+    return 2 if x <= 1e-2 else (1 if x <= 0.35 else 0)
+
+
+def visits():
+    print("== best response: continuous nadir (28 d) vs scans at days 28 / 90 / 180 (CR, ORR)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in ["axi-cel", "tisa-cel-dlbcl", "liso-cel", "ide-cel", "cilta-cel", "tisa-cel-all"]:
+            runs = {d: sweep(p, d, tmp)[1] for d in (28, 90, 180)}
+            n = len(runs[28])
+            nadir = [cat(float(r["tumor_nadir"])) for r in runs[28]]
+            scans = [max(cat(float(a["tumor_end"])), cat(float(b["tumor_end"])),
+                         cat(float(c["tumor_end"])))
+                     for a, b, c in zip(runs[28], runs[90], runs[180])]
+            day28 = [cat(float(r["tumor_end"])) for r in runs[28]]
+            rate = lambda v: f"{sum(x == 2 for x in v) / n:.3f} / {sum(x >= 1 for x in v) / n:.3f}"
+            print(f"{p:15s} nadir {rate(nadir)}  day 28 {rate(day28)}  best of scans {rate(scans)}")
+
+
+def ratio():
+    print("== tisa-cel B-ALL responder/non-responder transgene Cmax ratio")
+    with tempfile.TemporaryDirectory() as tmp:
+        pop, runs = sweep("tisa-cel-all", 28, tmp)
+        params = {r["ID"]: r for r in csv.DictReader(open(pop))}
+        gm = lambda v: math.exp(sum(math.log(x) for x in v) / len(v))
+        cmax = lambda rs: [float(r["cart_cmax_transgene"]) for r in rs]
+        resp = [r for r in runs if r["best_response"] == "complete"]
+        non = [r for r in runs if r["best_response"] != "complete"]
+        failed = [r for r in non if float(r["cart_cmax"]) < 2.0]  # no expansion (cells/uL)
+        rest = [r for r in non if float(r["cart_cmax"]) >= 2.0]
+        de = sorted(float(params[r["ID"]]["delta_E"]) for r in failed)
+        print(f"responders {len(resp)}, non-responders {len(non)} of which {len(failed)} never "
+              f"expand (peak < 2 cells/uL; delta_E {de[0]:.2f}-{de[-1]:.2f}/d)")
+        print(f"ratio {gm(cmax(resp)) / gm(cmax(non)):.2f}; without the failed expansions "
+              f"{gm(cmax(resp)) / gm(cmax(rest)):.2f}")
+
+
+if __name__ == "__main__":
+    steps = {"curve": curve, "myeloma": myeloma, "visits": visits, "ratio": ratio}
+    for name in [a for a in sys.argv[1:] if a in steps] or list(steps):
+        steps[name]()
