@@ -100,7 +100,7 @@ fn trafficking_lag_delays_the_cd19_route() {
 fn onset_gap(name: &str) -> (f64, f64) {
     let m = Model::resolve(name).unwrap();
     let o = RunOptions::for_model(&m);
-    let runs = population_runs(&m, Population { n: 100, seed: 3 }, &o).unwrap();
+    let runs = population_runs(&m, Population { n: 200, seed: 3 }, &o).unwrap();
     let mut gaps: Vec<f64> = runs
         .iter()
         .filter_map(|r| {
