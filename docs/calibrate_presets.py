@@ -13,8 +13,9 @@ taken on the log scale, 4 x (ln(simulated / published) / ln 2)^2 (weight 4: the 
 what a pharmacologist compares first). Every fitted target is marked
 `sample = "in"` in its preset; the rest are `out`. Tocilizumab and steroid use and CRS/ICANS durations (issue 14) are never fitted: they are
 out-of-sample checks of the CRS severity distribution under each trial's protocol (the
-clinician-discretion probability tcz_discretion of the early-tocilizumab rule is an assumption, 0.5,
-not fitted either; a trial
+clinician-discretion probability tcz_discretion of the early-tocilizumab rule was an assumption, 0.5,
+until the sixth session of issue 14 fitted it, 0.75, to the three "may be considered" trials'
+tocilizumab use by docs/calibrate_discretion.py, which made those three rows in-sample; a trial
 tocilizumab-use fit was tried for liso-cel: it cannot reach 20% use without pushing CRS any grade
 to 61%, see docs/presets.md). ICANS figures are never fitted per product
 since the ICANS mechanism of issue 14 (endothelial activation, docs/calibrate_icans.py: calibrated on
