@@ -2,8 +2,8 @@
 //! (`r = T / T(0)`, total tumor including antigen-negative cells, as a scan or a serum marker
 //! measures it) at or below which a response is complete or at least partial.
 //!
-//! The default is the lymphoma rule (Lugano 2014, Cheson JCO 32:3059): partial response is a
-//! >= 50% fall in the sum of product diameters (SPD), i.e. a volume of 0.5^1.5 = 0.354 of
+//! The default is the lymphoma rule (Lugano 2014, Cheson JCO 32:3059): partial response is a fall
+//! of at least 50% in the sum of product diameters (SPD), i.e. a volume of 0.5^1.5 = 0.354 of
 //! baseline; complete response is a complete metabolic response on PET, modelled as 1e-2 of
 //! baseline (a 1e11-cell tumor down to ~1 mL, about the PET detection limit; assumption). A product
 //! preset whose trial graded response by other published criteria gives them in `[response]`:
