@@ -123,3 +123,46 @@ source = "test"
     let err = Model::from_toml(&typo, "bad.toml").unwrap_err().to_string();
     assert!(err.contains("partial_bellow"), "{err}");
 }
+
+/// End to end through `cartox validate`: on the same KarMMa virtual population (ide-cel, n = 100,
+/// seed 1), reading response by IMWG instead of the lymphoma volume rule leaves complete response
+/// unchanged and adds to objective response exactly the patients whose tumor nadir lies in
+/// (0.35, 0.5] of baseline.
+#[test]
+fn validate_reads_objective_response_by_the_presets_criteria() {
+    use cartox::validate;
+    let myeloma = Model::resolve("ide-cel").unwrap();
+    let mut volume = myeloma.clone();
+    volume.response = ResponseCriteria::default();
+    let value = |m: &Model, metric: &str| -> f64 {
+        validate::validate_model(m, Some(100))
+            .unwrap()
+            .into_iter()
+            .find(|r| r.metric == metric)
+            .unwrap_or_else(|| panic!("no row {metric}"))
+            .simulated
+            .unwrap()
+    };
+    let spec = validate::Spec::of(&myeloma).unwrap().unwrap();
+    let mut pop = spec.population.unwrap();
+    pop.n = 100;
+    let opts = validate::run_options(&myeloma, &spec);
+    let runs = validate::population_runs(&myeloma, pop, &opts).unwrap();
+    let band = runs
+        .iter()
+        .filter(|r| {
+            let x = number(r, "tumor_nadir");
+            x > 0.35 && x <= 0.5
+        })
+        .count() as f64
+        / runs.len() as f64;
+    assert!(band > 0.0, "some KarMMa patients fall by 50-65%");
+    let cr = "complete_response_incidence";
+    let orr = "objective_response_incidence";
+    assert_eq!(value(&myeloma, cr), value(&volume, cr));
+    let gained = value(&myeloma, orr) - value(&volume, orr);
+    assert!(
+        (gained - band).abs() < 1e-12,
+        "gained {gained}, band {band}"
+    );
+}
