@@ -4,16 +4,20 @@
 //! transgene (qPCR) exposure and normal B-cell metrics; the tumor response and relapse.
 //!
 //! Response rule (stated, modelled): the tumor relative to its pre-treatment baseline
-//! `r = T / T(0)`: **complete** if `r <= RESPONSE_COMPLETE` (1e-2), **partial** if
-//! `r <= RESPONSE_PARTIAL` (0.35), else **none**. 1e-2: a 1e11-cell baseline (median ZUMA-1
-//! metabolic tumor volume ~95 mL at 1e9 cells/mL, Kimmel 2021) down to ~1 mL, about the PET
-//! detection limit, the Lugano complete metabolic response (assumption); 0.35: Lugano partial
-//! response is a >= 50% fall in the sum of product diameters, i.e. volume to 0.5^1.5 = 0.35.
+//! `r = T / T(0)` (the whole tumor, antigen-negative cells included, as a scan or a serum marker
+//! sees it): **complete** if `r <= complete_below`, **partial** if `r <= partial_below`, else
+//! **none**, with the model's response criteria ([`crate::model::response`]). The default is the
+//! lymphoma rule (Lugano 2014): 1e-2 (a 1e11-cell baseline, median ZUMA-1 metabolic tumor volume
+//! ~95 mL at 1e9 cells/mL, Kimmel 2021, down to ~1 mL, about the PET detection limit, the complete
+//! metabolic response; assumption) and 0.35 (a >= 50% fall in the sum of product diameters is a
+//! volume of 0.5^1.5 = 0.35). Myeloma presets grade by IMWG 2016 on the serum M-protein
+//! (partial: >= 50% fall), see their `[response]`.
 //! `response` is read at the window's end (choose the day with `--window`), `best_response` on
 //! the nadir within the window. `relapse_day`: over the whole simulated span (`--days`, e.g. 365),
 //! the first day after a complete response on which the tumor is back above the complete-response
 //! level.
 
+use crate::model::response::{ResponseCriteria, LUGANO_COMPLETE, LUGANO_PARTIAL};
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
 use crate::trajectory::Samples;
@@ -56,10 +60,12 @@ pub struct CkSummary {
     pub relapse_day: Option<f64>,
 }
 
-/// Tumor level (fraction of baseline) at or below which a response is complete.
-pub const RESPONSE_COMPLETE: f64 = 1e-2;
-/// Tumor level (fraction of baseline) at or below which a response is at least partial.
-pub const RESPONSE_PARTIAL: f64 = 0.35;
+/// Tumor level (fraction of baseline) at or below which a response is complete, default
+/// (lymphoma, Lugano 2014) criteria.
+pub const RESPONSE_COMPLETE: f64 = LUGANO_COMPLETE;
+/// Tumor level (fraction of baseline) at or below which a response is at least partial, default
+/// (lymphoma, Lugano 2014) criteria.
+pub const RESPONSE_PARTIAL: f64 = LUGANO_PARTIAL;
 /// Window of the transgene AUC, days (`cart_auc28_transgene`).
 pub const AUC_TRANSGENE_DAYS: f64 = 28.0;
 
@@ -73,11 +79,16 @@ pub enum Response {
 }
 
 impl Response {
-    /// Classify a tumor level given as a fraction of its baseline.
+    /// Classify a tumor level given as a fraction of its baseline, default (lymphoma) criteria.
     pub fn of(fraction: f64) -> Response {
-        if fraction <= RESPONSE_COMPLETE {
+        Response::by(fraction, &ResponseCriteria::default())
+    }
+
+    /// Classify a tumor level given as a fraction of its baseline by the given criteria.
+    pub fn by(fraction: f64, criteria: &ResponseCriteria) -> Response {
+        if fraction <= criteria.complete_below {
             Response::Complete
-        } else if fraction <= RESPONSE_PARTIAL {
+        } else if fraction <= criteria.partial_below {
             Response::Partial
         } else {
             Response::None
@@ -160,8 +171,9 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
             let nadir = samples.values(q).into_iter().fold(f64::INFINITY, f64::min);
             s.tumor_nadir = Some(nadir / base);
             s.tumor_end = Some(samples.read_at(q, end) / base);
-            s.response = s.tumor_end.map(Response::of);
-            s.best_response = s.tumor_nadir.map(Response::of);
+            let by = |r: f64| Response::by(r, &model.response);
+            s.response = s.tumor_end.map(by);
+            s.best_response = s.tumor_nadir.map(by);
         }
     }
     if let Some(q) = model.summary_transgene {
@@ -192,8 +204,9 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
     if let (Some(q), Some(base)) = (model.summary_tumor, sc.tumor_baseline_state) {
         if base > 0.0 {
             let (days, vals) = ordered(whole, q);
-            s.relapse_day = recovery_day(&days, &vals, RESPONSE_COMPLETE * base, true)
-                .filter(|_| vals.iter().any(|v| *v <= RESPONSE_COMPLETE * base));
+            let level = model.response.complete_below * base;
+            s.relapse_day = recovery_day(&days, &vals, level, true)
+                .filter(|_| vals.iter().any(|v| *v <= level));
         }
     }
     s
@@ -211,6 +224,16 @@ mod tests {
         assert_eq!(Response::of(0.35), Response::Partial);
         assert_eq!(Response::of(0.36), Response::None);
         assert_eq!(Response::of(2.0), Response::None);
+        // IMWG-style cut-points: a 40% fall is partial there, none by the lymphoma volume rule.
+        let imwg = ResponseCriteria {
+            partial_below: 0.5,
+            ..ResponseCriteria::default()
+        };
+        assert_eq!(Response::by(0.45, &imwg), Response::Partial);
+        assert_eq!(Response::of(0.45), Response::None);
+        assert_eq!(Response::by(0.5, &imwg), Response::Partial);
+        assert_eq!(Response::by(0.51, &imwg), Response::None);
+        assert_eq!(Response::by(0.005, &imwg), Response::Complete);
     }
 
     #[test]

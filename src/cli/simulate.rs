@@ -365,10 +365,11 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
         println!("  at day {:<9} {}", g(window), g(end));
         if let (Some(r), Some(b)) = (s.response, s.best_response) {
             println!(
-                "  response         {} at day {}, best {} (modelled rule, docs/default-model.md)",
+                "  response         {} at day {}, best {} (modelled rule: {}, docs/default-model.md)",
                 r.as_str(),
                 g(window),
-                b.as_str()
+                b.as_str(),
+                model.response.criteria
             );
         }
         if let Some(d) = s.relapse_day {

@@ -10,6 +10,7 @@ pub mod jacobian;
 pub(crate) mod location;
 mod native;
 mod preset;
+pub mod response;
 pub mod rules;
 pub mod spec;
 
@@ -399,6 +400,9 @@ pub struct Model {
     pub base: Option<String>,
     /// For a product preset: its trial's grading scale and management protocol.
     pub management: Option<rules::Management>,
+    /// Tumor response criteria (cut-points on the tumor relative to baseline); the lymphoma
+    /// default unless a preset's `[response]` gives its trial's published criteria.
+    pub response: response::ResponseCriteria,
     /// For a product preset: its `[validation]` table (published targets), see `cartox validate`.
     pub validation: Option<toml::Table>,
     /// File name used in messages.

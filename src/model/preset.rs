@@ -14,6 +14,11 @@
 //! [regimen]                            # default-input overrides
 //! dose_per_kg = 2e6
 //! ld = "flu-cy"
+//! [response]                           # the trial's response criteria (model::response)
+//! criteria = "IMWG 2016"
+//! complete_below = 1e-2
+//! partial_below = 0.5
+//! source = "..."
 //! [validation]                         # free-form targets read by `cartox validate`
 //! ```
 
@@ -33,7 +38,19 @@ struct PresetFile {
     parameters: IndexMap<String, Spanned<Override>>,
     regimen: Option<RegimenOverride>,
     management: Option<ManagementSpec>,
+    response: Option<Spanned<ResponseSpec>>,
     validation: Option<toml::Table>,
+}
+
+/// `[response]`: the trial's published response criteria as cut-points on the tumor relative to
+/// its baseline (see [`super::response`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponseSpec {
+    criteria: String,
+    complete_below: f64,
+    partial_below: f64,
+    source: String,
 }
 
 /// `[management]`: the trial's grading scale and its intervention rules.
@@ -212,6 +229,17 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
     }
     if let Some(m) = &raw.management {
         apply_management(&mut model, m, &loc)?;
+    }
+    if let Some(r) = &raw.response {
+        let spec = r.get_ref();
+        let criteria = super::response::ResponseCriteria {
+            criteria: spec.criteria.clone(),
+            complete_below: spec.complete_below,
+            partial_below: spec.partial_below,
+            source: spec.source.clone(),
+        };
+        criteria.check().map_err(|e| loc.at(r, e))?;
+        model.response = criteria;
     }
     model.base = Some(model.name.clone());
     model.name = raw.preset.name;

@@ -74,6 +74,7 @@ pub(crate) fn compile(mut spec: ModelSpec, loc: &Locator) -> Result<Model, Model
         base: None,
         validation: None,
         management: None,
+        response: Default::default(),
         source: loc.file.clone(),
         assignment_slots,
         param_program: Program::default(),
