@@ -446,4 +446,58 @@ mod tests {
         let mut one = RealLu::new(1);
         assert!(!one.factor_shifted(2.0, &[2.0]));
     }
+
+    /// The general code (more states than the size-specialised kernels, [`LOCAL`]): a 20 x 20
+    /// system whose pivots need row swaps, real and complex, against its known solution.
+    #[test]
+    fn large_systems_solve_through_the_general_code() {
+        let n = 20;
+        assert!(n > LOCAL);
+        // A dense, non-symmetric Jacobian with small diagonal entries (so that rows are swapped).
+        let jac: Vec<f64> = (0..n * n)
+            .map(|k| {
+                let (i, j) = (k / n, k % n);
+                let v = ((i * 7 + j * 13) % 17) as f64 - 8.0;
+                if i == j {
+                    0.1 * v
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let x: Vec<f64> = (0..n).map(|i| 1.0 + 0.25 * i as f64).collect();
+        let a = |i: usize, j: usize, d: f64| f64::from(i == j) * d - jac[i * n + j];
+        let mut lu = RealLu::new(n);
+        assert!(lu.factor_shifted(0.5, &jac));
+        assert!(lu.piv.iter().enumerate().any(|(k, &p)| p != k));
+        let mut b: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| a(i, j, 0.5) * x[j]).sum())
+            .collect();
+        lu.solve(&mut b);
+        for (u, v) in b.iter().zip(&x) {
+            assert!((u - v).abs() < 1e-10 * v.abs(), "{u} vs {v}");
+        }
+        let (dr, di) = (0.5, 3.0);
+        let mut c = ComplexLu::new(n);
+        assert!(c.factor_shifted(dr, di, &jac));
+        let (mut br, mut bi) = (vec![0.0; n], vec![0.0; n]);
+        for i in 0..n {
+            for j in 0..n {
+                let (ar, ai) = (a(i, j, dr), f64::from(i == j) * di);
+                let (xr, xi) = (x[j], -x[j] / 3.0);
+                br[i] += ar * xr - ai * xi;
+                bi[i] += ar * xi + ai * xr;
+            }
+        }
+        c.solve(&mut br, &mut bi);
+        for j in 0..n {
+            assert!(
+                (br[j] - x[j]).abs() < 1e-10 * x[j].abs(),
+                "{} vs {}",
+                br[j],
+                x[j]
+            );
+            assert!((bi[j] + x[j] / 3.0).abs() < 1e-10 * x[j].abs());
+        }
+    }
 }
