@@ -482,22 +482,21 @@ mod tests {
         assert!(c.factor_shifted(dr, di, &jac));
         let (mut br, mut bi) = (vec![0.0; n], vec![0.0; n]);
         for i in 0..n {
-            for j in 0..n {
+            for (j, &xj) in x.iter().enumerate() {
                 let (ar, ai) = (a(i, j, dr), f64::from(i == j) * di);
-                let (xr, xi) = (x[j], -x[j] / 3.0);
+                let (xr, xi) = (xj, -xj / 3.0);
                 br[i] += ar * xr - ai * xi;
                 bi[i] += ar * xi + ai * xr;
             }
         }
         c.solve(&mut br, &mut bi);
-        for j in 0..n {
+        for ((r, i), &xj) in br.iter().zip(&bi).zip(&x) {
+            assert!((r - xj).abs() < 1e-10 * xj.abs(), "{r} vs {xj}");
             assert!(
-                (br[j] - x[j]).abs() < 1e-10 * x[j].abs(),
-                "{} vs {}",
-                br[j],
-                x[j]
+                (i + xj / 3.0).abs() < 1e-10 * xj.abs(),
+                "{i} vs {}",
+                -xj / 3.0
             );
-            assert!((bi[j] + x[j] / 3.0).abs() < 1e-10 * x[j].abs());
         }
     }
 }
