@@ -87,10 +87,29 @@ impl Rhs<'_> {
     }
 }
 
-/// Root mean square of `v / scal`.
-fn rms(v: &[f64], scal: &[f64]) -> f64 {
-    let s: f64 = v.iter().zip(scal).map(|(x, s)| (x / s) * (x / s)).sum();
-    (s / v.len() as f64).sqrt()
+/// Root mean square of `v / scal`, given `inv = 1 / scal` (one division per state and step
+/// instead of one per state and norm).
+#[inline(always)]
+fn rms(n: usize, v: &[f64], inv: &[f64]) -> f64 {
+    mean_square(n, v, inv).sqrt()
+}
+
+/// Mean square of `v / scal`, given `inv = 1 / scal`.
+#[inline(always)]
+fn mean_square(n: usize, v: &[f64], inv: &[f64]) -> f64 {
+    let s: f64 = v[..n]
+        .iter()
+        .zip(&inv[..n])
+        .map(|(x, w)| (x * w) * (x * w))
+        .sum();
+    s / n as f64
+}
+
+/// `x^(1/4)` as two square roots (correctly rounded each; `powf` costs ten times as much and
+/// the step-size controller calls it twice per step).
+#[inline(always)]
+fn fourth_root(x: f64) -> f64 {
+    x.sqrt().sqrt()
 }
 
 /// The LU factors of the real and the complex iteration matrix for one step size (storage
@@ -233,6 +252,25 @@ pub(super) fn integrate_piece(
     stats: &mut Stats,
     nonstiff: Option<&NonStiffTest>,
 ) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
+    // The stepper with the state count as a compile-time constant for 1-16 states (as the LU
+    // kernels): the compiler then unrolls its short vector loops and drops their bounds checks.
+    macro_rules! sized {
+        ($($k:literal)*) => {
+            match span.y0.len() {
+                $( $k => piece::<$k>(span, stats, nonstiff), )*
+                _ => piece::<0>(span, stats, nonstiff),
+            }
+        };
+    }
+    sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// [`integrate_piece`] for `N` states (`N` = 0: any number, read from the span).
+fn piece<const N: usize>(
+    span: Span,
+    stats: &mut Stats,
+    nonstiff: Option<&NonStiffTest>,
+) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
     let Span {
         model,
         params,
@@ -243,7 +281,8 @@ pub(super) fn integrate_piece(
         h0,
         ..
     } = span;
-    let n = y0.len();
+    let n = if N == 0 { y0.len() } else { N };
+    let y0 = &y0[..n];
     let mut watcher = Watcher::new(&span);
     let mut rhs = Rhs {
         model,
@@ -254,17 +293,19 @@ pub(super) fn integrate_piece(
     let rtol = 0.1 * opts.rtol.powf(2.0 / 3.0);
     let atol = rtol * opts.atol / opts.rtol;
     let fnewt = (10.0 * UROUND / rtol).max(0.03f64.min(rtol.sqrt()));
-    let scale = |y: &[f64], scal: &mut [f64]| {
-        for (s, y) in scal.iter_mut().zip(y) {
-            *s = atol + rtol * y.abs();
+    // The error weights' reciprocals 1 / (atol + rtol |y|).
+    let scale = |y: &[f64], inv: &mut [f64]| {
+        for (w, y) in inv[..n].iter_mut().zip(&y[..n]) {
+            *w = 1.0 / (atol + rtol * y.abs());
         }
     };
+    // Room for 32 steps before the first reallocation.
     let mut seg = RadauSegment {
         t0,
         y0: y0.to_vec(),
-        ends: Vec::new(),
-        h: Vec::new(),
-        coef: Vec::new(),
+        ends: Vec::with_capacity(32),
+        h: Vec::with_capacity(32),
+        coef: Vec::with_capacity(32 * 4 * n),
     };
     let (mut t, mut y) = (t0, y0.to_vec());
     let mut f0 = vec![0.0; n];
@@ -276,7 +317,7 @@ pub(super) fn integrate_piece(
         h0
     } else {
         // No previous step to continue from: |y| / |y'| / 100, as explicit codes start.
-        let (d0, d1) = (rms(&y, &scal), rms(&f0, &scal));
+        let (d0, d1) = (rms(n, &y, &scal), rms(n, &f0, &scal));
         if d0 < 1e-5 || d1 < 1e-5 {
             1e-6
         } else {
@@ -315,7 +356,6 @@ pub(super) fn integrate_piece(
     let mut cont = z.clone();
     let mut tmp = vec![0.0; n];
     let mut b1 = vec![0.0; n];
-    let (mut b2r, mut b2i) = (vec![0.0; n], vec![0.0; n]);
     loop {
         if need_jac {
             jacobian(&mut rhs, span.jacobian, t, &mut y, &f0, &mut tmp, &mut jac);
@@ -371,14 +411,16 @@ pub(super) fn integrate_piece(
             }
             let cq = C[i] * h / hold;
             let [c0, c1, c2] = &cont;
-            for (((zj, &c0), &c1), &c2) in zi.iter_mut().zip(c0).zip(c1).zip(c2) {
+            let (c0, c1, c2) = (&c0[..n], &c1[..n], &c2[..n]);
+            for (((zj, &c0), &c1), &c2) in zi[..n].iter_mut().zip(c0).zip(c1).zip(c2) {
                 *zj = cq * (c0 + (cq - C2M1) * (c1 + (cq - C1M1) * c2));
             }
         }
         {
             let [z0, z1, z2] = &z;
+            let (z0, z1, z2) = (&z0[..n], &z1[..n], &z2[..n]);
             for (i, fi) in f.iter_mut().enumerate() {
-                for (((fj, &a), &b), &c) in fi.iter_mut().zip(z0).zip(z1).zip(z2) {
+                for (((fj, &a), &b), &c) in fi[..n].iter_mut().zip(z0).zip(z1).zip(z2) {
                     *fj = TI[i][0] * a + TI[i][1] * b + TI[i][2] * c;
                 }
             }
@@ -394,15 +436,17 @@ pub(super) fn integrate_piece(
                 break Err(0.5);
             }
             for (i, (zi, ki)) in z.iter().zip(k.iter_mut()).enumerate() {
-                for ((x, &a), &b) in tmp.iter_mut().zip(&y).zip(zi) {
+                for ((x, &a), &b) in tmp[..n].iter_mut().zip(&y[..n]).zip(&zi[..n]) {
                     *x = a + b;
                 }
                 rhs.f(t + C[i] * h, &tmp, ki);
             }
             {
+                // The right-hand sides, solved in place in z.
                 let ([k0, k1, k2], [f0s, f1s, f2s]) = (&k, &f);
                 let (k0, k1, k2) = (&k0[..n], &k1[..n], &k2[..n]);
                 let (f0s, f1s, f2s) = (&f0s[..n], &f1s[..n], &f2s[..n]);
+                let [b1, b2r, b2i] = &mut z;
                 let (b1, b2r, b2i) = (&mut b1[..n], &mut b2r[..n], &mut b2i[..n]);
                 for j in 0..n {
                     let w = |i: usize| TI[i][0] * k0[j] + TI[i][1] * k1[j] + TI[i][2] * k2[j];
@@ -411,13 +455,13 @@ pub(super) fn integrate_piece(
                     b2i[j] = w(2) - alphn * f2s[j] - betan * f1s[j];
                 }
             }
-            lu.real.solve(&mut b1);
-            lu.complex.solve(&mut b2r, &mut b2i);
-            z[0].copy_from_slice(&b1);
-            z[1].copy_from_slice(&b2r);
-            z[2].copy_from_slice(&b2i);
+            {
+                let [z0, z1, z2] = &mut z;
+                lu.real.solve(&mut z0[..n]);
+                lu.complex.solve(&mut z1[..n], &mut z2[..n]);
+            }
             newt += 1;
-            let dyno = (z.iter().map(|zi| rms(zi, &scal).powi(2)).sum::<f64>() / 3.0).sqrt();
+            let dyno = (z.iter().map(|zi| mean_square(n, zi, &scal)).sum::<f64>() / 3.0).sqrt();
             if !dyno.is_finite() {
                 break Err(0.5);
             }
@@ -469,20 +513,20 @@ pub(super) fn integrate_piece(
         // with f(y0 + err) in place of f(y0) (stiff components).
         {
             let [z0, z1, z2] = &z;
-            for (((((x, b), &a0), &a1), &a2), &f) in tmp
+            for (((((x, b), &a0), &a1), &a2), &f) in tmp[..n]
                 .iter_mut()
-                .zip(b1.iter_mut())
-                .zip(z0)
-                .zip(z1)
-                .zip(z2)
-                .zip(&f0)
+                .zip(b1[..n].iter_mut())
+                .zip(&z0[..n])
+                .zip(&z1[..n])
+                .zip(&z2[..n])
+                .zip(&f0[..n])
             {
                 *x = (DD[0] * a0 + DD[1] * a1 + DD[2] * a2) / h;
                 *b = *x + f;
             }
         }
         lu.real.solve(&mut b1);
-        let mut err = rms(&b1, &scal).max(1e-10);
+        let mut err = rms(n, &b1, &scal).max(1e-10);
         if err >= 1.0 && (first || reject) {
             let [fy, y1, _] = &mut k;
             for j in 0..n {
@@ -493,10 +537,10 @@ pub(super) fn integrate_piece(
                 b1[j] = fy[j] + tmp[j];
             }
             lu.real.solve(&mut b1);
-            err = rms(&b1, &scal).max(1e-10);
+            err = rms(n, &b1, &scal).max(1e-10);
         }
         let fac = SAFE.min(SAFE * (1 + 2 * NIT) as f64 / (newt + 2 * NIT) as f64);
-        let mut quot = (err.powf(0.25) / fac).clamp(FACR, FACL);
+        let mut quot = (fourth_root(err) / fac).clamp(FACR, FACL);
         let mut hnew = h / quot;
         if err >= 1.0 {
             stats.rejected_steps += 1;
@@ -511,7 +555,7 @@ pub(super) fn integrate_piece(
         naccpt += 1;
         if naccpt > 1 {
             // Gustafsson's predictive controller.
-            let facgus = ((hacc / h) * (err * err / erracc).powf(0.25) / SAFE).clamp(FACR, FACL);
+            let facgus = ((hacc / h) * fourth_root(err * err / erracc) / SAFE).clamp(FACR, FACL);
             quot = quot.max(facgus);
             hnew = h / quot;
         }
@@ -530,14 +574,14 @@ pub(super) fn integrate_piece(
                 c2[j] = c1[j] - acont3;
             }
         }
-        if y.iter().any(|v| !v.is_finite()) {
+        if y[..n].iter().any(|v| !v.is_finite()) {
             return Err((t, SolveFailure::NonFinite));
         }
         seg.ends.push(t);
         seg.h.push(h);
-        seg.coef.extend_from_slice(&y);
+        seg.coef.extend_from_slice(&y[..n]);
         for c in &cont {
-            seg.coef.extend_from_slice(c);
+            seg.coef.extend_from_slice(&c[..n]);
         }
         scale(&y, &mut scal);
         caljac = false;
