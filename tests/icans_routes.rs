@@ -143,3 +143,47 @@ fn icans_follows_crs_sooner_through_the_cytokine_route() {
         "gap ide-cel {bcma} d vs liso-cel {cd19} d"
     );
 }
+
+/// (IL-6 term, CD19 term) of endothelial activation at its peak, and the ICANS drive peak, for
+/// the typical patient of a preset with `p_E` (the engaged-CAR-T IL-6 drive) scaled by `scale`.
+fn routes_at_peak(name: &str, scale: f64) -> (f64, f64, f64) {
+    let m = Model::resolve(name).unwrap();
+    let p = |k: &str| m.parameters[m.parameter_index(k).unwrap()].value;
+    let p_e = (p("p_E") * scale).to_string();
+    let pairs = [("p_E", p_e.as_str())];
+    let o = opts(&m);
+    let r = cartox::run(&m, &inputs(&m, &pairs), &o).unwrap();
+    let tr = r.trajectory(&m, &o);
+    let col = |c: &str| tr.column(c).expect(c);
+    let (ea, il6, ccns, z) = (col("EA"), col("IL6"), col("C_CNS"), col("icans_drive"));
+    let i = (0..ea.len())
+        .max_by(|a, b| ea[*a].total_cmp(&ea[*b]))
+        .unwrap();
+    let c = 1.0 - p("costim_41BB") * (1.0 - p("f_41BB_EA"));
+    let il6_term = il6[i] / p("IL6_EA");
+    let cd19_term = p("cns_antigen") * c * ccns[i] / p("CART_EA");
+    (il6_term, cd19_term, z.iter().cloned().fold(0.0, f64::max))
+}
+
+/// Which route carries each product's ICANS (issue 14, seventh session): in the 4-1BB CD19
+/// products (tisa-cel, liso-cel) the serum IL-6 of the typical patient stays far below IL6_EA,
+/// so the CD19 route carries endothelial activation and the ICANS drive barely moves when the
+/// IL-6 drive p_E doubles (this is why tisa-cel's ICANS does not follow its CRS fit); in the
+/// BCMA product (ide-cel) the IL-6 route is the only one and the drive rises with p_E.
+#[test]
+fn the_cd19_route_carries_4_1bb_cd19_icans_and_the_il6_route_carries_bcma() {
+    for name in ["tisa-cel-dlbcl", "tisa-cel-all", "liso-cel"] {
+        let (il6, cd19, z) = routes_at_peak(name, 1.0);
+        assert!(
+            il6 < 0.1 * cd19,
+            "{name}: IL-6 term {il6} vs CD19 term {cd19}"
+        );
+        let (_, _, z2) = routes_at_peak(name, 2.0);
+        assert!(z2 >= z, "{name}: drive fell with more IL-6: {z2} vs {z}");
+        assert!(z2 < 1.05 * z, "{name}: drive {z} -> {z2} with p_E x 2");
+    }
+    let (il6, cd19, z) = routes_at_peak("ide-cel", 1.0);
+    assert!(cd19 == 0.0 && il6 > 0.0, "ide-cel: {il6} / {cd19}");
+    let (_, _, z2) = routes_at_peak("ide-cel", 2.0);
+    assert!(z2 > 1.2 * z, "ide-cel: drive {z} -> {z2} with p_E x 2");
+}
