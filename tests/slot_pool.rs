@@ -54,15 +54,23 @@ fn reused_value_vectors_change_no_result_of_the_default_model() {
         "doses and interventions cut the solution into segments"
     );
     let expected = fingerprint(&fresh, &reference, 28.0);
-    // Fill the pool with vectors of other runs: other burdens and doses, other methods.
-    for (burden, dose, method) in [
-        (2e9, 5e7, Method::Dopri5),
-        (8e11, 4e8, Method::Auto),
-        (5e10, 1e8, Method::Radau5),
+    // Fill the pool with vectors of other runs: other burdens, doses and parameters (ones that
+    // the parameter-only program reads: `EA50^n_EA` is computed once per segment), other methods.
+    let p = |name: &str| model.parameter_index(name).unwrap();
+    for (burden, dose, params, method) in [
+        (2e9, 5e7, vec![(p("n_EA"), 3.0)], Method::Dopri5),
+        (
+            8e11,
+            4e8,
+            vec![(p("EA50"), 2.5), (p("rho_E"), 0.6)],
+            Method::Auto,
+        ),
+        (5e10, 1e8, vec![(p("n_EA"), 2.5)], Method::Radau5),
     ] {
         let other = Inputs {
             tumor_burden: Some(burden),
             dose: Some(dose),
+            params,
             ..Inputs::default()
         };
         let run = cartox::run(&model, &other, &opts(method, 40.0)).unwrap();
@@ -113,7 +121,7 @@ observe = true
         4.0,
     );
     let other = Inputs {
-        params: vec![(0, 0.3)], // tau, the only parameter
+        params: vec![(model.parameter_index("tau").unwrap(), 0.3)],
         ..Inputs::default()
     };
     cartox::run(&model, &other, &opts(Method::Dopri5, 6.0)).unwrap();
