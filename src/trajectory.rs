@@ -171,8 +171,10 @@ pub struct Probe<'a> {
 
 impl Drop for Probe<'_> {
     fn drop(&mut self) {
-        if let Some(pool) = self.pool {
-            pool.borrow_mut().push(std::mem::take(&mut self.v));
+        let v = std::mem::take(&mut self.v);
+        match self.pool {
+            Some(pool) => pool.borrow_mut().push(v),
+            None => self.model.recycle_slots(v),
         }
     }
 }
@@ -182,7 +184,7 @@ impl<'a> Probe<'a> {
         Probe {
             model,
             sol,
-            v: model.slots_with_params(sol.segment(0).1),
+            v: model.pooled_slots(sol.segment(0).1),
             y: vec![0.0; model.n_states()],
             loaded: Some(0),
             pool: None,
@@ -199,7 +201,7 @@ impl<'a> Probe<'a> {
                 set_params(model, &mut v, params);
                 v
             }
-            None => model.slots_with_params(params),
+            None => model.pooled_slots(params),
         };
         Probe {
             model,
@@ -281,6 +283,15 @@ pub struct Samples<'a> {
     /// [`Samples::values`] already computed, by quantity (the summary and the grading read
     /// the same quantities several times).
     cache: RefCell<Vec<(Quantity, Vec<f64>)>>,
+}
+
+impl Drop for Samples<'_> {
+    fn drop(&mut self) {
+        // The probes' value vectors go back to the model, for the next run's spans and probes.
+        for v in self.pool.get_mut().drain(..) {
+            self.model.recycle_slots(v);
+        }
+    }
 }
 
 impl<'a> Samples<'a> {

@@ -434,7 +434,7 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
         BinOp::Sub => x - y,
         BinOp::Mul => x * y,
         BinOp::Div => x / y,
-        BinOp::Pow => x.powf(y),
+        BinOp::Pow => power::pow(x, y),
         BinOp::Min => x.min(y),
         BinOp::Max => x.max(y),
         BinOp::Lt => bool_f(x < y),
@@ -451,6 +451,7 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
 mod diff;
 mod linear;
 mod parse;
+mod power;
 mod program;
 
 pub use diff::derivative;

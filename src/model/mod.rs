@@ -12,6 +12,7 @@ mod native;
 mod preset;
 pub mod response;
 pub mod rules;
+mod slot_pool;
 pub mod spec;
 
 pub use crate::error::ModelError;
@@ -425,6 +426,8 @@ pub struct Model {
     /// Constant slots of the programs, and the length of a value vector.
     consts: Vec<(usize, f64)>,
     slot_len: usize,
+    /// Value vectors handed back after use ([`recycle_slots`](Self::recycle_slots)).
+    slot_pool: slot_pool::SlotPool,
     /// The analytic Jacobian of the right-hand side (see [`Model::jacobian`]).
     jac: jacobian::Jacobian,
 }

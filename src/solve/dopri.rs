@@ -56,6 +56,12 @@ struct Rhs<'a> {
     jacobians: &'a Cell<u64>,
 }
 
+impl Drop for Rhs<'_> {
+    fn drop(&mut self) {
+        self.model.recycle_slots(self.slots.take());
+    }
+}
+
 /// auto's second stiffness check: once a solve has taken `CHECK_AFTER` dopri5 steps, and every
 /// `CHECK_EVERY` steps after, h rho(J) at the step end (forward-difference Jacobian, power
 /// iteration); at or above `STIFF_H_RHO` the step size is limited by stability, the problem is
@@ -194,7 +200,7 @@ impl<'a> Rhs<'a> {
     fn new(span: &Span<'a>, cells: &'a Cells, auto_steps: Option<&'a Cell<u64>>) -> Self {
         Rhs {
             model: span.model,
-            slots: RefCell::new(span.model.slots_with_params(span.params)),
+            slots: RefCell::new(span.model.pooled_slots(span.params)),
             t_last: super::left_limit(span.t1),
             failure: &cells.failure,
             watcher: Watcher::new(span),

@@ -7,7 +7,7 @@
 //! that only the program itself reads (those stay in registers). `+ - * /`, `sqrt`, `abs`,
 //! `floor`, `ceil` and negation are single IEEE instructions (correctly rounded, as in Rust);
 //! `pow`, `exp`, `ln`, `log10` and the trigonometric and hyperbolic functions call the very
-//! Rust functions the interpreter calls ([`f64::powf`], [`Func::apply`]), registered as symbols
+//! Rust functions the interpreter calls (`expr::power::pow`, [`Func::apply`]), registered as symbols
 //! of the JIT module, so they return the same bits. `min`/`max` are selects with the semantics
 //! of [`f64::min`]/[`f64::max`] (a NaN operand gives the other operand); comparisons, `&&`,
 //! `||`, `!` and `if` are selects over ordered (`!=`: unordered) comparisons giving 1 or 0, so a
@@ -76,7 +76,7 @@ impl Drop for Code {
 
 /// The Rust functions compiled code calls: the same ones the interpreter calls.
 extern "C" fn pow(a: f64, b: f64) -> f64 {
-    a.powf(b)
+    crate::expr::power::pow(a, b)
 }
 
 macro_rules! unary_symbols {

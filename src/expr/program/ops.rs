@@ -213,7 +213,7 @@ macro_rules! program_ops {
                 Op::Sub => get(ins.a) - get(ins.b),
                 Op::Mul => get(ins.a) * get(ins.b),
                 Op::Div => get(ins.a) / get(ins.b),
-                Op::Pow => get(ins.a).powf(get(ins.b)),
+                Op::Pow => crate::expr::power::pow(get(ins.a), get(ins.b)),
                 Op::Min => get(ins.a).min(get(ins.b)),
                 Op::Max => get(ins.a).max(get(ins.b)),
                 Op::Lt => bool_f(get(ins.a) < get(ins.b)),

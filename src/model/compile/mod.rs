@@ -85,6 +85,7 @@ pub(crate) fn compile(mut spec: ModelSpec, loc: &Locator) -> Result<Model, Model
         obs_all: Program::default(),
         consts: Vec::new(),
         slot_len: 0,
+        slot_pool: Default::default(),
         jac: super::jacobian::Jacobian::default(),
     };
     model.concentrations = per_compartment(&model, &spec.concentrations, "concentrations", loc)?;
