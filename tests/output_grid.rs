@@ -11,6 +11,8 @@ use cartox::solve::{Method, SolverOptions};
 use cartox::trajectory::Trajectory;
 use cartox::{Run, RunOptions};
 
+mod common;
+
 /// Every state and observable of `run` at `days`, each point read on its own.
 fn pointwise(model: &Model, run: &Run, days: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let sol = &run.solution;
@@ -132,30 +134,7 @@ fn the_output_grid_equals_reading_every_point_on_its_own() {
 
 #[test]
 fn the_output_grid_of_a_model_with_delays_equals_reading_every_point_on_its_own() {
-    let text = r#"
-[model]
-name = "dde"
-time_unit = "day"
-
-[[parameters]]
-name = "tau"
-value = 1
-unit = "day"
-
-[[states]]
-name = "x"
-unit = "1"
-initial = 1
-
-[equations]
-x = "-delay(x, tau)"
-
-[[assignments]]
-name = "lagged"
-expr = "delay(x, 1) + x"
-observe = true
-"#;
-    let model = Model::from_toml(text, "dde.toml").unwrap();
+    let model = common::delay_model();
     assert!(model.has_delays());
     let opts = RunOptions {
         days: 4.0,

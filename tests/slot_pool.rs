@@ -10,6 +10,8 @@ use cartox::run::{Metric, Run, RunOptions};
 use cartox::solve::{Method, SolverOptions};
 use cartox::trajectory::Trajectory;
 
+mod common;
+
 /// Every metric (numbers as bits) and the states and observables on a 200-point grid.
 fn fingerprint(model: &Model, run: &Run, days: f64) -> Vec<String> {
     let mut out: Vec<String> = run
@@ -89,30 +91,7 @@ fn reused_value_vectors_change_no_result_of_the_default_model() {
 
 #[test]
 fn reused_value_vectors_change_no_result_of_a_model_with_delays() {
-    let text = r#"
-[model]
-name = "dde"
-time_unit = "day"
-
-[[parameters]]
-name = "tau"
-value = 1
-unit = "day"
-
-[[states]]
-name = "x"
-unit = "1"
-initial = 1
-
-[equations]
-x = "-delay(x, tau)"
-
-[[assignments]]
-name = "lagged"
-expr = "delay(x, 1) + x"
-observe = true
-"#;
-    let model = Model::from_toml(text, "dde.toml").unwrap();
+    let model = common::delay_model();
     let o = opts(Method::Auto, 4.0);
     let fresh = model.clone();
     let expected = fingerprint(

@@ -55,3 +55,32 @@ pub fn column_scaled_error(a: &[f64], b: &[f64]) -> f64 {
         .map(|(x, y)| (x - y).abs() / scale)
         .fold(0.0, f64::max)
 }
+
+/// A one-state delay differential equation, x' = -x(t - tau), with a delayed observable: the
+/// fixture of the tests that check a feature also on a `delay()` model.
+pub fn delay_model() -> Model {
+    let text = r#"
+[model]
+name = "dde"
+time_unit = "day"
+
+[[parameters]]
+name = "tau"
+value = 1
+unit = "day"
+
+[[states]]
+name = "x"
+unit = "1"
+initial = 1
+
+[equations]
+x = "-delay(x, tau)"
+
+[[assignments]]
+name = "lagged"
+expr = "delay(x, 1) + x"
+observe = true
+"#;
+    Model::from_toml(text, "dde.toml").unwrap()
+}
