@@ -4,6 +4,9 @@
 use cartox::model::Model;
 use cartox::regimen::Inputs;
 use cartox::run::{run, Metric, Run, RunOptions};
+use common::{metric, number};
+
+mod common;
 
 fn simulate(model: &Model, set: &[(&str, &str)], opts: &RunOptions) -> Run {
     let mut inputs = Inputs::default();
@@ -11,21 +14,6 @@ fn simulate(model: &Model, set: &[(&str, &str)], opts: &RunOptions) -> Run {
         inputs.set(model, k, v).unwrap();
     }
     run(model, &inputs, opts).unwrap()
-}
-
-fn metric(r: &Run, name: &str) -> Metric {
-    r.metrics()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no metric {name}"))
-        .1
-}
-
-fn number(r: &Run, name: &str) -> f64 {
-    match metric(r, name) {
-        Metric::Number(Some(x)) => x,
-        m => panic!("{name}: {m:?}"),
-    }
 }
 
 fn param(m: &Model, name: &str) -> f64 {

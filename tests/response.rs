@@ -5,7 +5,10 @@
 
 use cartox::model::Model;
 use cartox::regimen::Inputs;
-use cartox::run::{run, Metric, Run, RunOptions};
+use cartox::run::{run, Run, RunOptions};
+use common::{number, text};
+
+mod common;
 use cartox::validate;
 
 fn simulate(model: &Model, set: &[(&str, &str)], opts: &RunOptions) -> Run {
@@ -14,28 +17,6 @@ fn simulate(model: &Model, set: &[(&str, &str)], opts: &RunOptions) -> Run {
         inputs.set(model, k, v).unwrap();
     }
     run(model, &inputs, opts).unwrap()
-}
-
-fn metric(r: &Run, name: &str) -> Metric {
-    r.metrics()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no metric {name}"))
-        .1
-}
-
-fn number(r: &Run, name: &str) -> f64 {
-    match metric(r, name) {
-        Metric::Number(Some(x)) => x,
-        m => panic!("{name}: {m:?}"),
-    }
-}
-
-fn text(r: &Run, name: &str) -> String {
-    match metric(r, name) {
-        Metric::Text(t) => t,
-        m => panic!("{name}: {m:?}"),
-    }
 }
 
 fn param(m: &Model, name: &str) -> f64 {

@@ -8,34 +8,15 @@
 use cartox::model::response::ResponseCriteria;
 use cartox::model::Model;
 use cartox::regimen::Inputs;
-use cartox::run::{run, Metric, Run, RunOptions};
+use cartox::run::{run, Run, RunOptions};
+use common::{number, text};
+
+mod common;
 
 fn simulate(model: &Model, neg_odds: &str) -> Run {
     let mut inputs = Inputs::default();
     inputs.set(model, "neg_odds", neg_odds).unwrap();
     run(model, &inputs, &RunOptions::default()).unwrap()
-}
-
-fn metric(r: &Run, name: &str) -> Metric {
-    r.metrics()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no metric {name}"))
-        .1
-}
-
-fn number(r: &Run, name: &str) -> f64 {
-    match metric(r, name) {
-        Metric::Number(Some(x)) => x,
-        m => panic!("{name}: {m:?}"),
-    }
-}
-
-fn text(r: &Run, name: &str) -> String {
-    match metric(r, name) {
-        Metric::Text(t) => t,
-        m => panic!("{name}: {m:?}"),
-    }
 }
 
 #[test]

@@ -84,3 +84,28 @@ observe = true
 "#;
     Model::from_toml(text, "dde.toml").unwrap()
 }
+
+/// A run's metric by name (panics, naming it, if the run has none).
+pub fn metric(r: &cartox::run::Run, name: &str) -> cartox::run::Metric {
+    r.metrics()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no metric {name}"))
+        .1
+}
+
+/// A numeric metric that must be present.
+pub fn number(r: &cartox::run::Run, name: &str) -> f64 {
+    match metric(r, name) {
+        cartox::run::Metric::Number(Some(x)) => x,
+        m => panic!("{name}: {m:?}"),
+    }
+}
+
+/// A text metric (a category such as the best response).
+pub fn text(r: &cartox::run::Run, name: &str) -> String {
+    match metric(r, name) {
+        cartox::run::Metric::Text(t) => t,
+        m => panic!("{name}: {m:?}"),
+    }
+}
