@@ -17,13 +17,11 @@ exactly the report. Usage:
     cargo build --release
     python3 docs/calibrate_discretion.py          # scan, print the table and the choice
 """
-import csv
-import io
 import os
 import re
-import subprocess
 import sys
-import tempfile
+
+from validate_copies import validate_copies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "cartox")
@@ -42,16 +40,7 @@ def with_value(text, value):
 
 
 def validate(text, preset):
-    # the copy sits next to the original so that `base = "cartox"` resolves the same way
-    fd, path = tempfile.mkstemp(suffix=".toml", dir=os.path.dirname(preset))
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    try:
-        out = subprocess.run([BIN, "validate", "--presets", path, "--out", "-"],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(path)
-    rows = list(csv.DictReader(io.StringIO(out)))
+    rows = validate_copies({os.path.basename(preset)[:-5]: text})
     return {r["metric"]: (float(r["simulated"]), r["within"]) for r in rows}
 
 

@@ -36,15 +36,13 @@ Knob syntax: ("param", "value"|"omega2", [candidates]) edits the override line
 `param = { value = .., omega2 = .., source = ".." }`; ("regimen", "tumor_burden", [...]) edits the
 `tumor_burden = ..` line of [regimen].
 """
-import csv
-import io
 import itertools
 import math
 import os
 import re
-import subprocess
 import sys
-import tempfile
+
+from validate_copies import validate_copies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "cartox")
@@ -121,15 +119,7 @@ def edit(text, knob, value):
 
 
 def validate(text):
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-        f.write(text)
-        path = f.name
-    try:
-        out = subprocess.run([BIN, "validate", "--presets", path, "--out", "-"],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(path)
-    return list(csv.DictReader(io.StringIO(out)))
+    return validate_copies({"preset": text})
 
 
 def loss(rows, metrics):

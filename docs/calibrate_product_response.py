@@ -26,13 +26,11 @@ Usage:
     python3 docs/calibrate_product_response.py           # grid, best value per product, ORR at it
     python3 docs/calibrate_product_response.py --write   # also write the values into models/*.toml
 """
-import csv
-import io
 import os
 import re
-import subprocess
 import sys
-import tempfile
+
+from validate_copies import validate_copies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "cartox")
@@ -52,18 +50,7 @@ def with_odds(text, odds):
 
 
 def validate(text):
-    # In models/ so that `base = "cartox"` resolves exactly as for the bundled preset.
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", dir=os.path.join(ROOT, "models"),
-                                     delete=False) as f:
-        f.write(text)
-        path = f.name
-    try:
-        out = subprocess.run([BIN, "validate", "--presets", path, "--out", "-"],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(path)
-    rows = csv.DictReader(io.StringIO(out[out.index("product,metric"):]))
-    return {r["metric"]: r for r in rows}
+    return {r["metric"]: r for r in validate_copies({"preset": text})}
 
 
 def fit(name, write):

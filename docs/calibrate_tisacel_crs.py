@@ -29,13 +29,11 @@ Usage:
     python3 docs/calibrate_tisacel_crs.py            # scan, print the table and the choice
     python3 docs/calibrate_tisacel_crs.py --write    # also write the chosen values into models/
 """
-import csv
-import io
 import os
 import re
-import subprocess
 import sys
-import tempfile
+
+from validate_copies import validate_copies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "cartox")
@@ -57,20 +55,7 @@ def with_factor(text, f):
 
 
 def validate(texts):
-    paths = []
-    try:
-        for name, text in texts.items():
-            fd, path = tempfile.mkstemp(prefix=f"tmp-{name}-", suffix=".toml",
-                                        dir=os.path.join(ROOT, "models"))
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            paths.append((name, path))
-        out = subprocess.run([BIN, "validate", "--presets", ",".join(p for _, p in paths),
-                              "--out", "-"], check=True, capture_output=True, text=True).stdout
-    finally:
-        for _, path in paths:
-            os.unlink(path)
-    rows = list(csv.DictReader(io.StringIO(out)))
+    rows = validate_copies(texts)
     # the copies' product column is the preset's [preset] name, unchanged
     res = {}
     for r in rows:

@@ -17,13 +17,14 @@ Usage:
     python3 docs/response_analysis.py [curve|myeloma|visits|ratio ...]   # default: all
 """
 import csv
-import io
 import math
 import os
 import re
 import subprocess
 import sys
 import tempfile
+
+from validate_copies import validate_copies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "cartox")
@@ -38,15 +39,7 @@ def validate(preset, odds, omega2=None):
     spread = "" if omega2 is None else f" omega2 = {omega2!r},"
     text, n = ODDS.subn(f"neg_odds = {{ value = {odds!r},{spread}", text)
     assert n == 1, preset
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", dir=MODELS, delete=False) as f:
-        f.write(text)
-        path = f.name
-    try:
-        out = subprocess.run([BIN, "validate", "--presets", path, "--out", "-"],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(path)
-    rows = csv.DictReader(io.StringIO(out[out.index("product,metric"):]))
+    rows = validate_copies({preset: text})
     return {r["metric"]: float(r["simulated"]) for r in rows if r["simulated"]}
 
 
