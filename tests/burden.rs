@@ -5,16 +5,9 @@
 use cartox::sweep::population::{Design, WEIGHT_CV};
 use cartox::validate::{population_runs, Population};
 use cartox::{Inputs, Model, RunOptions};
+use common::{crs_above_and_below_median, median};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
+mod common;
 
 /// T(0) = tumor_burden x (1 + neg_odds) x burden_iiv: doubling the covariate doubles the tumor.
 #[test]
@@ -55,16 +48,7 @@ fn eliana_crs_follows_marrow_burden() {
     // SD 1.118; the sample SD of 100 draws has a standard error of ~0.08.
     assert!((sd - 1.25f64.sqrt()).abs() < 0.25, "sd {sd}");
     let runs = population_runs(&m, pop, &RunOptions::for_model(&m)).unwrap();
-    let cut = median(burden.clone());
-    let (mut hi, mut lo) = (Vec::new(), Vec::new());
-    for (r, &b) in runs.iter().zip(&burden) {
-        let c = r.toxicity.as_ref().unwrap().crs.clone().unwrap();
-        if b > cut {
-            hi.push(c)
-        } else {
-            lo.push(c)
-        }
-    }
+    let (hi, lo) = crs_above_and_below_median(&runs, &burden);
     let peak = |v: &[cartox::toxicity::GradeResult]| median(v.iter().map(|c| c.peak).collect());
     let any = |v: &[cartox::toxicity::GradeResult]| v.iter().filter(|c| c.grade >= 1).count();
     assert!(

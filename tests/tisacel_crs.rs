@@ -7,21 +7,14 @@
 use cartox::sweep::population::{Design, WEIGHT_CV};
 use cartox::validate::{population_runs, Population};
 use cartox::{Inputs, Model, RunOptions};
+use common::{crs_above_and_below_median, median};
+
+mod common;
 
 const PRESETS: [&str; 2] = ["tisa-cel-dlbcl", "tisa-cel-all"];
 
 fn value(m: &Model, name: &str) -> f64 {
     m.parameters[m.parameter_index(name).unwrap()].value
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 /// Both tisa-cel presets use one factor on both routes: the same a_A and p_E, in the base model's
@@ -83,16 +76,7 @@ fn juliet_crs_follows_the_myeloid_route_spread() {
     let mut o = RunOptions::for_model(&m);
     o.interventions = false;
     let runs = population_runs(&m, pop, &o).unwrap();
-    let cut = median(a.clone());
-    let (mut hi, mut lo) = (Vec::new(), Vec::new());
-    for (r, &x) in runs.iter().zip(&a) {
-        let c = r.toxicity.as_ref().unwrap().crs.clone().unwrap();
-        if x > cut {
-            hi.push(c)
-        } else {
-            lo.push(c)
-        }
-    }
+    let (hi, lo) = crs_above_and_below_median(&runs, &a);
     let peak = |v: &[cartox::toxicity::GradeResult]| median(v.iter().map(|c| c.peak).collect());
     let any = |v: &[cartox::toxicity::GradeResult]| v.iter().filter(|c| c.grade >= 1).count();
     assert!(

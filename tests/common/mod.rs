@@ -109,3 +109,36 @@ pub fn text(r: &cartox::run::Run, name: &str) -> String {
         m => panic!("{name}: {m:?}"),
     }
 }
+
+/// The median of a sample (mean of the middle two for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// The population's CRS results split at the median of a per-patient covariate: (above, at or
+/// below), for tests that a covariate raises CRS.
+pub fn crs_above_and_below_median(
+    runs: &[cartox::run::Run],
+    covariate: &[f64],
+) -> (
+    Vec<cartox::toxicity::GradeResult>,
+    Vec<cartox::toxicity::GradeResult>,
+) {
+    let cut = median(covariate.to_vec());
+    let (mut hi, mut lo) = (Vec::new(), Vec::new());
+    for (r, &x) in runs.iter().zip(covariate) {
+        let c = r.toxicity.as_ref().unwrap().crs.clone().unwrap();
+        if x > cut {
+            hi.push(c)
+        } else {
+            lo.push(c)
+        }
+    }
+    (hi, lo)
+}
