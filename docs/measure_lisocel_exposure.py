@@ -24,9 +24,15 @@ Chain (each step by the rule already used for the other products):
      chain; `--quick` uses the model's current stage-1 values as the only candidate instead of
      re-running stage 1 (~960 validate runs).
 
+  --saturable replaces step 5 by a reduced search with a saturable CD19 route (not in the model:
+     drive C_CNS / CART_EA / (1 + C_CNS / C_sat)) on a copy of models/cartox.toml: C_sat 10 / 20 /
+     40 cells/uL x CART_EA 2 / 3 / 4 / 6 x f_41BB_EA 0.3 / 0.5 / 0.8 / 1 x k_CNS 0.2 / 0.3 (96
+     candidates; IL6_EA, k_EA, ke0 as now), printing the in-sample ICANS loss of docs/calibrate_icans.py
+     and the within counts of every candidate.
+
 Usage:
     cargo build --release
-    python3 docs/measure_lisocel_exposure.py [--quick]
+    python3 docs/measure_lisocel_exposure.py [--quick | --saturable]
 """
 import csv
 import io
@@ -90,9 +96,14 @@ def rows_of(texts):
     return res
 
 
-def icans_run(values, texts, tmp):
-    """calibrate_icans.run with the presets given as texts (the liso-cel candidate)."""
+def icans_run(values, texts, tmp, c_sat=None):
+    """calibrate_icans.run with the presets given as texts (the liso-cel candidate); with c_sat, the
+    CD19 route saturates: C_CNS / CART_EA / (1 + C_CNS / c_sat)."""
     base = open(os.path.join(ROOT, "models", "cartox.toml")).read()
+    if c_sat is not None:
+        linear = "* C_CNS / CART_EA))"
+        assert base.count(linear) == 1, "the EA equation's CD19 term changed"
+        base = base.replace(linear, "* (C_CNS / CART_EA) / (1 + C_CNS / %r)))" % float(c_sat))
     for k, v in values.items():
         base = icans.set_param(base, k, v)
     model = os.path.join(tmp, "cartox.toml")
@@ -160,6 +171,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         def num(res, key):
             return float(res[key]["simulated"] or "nan")
+        if "--saturable" in sys.argv[1:]:
+            saturable(texts, tmp, num)
+            return
         if quick:
             cands = [(0.0, {k: float(re.search(r'name = "%s"\nvalue = ([^\n]+)' % k, original_base()).group(1))
                             for k in icans.STAGE1})]
@@ -197,6 +211,22 @@ def main():
             tot[r["sample"]][0] += r["within"] == "yes"
             tot[r["sample"]][1] += 1
         print(f"{label}: in-sample {tot['in'][0]}/{tot['in'][1]}, out-of-sample {tot['out'][0]}/{tot['out'][1]}")
+
+
+def saturable(texts, tmp, num):
+    targets = icans.ZUMA_KARMMA + icans.TRANSCEND
+    for c_sat, cart, f41, k_cns in itertools.product([10.0, 20.0, 40.0], [2.0, 3.0, 4.0, 6.0],
+                                                    [0.3, 0.5, 0.8, 1.0], [0.2, 0.3]):
+        res = icans_run({"CART_EA": cart, "f_41BB_EA": f41, "k_CNS": k_cns}, texts, tmp, c_sat)
+        loss = sum(((num(res, (pr, m)) - p) / h) ** 2 for pr, m, p, h in targets)
+        within = {s: sum(r["within"] == "yes" for r in res.values() if r["sample"] == s) for s in ("in", "out")}
+        print(f"5s. C_sat {c_sat:<4g} CART_EA {cart:<3g} f_41BB_EA {f41:<3g} k_CNS {k_cns:<3g} loss {loss:7.3f}"
+              f"  in {within['in']} out {within['out']}  ICANS any / >=3: ZUMA-1 "
+              f"{num(res, ('axi-cel', 'icans_any_incidence')):.3f} / {num(res, ('axi-cel', 'icans_severe_incidence')):.3f}"
+              f"  TRANSCEND {num(res, ('liso-cel', 'icans_any_incidence')):.3f}"
+              f"  JULIET {num(res, ('tisa-cel-dlbcl', 'icans_any_incidence')):.3f} / "
+              f"{num(res, ('tisa-cel-dlbcl', 'icans_severe_incidence')):.3f}"
+              f"  ELIANA {num(res, ('tisa-cel-all', 'icans_any_incidence')):.3f}", flush=True)
 
 
 def original_base():
