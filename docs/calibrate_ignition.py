@@ -31,7 +31,9 @@ effect, which shifts every later draw of the population (docs: src/variability.r
 
 Usage:
     cargo build --release
-    python3 docs/calibrate_ignition.py          # ~2 min on 2 shared cores
+    python3 docs/calibrate_ignition.py               # every setting (~1 min on 2 shared cores)
+    python3 docs/calibrate_ignition.py --table 3 4   # one setting (g_loop 3, omega2 4; "-" = none):
+                                                     # every row that moved vs the shipped presets
 """
 import os
 import re
@@ -107,18 +109,49 @@ def fit_tisa(g, omega2):
     return best
 
 
+def refitted(g, omega2):
+    """The six presets with the loop and the in-sample refits (axi-cel a_A, tisa-cel factor)."""
+    axi, tisa = fit_axi(g, omega2), fit_tisa(g, omega2)
+    texts = {n: with_loop(TEXT[n], g, omega2) for n in NAMES}
+    texts["axi-cel"] = override(texts["axi-cel"], "a_A", axi[1], axi[2])
+    for n in TISA_ANY:
+        texts[n] = override(override(texts[n], "a_A", float(f"{BASE_A_A * tisa[1]:.6g}"), 1.0),
+                            "p_E", float(f"{BASE_P_E * tisa[1]:.6g}"))
+    return axi, tisa, texts
+
+
+def table(g, omega2):
+    axi, tisa, texts = refitted(g, omega2)
+    before, after = run(dict(TEXT)), run(texts)
+    print(f"g_loop {g}, omega2 {omega2}, S_loop {S_LOOP}; refits: axi-cel a_A {axi[1]:.3g} omega2 {axi[2]}, "
+          f"tisa-cel f {tisa[1]}")
+    print("| product | metric | sample | range | before | after | within before -> after |")
+    print("|---|---|---|---|---|---|---|")
+    for p in NAMES:
+        for m, b in before[p].items():
+            a = after[p][m]
+            if a["simulated"] != b["simulated"] or a["within"] != b["within"]:
+                print(f"| {p} | {m} | {b['sample']} | {float(b['low']):.3g}-{float(b['high']):.3g} | "
+                      f"{float(b['simulated']):.3g} | {float(a['simulated']):.3g} | {b['within']} -> {a['within']} |")
+    for name, res in (("before", before), ("after", after)):
+        rows = [r for p in res.values() for r in p.values()]
+        for s in ("in", "out"):
+            rs = [r for r in rows if r["sample"] == s]
+            print(f"{name}: {s}-of-sample {sum(r['within'] == 'yes' for r in rs)}/{len(rs)}"
+                  if s == "out" else f"{name}: in-sample {sum(r['within'] == 'yes' for r in rs)}/{len(rs)}")
+
+
 def main():
+    if "--table" in sys.argv:
+        i = sys.argv.index("--table")
+        g, om = float(sys.argv[i + 1]), sys.argv[i + 2]
+        table(g, None if om == "-" else float(om))
+        return
     print("setting (g_loop, omega2) | in-sample refits | per product: CRS any, share of CRS reaching base "
           "grade 2 | ZUMA-1 grade >= 3 | out-of-sample hits of all six presets")
     for g, omega2 in SETTINGS:
-        axi = fit_axi(g, omega2)
-        tisa = fit_tisa(g, omega2)
+        axi, tisa, texts = refitted(g, omega2)
         f = tisa[1]
-        texts = {n: with_loop(TEXT[n], g, omega2) for n in NAMES}
-        texts["axi-cel"] = override(texts["axi-cel"], "a_A", axi[1], axi[2])
-        for n in TISA_ANY:
-            texts[n] = override(override(texts[n], "a_A", float(f"{BASE_A_A * f:.6g}"), 1.0),
-                                "p_E", float(f"{BASE_P_E * f:.6g}"))
         res = run(texts)
         rows = [r for p in res.values() for r in p.values()]
         ins = [r for r in rows if r["sample"] == "in"]
