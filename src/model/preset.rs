@@ -252,7 +252,10 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
             ));
         }
         let criteria = super::response::ResponseCriteria {
-            criteria: spec.criteria.clone().unwrap_or_else(|| base.criteria.clone()),
+            criteria: spec
+                .criteria
+                .clone()
+                .unwrap_or_else(|| base.criteria.clone()),
             complete_below: spec.complete_below.unwrap_or(base.complete_below),
             partial_below: spec.partial_below.unwrap_or(base.partial_below),
             source: if cut_points_given || spec.criteria.is_some() {
@@ -260,16 +263,22 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
             } else {
                 base.source.clone()
             },
-            visits: spec.visits.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
+            visits: spec
+                .visits
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
             confirm: spec.confirm.as_ref().map_or(1, |c| *c.get_ref()),
             visits_source: spec.visits_source.clone(),
         };
         criteria.check().map_err(|e| loc.at(r, e))?;
-        criteria.check_visits().map_err(|e| match (&spec.visits, &spec.confirm) {
-            (_, Some(c)) if e.starts_with("response.confirm") => loc.at(c, e),
-            (Some(v), _) => loc.at(v, e),
-            _ => loc.at(r, e),
-        })?;
+        criteria
+            .check_visits()
+            .map_err(|e| match (&spec.visits, &spec.confirm) {
+                (_, Some(c)) if e.starts_with("response.confirm") => loc.at(c, e),
+                (Some(v), _) => loc.at(v, e),
+                _ => loc.at(r, e),
+            })?;
         model.response = criteria;
     }
     model.base = Some(model.name.clone());

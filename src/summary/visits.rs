@@ -116,10 +116,7 @@ mod tests {
             Some(Response::Partial)
         );
         // Partial at the last visit only: not confirmed.
-        assert_eq!(
-            best_over_visits(&[0.9, 0.8, 0.3], &c),
-            Some(Response::None)
-        );
+        assert_eq!(best_over_visits(&[0.9, 0.8, 0.3], &c), Some(Response::None));
         // Complete at two consecutive visits.
         assert_eq!(
             best_over_visits(&[0.2, 0.005, 0.001], &c),
