@@ -237,3 +237,27 @@ fn validate_reads_response_rows_at_the_visits() {
         .count();
     assert!(continuous > 0);
 }
+
+/// `cartox simulate` keeps the continuous read and adds the trial-visit read when the run covers
+/// the preset's visits (else it says how far to run).
+#[test]
+fn simulate_prints_the_trial_visit_read_when_the_run_covers_the_visits() {
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cartox"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let short = cli(&["simulate", "-m", "ide-cel"]);
+    assert!(short.contains("run --days 168 to read them"), "{short}");
+    let long = cli(&["simulate", "-m", "ide-cel", "--days", "168"]);
+    assert!(
+        long.contains("at trial visits  best partial over days 28, 56, 84, 112, 140, 168"),
+        "{long}"
+    );
+    assert!(long.contains("confirmed at 2 consecutive visits"), "{long}");
+    let base = cli(&["simulate", "--days", "60"]);
+    assert!(!base.contains("trial visits"), "{base}");
+}
