@@ -20,6 +20,9 @@ the base value (0.005), which is its ZUMA-1 fit (CR and ORR, the spread's calibr
 Method: for each preset and each grid value the script writes a temporary copy of the preset with
 `neg_odds = { value = .. }` replaced and runs `cartox validate --presets <copy> --out -`, so the
 objective is exactly the validation report.
+Since issue 14's eighth session the report reads response at each trial's scheduled visits (the
+preset's `[response]` `visits`, `confirm`; docs/presets.md), so this rule fits the CR as the trial
+read it; rerun it reproduces the adopted values (liso-cel 0.0032, cilta-cel 0.001, others unchanged).
 
 Usage:
     cargo build --release

@@ -15,7 +15,11 @@
 //! `response` is read at the window's end (choose the day with `--window`), `best_response` on
 //! the nadir within the window. `relapse_day`: over the whole simulated span (`--days`, e.g. 365),
 //! the first day after a complete response on which the tumor is back above the complete-response
-//! level.
+//! level. A preset whose trial assessed response at scheduled visits declares them in its
+//! `[response]`; `cartox validate` then reads response at those visits ([`visits`]), while
+//! `best_response` here keeps the continuous nadir within the window.
+
+pub mod visits;
 
 use crate::model::response::{ResponseCriteria, LUGANO_COMPLETE, LUGANO_PARTIAL};
 use crate::model::{Model, Quantity};

@@ -28,7 +28,8 @@
 //!   management protocol), `crs_duration_median`, `icans_duration_median` (among patients with
 //!   the syndrome),
 //!   `complete_response_incidence`, `objective_response_incidence` (best response within the
-//!   window), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
+//!   window; at the trial's scheduled visits when the preset's `[response]` declares `visits`,
+//!   [`crate::summary::visits`]), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
 //!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`).
 //!
 //! Each target may say `sample = "in"` (used in a calibration) or `"out"`; the report counts both.
@@ -44,6 +45,7 @@ use crate::many::{simulate_many_with, Batch};
 use crate::model::{Model, Quantity, BUNDLED};
 use crate::output::{csv_line, fmt_num};
 use crate::run::{run, Metric, Run, RunOptions};
+use crate::summary::visits;
 use crate::sweep::population::{Design, WEIGHT_CV};
 use crate::trajectory::Reader;
 use crate::Inputs;
@@ -248,12 +250,14 @@ pub fn bundled_presets() -> Vec<String> {
     names
 }
 
-/// Run options for validation: the model's toxicity windows, long enough for every `cart_dayN`.
+/// Run options for validation: the model's toxicity windows, long enough for every `cart_dayN`
+/// and for the last scheduled response visit (the windows stay the model's).
 pub fn run_options(model: &Model, spec: &Spec) -> RunOptions {
     let last_day = spec
         .targets
         .iter()
         .filter_map(|t| day_of(&t.metric))
+        .chain(model.response.last_visit())
         .fold(RunOptions::default_window(model), f64::max);
     RunOptions::for_model(model).with_days(model, last_day)
 }
@@ -329,7 +333,31 @@ pub fn population_runs(model: &Model, pop: Population, opts: &RunOptions) -> Res
     runs.flatten().collect()
 }
 
-fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
+/// Each run's best response as the trial reads it: over the preset's scheduled visits when it
+/// declares them, else on the continuous nadir within the window (`best_response`).
+fn best_responses(model: &Model, runs: &[Run]) -> Result<Vec<String>> {
+    runs.iter()
+        .map(|r| {
+            if model.response.visits.is_empty() {
+                return Ok(text_metric("best_response", r));
+            }
+            let best = visits::best_at_visits(model, &r.scenario, &r.solution)?;
+            Ok(best.map_or("", |b| b.as_str()).to_string())
+        })
+        .collect()
+}
+
+fn text_metric(name: &str, r: &Run) -> String {
+    r.metrics()
+        .into_iter()
+        .find_map(|(n, m)| match m {
+            Metric::Text(t) if n == name => Some(t),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn population_value(metric: &str, runs: &[Run], best: &[String]) -> Result<Option<f64>> {
     let grade = |name: &str, r: &Run| number(r, name).flatten();
     let incidence = |name: &str, at_least: f64| -> Option<f64> {
         let hit = runs
@@ -338,25 +366,16 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
             .count();
         Some(hit as f64 / runs.len() as f64)
     };
-    let text = |name: &str, r: &Run| -> String {
-        r.metrics()
-            .into_iter()
-            .find_map(|(n, m)| match m {
-                Metric::Text(t) if n == name => Some(t),
-                _ => None,
-            })
-            .unwrap_or_default()
-    };
-    let responders = |r: &Run| text("best_response", r) == "complete";
+    // Best response (trials report best response), run by run.
     let share = |pred: &dyn Fn(&Run) -> bool| -> Option<f64> {
         Some(runs.iter().filter(|r| pred(r)).count() as f64 / runs.len() as f64)
     };
+    let share_best = |pred: &dyn Fn(&str) -> bool| -> Option<f64> {
+        Some(best.iter().filter(|b| pred(b)).count() as f64 / runs.len() as f64)
+    };
     Ok(match metric {
-        // Best response within the window (trials report best response).
-        "complete_response_incidence" => share(&responders),
-        "objective_response_incidence" => {
-            share(&|r: &Run| matches!(text("best_response", r).as_str(), "complete" | "partial"))
-        }
+        "complete_response_incidence" => share_best(&|b| b == "complete"),
+        "objective_response_incidence" => share_best(&|b| matches!(b, "complete" | "partial")),
         "b_cell_aplasia_incidence" => share(&|r: &Run| {
             r.metrics()
                 .into_iter()
@@ -392,8 +411,9 @@ fn population_value(metric: &str, runs: &[Run]) -> Result<Option<f64>> {
             let gm = |want: bool| -> Option<f64> {
                 let v: Vec<f64> = runs
                     .iter()
-                    .filter(|r| responders(r) == want)
-                    .filter_map(|r| grade(base, r))
+                    .zip(best)
+                    .filter(|(_, b)| (b.as_str() == "complete") == want)
+                    .filter_map(|(r, _)| grade(base, r))
                     .filter(|x| *x > 0.0)
                     .map(f64::ln)
                     .collect();
@@ -443,12 +463,13 @@ pub fn validate_model(model: &Model, n: Option<usize>) -> Result<Vec<Row>> {
         Some(p) if needs_pop => population_runs(model, p, &opts)?,
         _ => Vec::new(),
     };
+    let best = best_responses(model, &runs)?;
     let mut rows = Vec::with_capacity(spec.targets.len());
     for t in &spec.targets {
         let (simulated, count) = if let Some(day) = day_of(&t.metric) {
             (Some(cart_at(model, &typical, day)?), 1)
         } else if is_population_metric(&t.metric) {
-            (population_value(&t.metric, &runs)?, runs.len())
+            (population_value(&t.metric, &runs, &best)?, runs.len())
         } else {
             match number(&typical, &t.metric) {
                 Some(v) => (v, 1),

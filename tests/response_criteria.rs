@@ -29,7 +29,13 @@ fn each_preset_grades_response_by_its_diseases_published_criteria() {
         "tisa-cel-all",
     ] {
         let m = Model::resolve(name).unwrap();
-        assert_eq!(m.response, ResponseCriteria::default(), "{name}");
+        // Same cut-points as the base (their `[response]` only adds the trial's visits).
+        let base = ResponseCriteria::default();
+        assert_eq!(
+            (m.response.complete_below, m.response.partial_below),
+            (base.complete_below, base.partial_below),
+            "{name}"
+        );
         assert_eq!(m.response.criteria, "Lugano 2014");
         // A 50% fall in the sum of product diameters as a volume.
         assert!((m.response.partial_below - 0.5f64.powf(1.5)).abs() < 0.005);
@@ -112,7 +118,10 @@ source = "test"
 #[test]
 fn validate_reads_objective_response_by_the_presets_criteria() {
     use cartox::validate;
-    let myeloma = Model::resolve("ide-cel").unwrap();
+    // Both read on the continuous nadir (no visits), so only the cut-points differ.
+    let mut myeloma = Model::resolve("ide-cel").unwrap();
+    myeloma.response.visits.clear();
+    myeloma.response.confirm = 1;
     let mut volume = myeloma.clone();
     volume.response = ResponseCriteria::default();
     let value = |m: &Model, metric: &str| -> f64 {

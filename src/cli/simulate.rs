@@ -311,6 +311,38 @@ fn g(x: f64) -> String {
     }
 }
 
+/// The response as the preset's trial read it, at its scheduled visits (when it declares them).
+fn print_visits(model: &Model, run: &cartox::Run) {
+    let visits = &model.response.visits;
+    let Some(last) = model.response.last_visit() else {
+        return;
+    };
+    let days = visits.iter().map(|d| g(*d)).collect::<Vec<_>>().join(", ");
+    if run.solution.end_day() < last {
+        println!(
+            "  trial visits     days {days} (run --days {} to read them)",
+            g(last)
+        );
+        return;
+    }
+    if let Ok(Some(b)) =
+        cartox::summary::visits::best_at_visits(model, &run.scenario, &run.solution)
+    {
+        println!(
+            "  at trial visits  best {} over days {days}{}",
+            b.as_str(),
+            if model.response.confirm > 1 {
+                format!(
+                    " (confirmed at {} consecutive visits)",
+                    model.response.confirm
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
 fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit: &str) {
     let sc = &run.scenario;
     let s = &run.summary;
@@ -372,6 +404,7 @@ fn print_summary(model: &Model, run: &cartox::Run, opts: &RunOptions, cart_unit:
                 model.response.criteria
             );
         }
+        print_visits(model, run);
         if let Some(d) = s.relapse_day {
             println!("  relapse          day {}", g(d));
         }

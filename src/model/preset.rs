@@ -19,6 +19,8 @@
 //! complete_below = 1e-2
 //! partial_below = 0.5
 //! source = "..."
+//! visits = [28, 90, 180]               # optional: the trial's assessment days (model::response)
+//! visits_source = "..."
 //! [validation]                         # free-form targets read by `cartox validate`
 //! ```
 
@@ -47,10 +49,19 @@ struct PresetFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResponseSpec {
-    criteria: String,
-    complete_below: f64,
-    partial_below: f64,
+    /// Criteria name and cut-points; each defaults to the base model's (a preset that only
+    /// declares its trial's visits keeps the base criteria).
+    criteria: Option<String>,
+    complete_below: Option<f64>,
+    partial_below: Option<f64>,
+    #[serde(default)]
     source: String,
+    /// Scheduled assessment visits, days after infusion (optional).
+    visits: Option<Spanned<Vec<f64>>>,
+    /// Consecutive visits a category must hold at (optional, default 1).
+    confirm: Option<Spanned<usize>>,
+    #[serde(default)]
+    visits_source: String,
 }
 
 /// `[management]`: the trial's grading scale and its intervention rules.
@@ -232,13 +243,42 @@ pub(super) fn load(text: &str, label: &str, depth: usize) -> Result<Model, Model
     }
     if let Some(r) = &raw.response {
         let spec = r.get_ref();
+        let base = &model.response;
+        let cut_points_given = spec.complete_below.is_some() || spec.partial_below.is_some();
+        if (cut_points_given || spec.criteria.is_some()) && spec.source.trim().is_empty() {
+            return Err(loc.at(
+                r,
+                "response.source: criteria or cut-points need a source".to_string(),
+            ));
+        }
         let criteria = super::response::ResponseCriteria {
-            criteria: spec.criteria.clone(),
-            complete_below: spec.complete_below,
-            partial_below: spec.partial_below,
-            source: spec.source.clone(),
+            criteria: spec
+                .criteria
+                .clone()
+                .unwrap_or_else(|| base.criteria.clone()),
+            complete_below: spec.complete_below.unwrap_or(base.complete_below),
+            partial_below: spec.partial_below.unwrap_or(base.partial_below),
+            source: if cut_points_given || spec.criteria.is_some() {
+                spec.source.clone()
+            } else {
+                base.source.clone()
+            },
+            visits: spec
+                .visits
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_default(),
+            confirm: spec.confirm.as_ref().map_or(1, |c| *c.get_ref()),
+            visits_source: spec.visits_source.clone(),
         };
         criteria.check().map_err(|e| loc.at(r, e))?;
+        criteria
+            .check_visits()
+            .map_err(|e| match (&spec.visits, &spec.confirm) {
+                (_, Some(c)) if e.starts_with("response.confirm") => loc.at(c, e),
+                (Some(v), _) => loc.at(v, e),
+                _ => loc.at(r, e),
+            })?;
         model.response = criteria;
     }
     model.base = Some(model.name.clone());
