@@ -78,22 +78,17 @@ const STIFF_H_RHO: f64 = 2.5;
 /// checks in a row with h rho(J) >=
 /// `STIFF_H_RHO` (`stiffness::stability_limited`: a norm bound first, then a warm-started power
 /// iteration): on Hanson 2016 (dopri5 held at h rho(J) 3.0-3.4 from hour ~15) auto moves to
-/// radau5 at dopri5's step 15 instead of ~145 (Hairer's test, which still runs, fired there).
+/// radau5 at dopri5's step ~20 instead of ~145 (Hairer's test, which still runs, fired there).
 /// A Jacobian that is not finite (a state at 0 under a fractional power) counts as no answer.
 /// Every 5 steps since the checks became cheap (|trace J| / n, a lower bound of rho(J), settles
-/// most of them without a power iteration).
+/// most of them without a power iteration): Hanson 2016 switches at dopri5's step ~20.
 /// Only early: the default model and its presets reach dopri5's stability boundary for a
 /// stretch near day 28 (h rho(J) >= 2.5 for 20 steps and more from step ~140), where a handful of
 /// radau5 steps would save nothing; the solve pays for at most 11 checks (Jacobian, norm bounds,
 /// 8 warm power iterations); later, Hairer's test and the check every 100 steps stand.
-/// One check at or above the level is enough (eighth session; it was three in a row, i.e. 10
-/// more dopri5 steps): Hanson 2016 then switches at dopri5's step 15 instead of 25 (per
-/// simulation 0.526 M -> 0.500 M instructions, docs/solvers.md). Denser checks (every step or
-/// every 2) or an earlier first check switched sooner but cost more: radau5's steps through the
-/// end of the transient cost as much as the dopri5 steps they replace.
 const EARLY_AFTER: u64 = 10;
 const EARLY_EVERY: u64 = 5;
-const EARLY_HITS: u32 = 1;
+const EARLY_HITS: u32 = 3;
 const EARLY_UNTIL: u64 = 60;
 
 impl<D: Dim> System<f64, OVector<f64, D>> for Rhs<'_>
