@@ -72,8 +72,8 @@ pub(super) struct Dense {
 impl Dense {
     fn new(n: usize, lower: f64) -> Self {
         // Steps of a long span of the default model (its first span takes ~130-170 steps; a
-        // reallocation copies the storage, ~0.09 M instructions a sweep row at 128), kept below
-        // ~128 KB of coefficients for 18 states (the allocator's medium size class).
+        // reallocation copies the storage: ~0.08 M instructions a sweep row at 128 steps).
+        // Coefficients for the default model's 19 states: ~134 KB.
         const STEPS: usize = 176;
         Dense {
             lower,
