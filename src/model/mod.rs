@@ -419,6 +419,9 @@ pub struct Model {
     /// Per observable: the assignments it needs, then its value into `obs_slots[i]`.
     obs_programs: Vec<Program>,
     obs_slots: Vec<usize>,
+    /// Per observable: the states (indices) its program reads, the only ones
+    /// [`observe_one`](Self::observe_one) writes into the value vector.
+    obs_reads: Vec<Vec<usize>>,
     /// Every observable at once (the assignments they need, then their values), called with
     /// time and states as arguments and the values written to an output array
     /// ([`observe`](Self::observe)).
@@ -614,6 +617,11 @@ impl Model {
         obs_all.set_io(self.states.len(), &all_slots);
         self.rhs_program = rhs;
         self.deriv_slots = deriv_slots;
+        let n = self.states.len();
+        self.obs_reads = obs_programs
+            .iter()
+            .map(|p| p.reads_in(1..1 + n).into_iter().map(|s| s - 1).collect())
+            .collect();
         self.obs_programs = obs_programs;
         self.obs_slots = obs_slots;
         self.obs_all = obs_all;
@@ -696,7 +704,12 @@ impl Model {
                 return y[slot - 1];
             }
         }
-        set_time_and_state(v, t, y);
+        // Time and the states the program reads (the others are not read: every program
+        // writes the time and the states it reads before running).
+        v[0] = t;
+        for &j in &self.obs_reads[i] {
+            v[1 + j] = y[j];
+        }
         self.obs_programs[i].run(v);
         v[self.obs_slots[i]]
     }

@@ -444,6 +444,20 @@ impl Program {
         }
     }
 
+    /// The slots in `range` that the program reads (each once, in increasing order).
+    pub fn reads_in(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        let mut slots: Vec<usize> = self
+            .code
+            .iter()
+            .flat_map(|ins| ins.reads())
+            .map(|s| s as usize)
+            .filter(|s| range.contains(s))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+    }
+
     /// Number of instructions.
     pub fn len(&self) -> usize {
         self.code.len()

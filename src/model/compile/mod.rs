@@ -82,6 +82,7 @@ pub(crate) fn compile(mut spec: ModelSpec, loc: &Locator) -> Result<Model, Model
         deriv_slots: Vec::new(),
         obs_programs: Vec::new(),
         obs_slots: Vec::new(),
+        obs_reads: Vec::new(),
         obs_all: Program::default(),
         consts: Vec::new(),
         slot_len: 0,
