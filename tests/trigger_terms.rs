@@ -103,6 +103,25 @@ fn for_fires_when_the_grade_has_lasted_its_days() {
     assert!((c.duration - 8.0).abs() < 1e-6);
 }
 
+/// Durations may be given in hours: `for 12 h` is `for 0.5 d`, `before 36 h` is `before 1.5 d`.
+#[test]
+fn durations_in_hours_are_days_over_24() {
+    let m = hump(
+        "",
+        &[
+            "crs >= 3 for 36 h",            // run of >= 21 from 3: 4.5
+            "crs >= 3 for 1.5 d",           // the same in days
+            "crs >= 1 before 36 hours",     // 1.0
+            "crs >= 2 for 12 h before 2 h", // held at 2.5, after 2 h: never
+        ],
+    );
+    let r = report(&m);
+    assert!(close(fired(&r, 0), 4.5), "{:?}", r.interventions);
+    assert_eq!(fired(&r, 0), fired(&r, 1), "{:?}", r.interventions);
+    assert!(close(fired(&r, 2), 1.0), "{:?}", r.interventions);
+    assert_eq!(fired(&r, 3), None, "{:?}", r.interventions);
+}
+
 #[test]
 fn for_and_the_grading_minimum_duration_take_the_longer() {
     // Grade 1 needs 0.5 d at >= 9: `for 0.25 d` is recognised at 1.5 like the plain term,
@@ -140,11 +159,17 @@ fn before_fires_only_when_recognised_by_its_day() {
 #[test]
 fn malformed_qualifiers_are_rejected_naming_the_key() {
     for (trigger, msg) in [
-        ("crs >= 1 for 0 d", "`for` needs a number of days > 0"),
-        ("crs >= 1 for -1 d", "`for` needs a number of days > 0"),
-        ("crs >= 1 for 2", "`for 2` needs the unit `d`"),
-        ("crs >= 1 for 2 h", "`for 2` needs the unit `d`"),
-        ("crs >= 1 before x d", "`before` needs a number of days > 0"),
+        ("crs >= 1 for 0 d", "`for` needs a duration > 0"),
+        ("crs >= 1 for -1 d", "`for` needs a duration > 0"),
+        (
+            "crs >= 1 for 2",
+            "`for 2` needs the unit `d` (days) or `h` (hours)",
+        ),
+        (
+            "crs >= 1 for 2 min",
+            "`for 2` needs the unit `d` (days) or `h` (hours)",
+        ),
+        ("crs >= 1 before x d", "`before` needs a duration > 0"),
         ("crs >= 1 during 2 d", "unexpected `during`"),
         ("crs >= 1 for 1 d for 2 d", "unexpected `for`"),
         ("crs >= 1 2", "unexpected `2`"),

@@ -338,6 +338,12 @@ fn delay_stop(model: &Model, params: &[f64], t: f64, stop: f64) -> Result<f64, S
     Ok(stop)
 }
 
+/// How close (model time units) two segment boundaries must be to count as one: relative 1e-12,
+/// as [`left_limit`].
+pub(crate) fn boundary_tolerance(t: f64) -> f64 {
+    1e-12 * t.abs().max(1.0)
+}
+
 /// A time just below `t1` (relative 1e-12): the right-hand side is never evaluated at a segment's
 /// end itself, so `if(t < Tmax, ...)` with a breakpoint at Tmax integrates the left branch exactly.
 pub(crate) fn left_limit(t1: f64) -> f64 {
@@ -606,11 +612,18 @@ pub fn solve_with_jacobian(
     // Triggered events located (almost) at the start of their segment, in a row.
     let mut stalled = 0;
     while t < t_end {
+        // A boundary within `tiny` of `t` is `t` itself: an event's day and the time a trigger
+        // located it can differ by a rounding error, and integrating that gap (a step of
+        // ~1e-16 days) would stop the solver with a step-size underflow.
+        let tiny = boundary_tolerance(t);
+        if t_end - t <= tiny {
+            break;
+        }
         let mut stop = events
             .get(next)
             .map_or(t_end, |e| (e.day * per_day).min(t_end));
         if let Some(se) = triggered.as_ref() {
-            if let Some(due) = se.next_due().filter(|&d| d > t) {
+            if let Some(due) = se.next_due().filter(|&d| d > t + tiny) {
                 stop = stop.min(due);
             }
             if opts.method == Method::Bdf {
@@ -621,7 +634,7 @@ pub fn solve_with_jacobian(
         }
         let mut watch = Vec::new();
         if let Some(tr) = trigger.as_deref().filter(|tr| tr.armed()) {
-            if let Some(due) = tr.next_due().map(|d| d * per_day).filter(|&d| d > t) {
+            if let Some(due) = tr.next_due().map(|d| d * per_day).filter(|&d| d > t + tiny) {
                 stop = stop.min(due);
             }
             if opts.method == Method::Bdf {
@@ -640,7 +653,10 @@ pub fn solve_with_jacobian(
         let past_fn =
             move |s: f64, out: &mut [f64]| past_state(segs, before, t_now, &y_now, s, out);
         let past: Option<&crate::model::delay::Past> = delayed.then_some(&past_fn);
-        if stop > t {
+        let event_now = events
+            .get(next)
+            .is_some_and(|e| e.day * per_day <= t + tiny);
+        if stop > t + tiny || (stop > t && !event_now) {
             let span = Span {
                 model,
                 params: &params,
@@ -681,8 +697,9 @@ pub fn solve_with_jacobian(
             }
             if let Some(tr) = trigger.as_deref_mut() {
                 if let Some((tc, ev)) = tr.check(model, &params, seg.as_ref()) {
-                    if tc <= seg.t0() {
-                        // The event falls at the segment's start: apply it and integrate again.
+                    if tc <= seg.t0() + boundary_tolerance(seg.t0()) {
+                        // The event falls at the segment's start (within rounding): apply it and
+                        // integrate again.
                         ev.apply(model, t, &mut y, &mut params);
                         if let Some(se) = triggered.as_mut() {
                             se.settle(t, &mut y, &mut params, past)
@@ -718,7 +735,7 @@ pub fn solve_with_jacobian(
         }
         // Apply every event at this time.
         while let Some(e) = events.get(next) {
-            if e.day * per_day > t {
+            if e.day * per_day > t + boundary_tolerance(t) {
                 break;
             }
             e.apply(model, t, &mut y, &mut params);

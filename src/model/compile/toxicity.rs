@@ -148,12 +148,13 @@ pub(in crate::model) fn parse_trigger(
                     .and_then(|w| w.parse().ok())
                     .filter(|d: &f64| d.is_finite() && *d > 0.0)
                     .ok_or_else(|| {
-                        format!("`{p}`: `{kw}` needs a number of days > 0 (`{kw} 1 d`)")
+                        format!("`{p}`: `{kw}` needs a duration > 0 (`{kw} 1 d`, `{kw} 8 h`)")
                     })?;
                 match unit {
                     Some("d" | "day" | "days") => Ok(d),
+                    Some("h" | "hour" | "hours") => Ok(d / 24.0),
                     _ => Err(format!(
-                        "`{p}`: `{kw} {}` needs the unit `d` (days)",
+                        "`{p}`: `{kw} {}` needs the unit `d` (days) or `h` (hours)",
                         w.unwrap_or("")
                     )),
                 }
