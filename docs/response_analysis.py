@@ -11,10 +11,13 @@ presets and prints tables.
   visits   best response at scans on days 28 / 90 / 180 vs the continuous nadir within 28 days
            (`cartox population` + `cartox sweep`, n = 200, seed 1).
   ratio    tisa-cel B-ALL: which non-responders make the responder/non-responder Cmax ratio.
+  classify each virtual patient of the JULIET, ZUMA-1, TRANSCEND and ELIANA populations by best
+           response at the trial's visits, with its escaping share at infusion and expansion
+           (issue 14 ninth session; `classify 2000` for n = 2000).
 
 Usage:
     cargo build --release
-    python3 docs/response_analysis.py [curve|myeloma|visits|ratio ...]   # default: all
+    python3 docs/response_analysis.py [curve|myeloma|visits|ratio|classify [N] ...]   # default: all
 """
 import csv
 import math
@@ -111,7 +114,58 @@ def ratio():
               f"{gm(cmax(resp)) / gm(cmax(rest)):.2f}")
 
 
+def classify(n=200):
+    """Best response at each trial's scheduled visits (as `cartox validate` reads it), split by
+    what caused it: the escaping share at infusion R0 = neg_odds/(1 + neg_odds) and the expansion
+    (failed = CAR-T peak below 2 cells/uL, the infused level)."""
+    print(f"== best response at the visits by cause (n = {n}, seed 1)")
+    visits = {"tisa-cel-dlbcl": (28, 90, 180), "axi-cel": (28, 90, 180),
+              "liso-cel": (28, 90, 180), "tisa-cel-all": (28, 90)}
+    gm = lambda v: math.exp(sum(math.log(x) for x in v) / len(v)) if v else float("nan")
+    q = lambda v, f: sorted(v)[int(f * (len(v) - 1))] if v else float("nan")
+    with tempfile.TemporaryDirectory() as tmp:
+        for p, days in visits.items():
+            pop = os.path.join(tmp, f"{p}.pop.csv")
+            subprocess.run([BIN, "population", "-m", p, "--n", str(n), "--seed", "1", "--out",
+                            pop], check=True, capture_output=True)
+            params = list(csv.DictReader(open(pop)))
+            runs = {}
+            for d in days:
+                out = os.path.join(tmp, f"{p}.{d}.csv")
+                subprocess.run([BIN, "sweep", "-m", p, "--params", pop, "--days", str(d),
+                                "--window", str(d), "--out", out], check=True, capture_output=True)
+                runs[d] = list(csv.DictReader(open(out)))
+            pts = []
+            for i, par in enumerate(params):
+                cats = [cat(float(runs[d][i]["tumor_end"])) for d in days]
+                odds = float(par["neg_odds"])
+                first = runs[days[0]][i]
+                pts.append((max(cats), tuple(cats), odds / (1 + odds),
+                            float(first["cart_cmax_transgene"]), float(first["cart_cmax"]) < 2.0))
+            print(f"{p} (visits {', '.join(map(str, days))} d)")
+            for c, name in ((2, "complete"), (1, "partial"), (0, "none")):
+                g = [x for x in pts if x[0] == c]
+                r0 = [x[2] for x in g]
+                print(f"  {name:8s} {len(g) / n:.3f}: R0 median {q(r0, .5):.3g} (q10 {q(r0, .1):.3g}, "
+                      f"q90 {q(r0, .9):.3g}); transgene Cmax GM {gm([x[3] for x in g]):.0f} "
+                      f"copies/ug; failed expansions {sum(x[4] for x in g)}; "
+                      f"at the escape cap (R0 >= 0.49) {sum(x[2] >= 0.49 for x in g)}")
+            at = lambda k: sum(x[1][k] == 1 for x in pts) / n
+            atc = lambda k: sum(x[1][k] == 2 for x in pts) / n
+            print("  by visit (complete / partial): " + ", ".join(
+                f"day {d} {atc(k):.3f} / {at(k):.3f}" for k, d in enumerate(days)))
+            cr = [x[3] for x in pts if x[0] == 2]
+            non = [x for x in pts if x[0] < 2]
+            print(f"  complete vs rest transgene Cmax GM ratio {gm(cr) / gm([x[3] for x in non]):.2f}"
+                  f"; without the failed expansions {gm(cr) / gm([x[3] for x in non if not x[4]]):.2f}")
+
+
 if __name__ == "__main__":
-    steps = {"curve": curve, "myeloma": myeloma, "visits": visits, "ratio": ratio}
-    for name in [a for a in sys.argv[1:] if a in steps] or list(steps):
-        steps[name]()
+    steps = {"curve": curve, "myeloma": myeloma, "visits": visits, "ratio": ratio,
+             "classify": classify}
+    args = sys.argv[1:]
+    for name in [a for a in args if a in steps] or list(steps):
+        if name == "classify" and args[args.index(name) + 1:][:1] and args[args.index(name) + 1].isdigit():
+            classify(int(args[args.index(name) + 1]))
+        else:
+            steps[name]()
