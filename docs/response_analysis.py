@@ -14,10 +14,14 @@ presets and prints tables.
   classify each virtual patient of the JULIET, ZUMA-1, TRANSCEND and ELIANA populations by best
            response at the trial's visits, with its escaping share at infusion and expansion
            (issue 14 ninth session; `classify 2000` for n = 2000).
+  killspread a between-patient spread of the CAR-T killing rate `gamma_T` (omega2 0 / 1e-6 / 0.25 / 1,
+           in every preset alike), each preset's `neg_odds` refitted to its CR by the rule of
+           docs/calibrate_product_response.py; prints every row whose flag moves vs the bundled
+           presets. omega2 1e-6 is the null control: same random stream, no spread (ninth session).
 
 Usage:
     cargo build --release
-    python3 docs/response_analysis.py [curve|myeloma|visits|ratio|classify [N] ...]   # default: all
+    python3 docs/response_analysis.py [curve|myeloma|visits|ratio|classify [N]|killspread ...]   # default: all
 """
 import csv
 import math
@@ -160,9 +164,60 @@ def classify(n=200):
                   f"; without the failed expansions {gm(cr) / gm([x[3] for x in non if not x[4]]):.2f}")
 
 
+PRESETS = ["axi-cel", "tisa-cel-dlbcl", "liso-cel", "tisa-cel-all", "ide-cel", "cilta-cel"]
+CR = {"axi-cel": 0.54, "tisa-cel-dlbcl": 0.40, "liso-cel": 0.53, "tisa-cel-all": 0.81,
+      "ide-cel": 0.33, "cilta-cel": 0.67}
+
+
+def with_kill_spread(preset, omega2, odds=None):
+    text = open(os.path.join(MODELS, f"{preset}.toml")).read()
+    head = "[parameters]\n"
+    if omega2:
+        text = text.replace(head, head + f'gamma_T = {{ value = 1.15, omega2 = {omega2!r}, '
+                            'source = "probe" }\n', 1)
+    if odds is not None:
+        if ODDS.search(text):
+            text = ODDS.sub(f"neg_odds = {{ value = {odds!r},", text)
+        else:  # axi-cel uses the base value
+            text = text.replace(head, head + f'neg_odds = {{ value = {odds!r}, source = "probe" }}\n', 1)
+    return text
+
+
+def killspread():
+    print("== a between-patient spread of the killing rate gamma_T (CR refitted by the rule)")
+    flag = lambda rows: {(r["product"], r["metric"]): r for r in rows}
+    base = flag(validate_copies({p: open(os.path.join(MODELS, f"{p}.toml")).read()
+                                 for p in PRESETS}))
+    for omega2 in [1e-6, 0.25, 1.0]:
+        odds = {}
+        for p in PRESETS:  # CR falls with the odds: bisect on the grid, keep the nearest
+            cr = {}
+            def at(i):
+                if i not in cr:
+                    rows = validate_copies({p: with_kill_spread(p, omega2, GRID[i])})
+                    cr[i] = float(next(r["simulated"] for r in rows
+                                       if r["metric"] == "complete_response_incidence"))
+                return cr[i]
+            lo, hi = 0, len(GRID) - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if at(mid) > CR[p] else (lo, mid)
+            odds[p] = GRID[min((lo, hi), key=lambda i: abs(at(i) - CR[p]))]
+        rows = validate_copies({p: with_kill_spread(p, omega2, odds[p]) for p in PRESETS})
+        count = lambda s: (sum(r["within"] == "yes" for r in rows if r["sample"] == s),
+                           sum(r["sample"] == s for r in rows))
+        print(f"omega2 {omega2:g}: odds {odds}; in-sample {count('in')}, out-of-sample {count('out')}")
+        for r in rows:
+            b = base[(r["product"], r["metric"])]
+            if b["within"] != r["within"] or r["metric"] == "objective_response_incidence":
+                print(f"  {r['product']:15s} {r['metric']:38s} {r['sample']:3s} "
+                      f"[{r['low']}-{r['high']}] {float(b['simulated']):.4g} -> "
+                      f"{float(r['simulated']):.4g} ({b['within']} -> {r['within']})")
+
+
 if __name__ == "__main__":
     steps = {"curve": curve, "myeloma": myeloma, "visits": visits, "ratio": ratio,
-             "classify": classify}
+             "classify": classify, "killspread": killspread}
     args = sys.argv[1:]
     for name in [a for a in args if a in steps] or list(steps):
         if name == "classify" and args[args.index(name) + 1:][:1] and args[args.index(name) + 1].isdigit():
