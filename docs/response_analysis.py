@@ -11,10 +11,17 @@ presets and prints tables.
   visits   best response at scans on days 28 / 90 / 180 vs the continuous nadir within 28 days
            (`cartox population` + `cartox sweep`, n = 200, seed 1).
   ratio    tisa-cel B-ALL: which non-responders make the responder/non-responder Cmax ratio.
+  classify each virtual patient of the JULIET, ZUMA-1, TRANSCEND and ELIANA populations by best
+           response at the trial's visits, with its escaping share at infusion and expansion
+           (issue 14 ninth session; `classify 2000` for n = 2000).
+  killspread a between-patient spread of the CAR-T killing rate `gamma_T` (omega2 0 / 1e-6 / 0.25 / 1,
+           in every preset alike), each preset's `neg_odds` refitted to its CR by the rule of
+           docs/calibrate_product_response.py; prints every row whose flag moves vs the bundled
+           presets. omega2 1e-6 is the null control: same random stream, no spread (ninth session).
 
 Usage:
     cargo build --release
-    python3 docs/response_analysis.py [curve|myeloma|visits|ratio ...]   # default: all
+    python3 docs/response_analysis.py [curve|myeloma|visits|ratio|classify [N]|killspread ...]   # default: all
 """
 import csv
 import math
@@ -111,7 +118,109 @@ def ratio():
               f"{gm(cmax(resp)) / gm(cmax(rest)):.2f}")
 
 
+def classify(n=200):
+    """Best response at each trial's scheduled visits (as `cartox validate` reads it), split by
+    what caused it: the escaping share at infusion R0 = neg_odds/(1 + neg_odds) and the expansion
+    (failed = CAR-T peak below 2 cells/uL, the infused level)."""
+    print(f"== best response at the visits by cause (n = {n}, seed 1)")
+    visits = {"tisa-cel-dlbcl": (28, 90, 180), "axi-cel": (28, 90, 180),
+              "liso-cel": (28, 90, 180), "tisa-cel-all": (28, 90)}
+    gm = lambda v: math.exp(sum(math.log(x) for x in v) / len(v)) if v else float("nan")
+    q = lambda v, f: sorted(v)[int(f * (len(v) - 1))] if v else float("nan")
+    with tempfile.TemporaryDirectory() as tmp:
+        for p, days in visits.items():
+            pop = os.path.join(tmp, f"{p}.pop.csv")
+            subprocess.run([BIN, "population", "-m", p, "--n", str(n), "--seed", "1", "--out",
+                            pop], check=True, capture_output=True)
+            params = list(csv.DictReader(open(pop)))
+            runs = {}
+            for d in days:
+                out = os.path.join(tmp, f"{p}.{d}.csv")
+                subprocess.run([BIN, "sweep", "-m", p, "--params", pop, "--days", str(d),
+                                "--window", str(d), "--out", out], check=True, capture_output=True)
+                runs[d] = list(csv.DictReader(open(out)))
+            pts = []
+            for i, par in enumerate(params):
+                cats = [cat(float(runs[d][i]["tumor_end"])) for d in days]
+                odds = float(par["neg_odds"])
+                first = runs[days[0]][i]
+                pts.append((max(cats), tuple(cats), odds / (1 + odds),
+                            float(first["cart_cmax_transgene"]), float(first["cart_cmax"]) < 2.0))
+            print(f"{p} (visits {', '.join(map(str, days))} d)")
+            for c, name in ((2, "complete"), (1, "partial"), (0, "none")):
+                g = [x for x in pts if x[0] == c]
+                r0 = [x[2] for x in g]
+                print(f"  {name:8s} {len(g) / n:.3f}: R0 median {q(r0, .5):.3g} (q10 {q(r0, .1):.3g}, "
+                      f"q90 {q(r0, .9):.3g}); transgene Cmax GM {gm([x[3] for x in g]):.0f} "
+                      f"copies/ug; failed expansions {sum(x[4] for x in g)}; "
+                      f"at the escape cap (R0 >= 0.49) {sum(x[2] >= 0.49 for x in g)}")
+            at = lambda k: sum(x[1][k] == 1 for x in pts) / n
+            atc = lambda k: sum(x[1][k] == 2 for x in pts) / n
+            print("  by visit (complete / partial): " + ", ".join(
+                f"day {d} {atc(k):.3f} / {at(k):.3f}" for k, d in enumerate(days)))
+            cr = [x[3] for x in pts if x[0] == 2]
+            non = [x for x in pts if x[0] < 2]
+            print(f"  complete vs rest transgene Cmax GM ratio {gm(cr) / gm([x[3] for x in non]):.2f}"
+                  f"; without the failed expansions {gm(cr) / gm([x[3] for x in non if not x[4]]):.2f}")
+
+
+PRESETS = ["axi-cel", "tisa-cel-dlbcl", "liso-cel", "tisa-cel-all", "ide-cel", "cilta-cel"]
+CR = {"axi-cel": 0.54, "tisa-cel-dlbcl": 0.40, "liso-cel": 0.53, "tisa-cel-all": 0.81,
+      "ide-cel": 0.33, "cilta-cel": 0.67}
+
+
+def with_kill_spread(preset, omega2, odds=None):
+    text = open(os.path.join(MODELS, f"{preset}.toml")).read()
+    head = "[parameters]\n"
+    if omega2:
+        text = text.replace(head, head + f'gamma_T = {{ value = 1.15, omega2 = {omega2!r}, '
+                            'source = "probe" }\n', 1)
+    if odds is not None:
+        if ODDS.search(text):
+            text = ODDS.sub(f"neg_odds = {{ value = {odds!r},", text)
+        else:  # axi-cel uses the base value
+            text = text.replace(head, head + f'neg_odds = {{ value = {odds!r}, source = "probe" }}\n', 1)
+    return text
+
+
+def killspread():
+    print("== a between-patient spread of the killing rate gamma_T (CR refitted by the rule)")
+    flag = lambda rows: {(r["product"], r["metric"]): r for r in rows}
+    base = flag(validate_copies({p: open(os.path.join(MODELS, f"{p}.toml")).read()
+                                 for p in PRESETS}))
+    for omega2 in [1e-6, 0.25, 1.0]:
+        odds = {}
+        for p in PRESETS:  # CR falls with the odds: bisect on the grid, keep the nearest
+            cr = {}
+            def at(i):
+                if i not in cr:
+                    rows = validate_copies({p: with_kill_spread(p, omega2, GRID[i])})
+                    cr[i] = float(next(r["simulated"] for r in rows
+                                       if r["metric"] == "complete_response_incidence"))
+                return cr[i]
+            lo, hi = 0, len(GRID) - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if at(mid) > CR[p] else (lo, mid)
+            odds[p] = GRID[min((lo, hi), key=lambda i: abs(at(i) - CR[p]))]
+        rows = validate_copies({p: with_kill_spread(p, omega2, odds[p]) for p in PRESETS})
+        count = lambda s: (sum(r["within"] == "yes" for r in rows if r["sample"] == s),
+                           sum(r["sample"] == s for r in rows))
+        print(f"omega2 {omega2:g}: odds {odds}; in-sample {count('in')}, out-of-sample {count('out')}")
+        for r in rows:
+            b = base[(r["product"], r["metric"])]
+            if b["within"] != r["within"] or r["metric"] == "objective_response_incidence":
+                print(f"  {r['product']:15s} {r['metric']:38s} {r['sample']:3s} "
+                      f"[{r['low']}-{r['high']}] {float(b['simulated']):.4g} -> "
+                      f"{float(r['simulated']):.4g} ({b['within']} -> {r['within']})")
+
+
 if __name__ == "__main__":
-    steps = {"curve": curve, "myeloma": myeloma, "visits": visits, "ratio": ratio}
-    for name in [a for a in sys.argv[1:] if a in steps] or list(steps):
-        steps[name]()
+    steps = {"curve": curve, "myeloma": myeloma, "visits": visits, "ratio": ratio,
+             "classify": classify, "killspread": killspread}
+    args = sys.argv[1:]
+    for name in [a for a in args if a in steps] or list(steps):
+        if name == "classify" and args[args.index(name) + 1:][:1] and args[args.index(name) + 1].isdigit():
+            classify(int(args[args.index(name) + 1]))
+        else:
+            steps[name]()
