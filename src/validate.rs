@@ -30,7 +30,12 @@
 //!   `complete_response_incidence`, `objective_response_incidence` (best response within the
 //!   window; at the trial's scheduled visits when the preset's `[response]` declares `visits`,
 //!   [`crate::summary::visits`]), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
-//!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`).
+//!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`);
+//! - `<incidence>_in_crs` for any incidence above: the share among the virtual patients with
+//!   modelled CRS grade >= 1 within the window, i.e. (patients with CRS and the event) /
+//!   (patients with CRS), as trials report CRS management (e.g. `tocilizumab_incidence_in_crs`,
+//!   `steroid_incidence_in_crs`: drug given, for any reason, to a patient who had CRS); the row's
+//!   `n` is the number with CRS, and the value is empty when nobody had CRS.
 //!
 //! Each target may say `sample = "in"` (used in a calibration) or `"out"`; the report counts both.
 //! A target's `unit` must be the unit in which the model reports the metric ([`metric_unit`]), so a
