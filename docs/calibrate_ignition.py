@@ -80,7 +80,9 @@ def run(texts):
 
 
 def num(res, product, metric):
-    v = res[product][metric]["simulated"]
+    # nan when the preset has no such row (tisa-cel-all reads tocilizumab among patients with
+    # CRS since issue 14, ninth session: `tocilizumab_incidence_in_crs`)
+    v = res[product].get(metric, {}).get("simulated")
     return float(v) if v else float("nan")
 
 

@@ -30,7 +30,12 @@
 //!   `complete_response_incidence`, `objective_response_incidence` (best response within the
 //!   window; at the trial's scheduled visits when the preset's `[response]` declares `visits`,
 //!   [`crate::summary::visits`]), `b_cell_aplasia_incidence`, and `<metric>_responder_ratio` (geometric mean in complete
-//!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`).
+//!   responders over the rest, e.g. `cart_cmax_transgene_responder_ratio`);
+//! - `<incidence>_in_crs` for any incidence above: the share among the virtual patients with
+//!   modelled CRS grade >= 1 within the window, i.e. (patients with CRS and the event) /
+//!   (patients with CRS), as trials report CRS management (e.g. `tocilizumab_incidence_in_crs`,
+//!   `steroid_incidence_in_crs`: drug given, for any reason, to a patient who had CRS); the row's
+//!   `n` is the number with CRS, and the value is empty when nobody had CRS.
 //!
 //! Each target may say `sample = "in"` (used in a calibration) or `"out"`; the report counts both.
 //! A target's `unit` must be the unit in which the model reports the metric ([`metric_unit`]), so a
@@ -180,7 +185,10 @@ pub struct Row {
 }
 
 fn is_population_metric(m: &str) -> bool {
-    m.ends_with("_incidence") || m.ends_with("_median") || m.ends_with("_responder_ratio")
+    m.ends_with("_incidence")
+        || m.ends_with("_median")
+        || m.ends_with("_responder_ratio")
+        || m.ends_with(IN_CRS)
 }
 
 fn quantity_unit(model: &Model, q: Option<Quantity>) -> Option<String> {
@@ -200,7 +208,7 @@ pub fn metric_unit(model: &Model, metric: &str) -> Option<String> {
     if let Some(base) = metric.strip_suffix("_median") {
         return metric_unit(model, base);
     }
-    if metric.ends_with("_incidence") {
+    if metric.ends_with("_incidence") || metric.ends_with(&format!("_incidence{IN_CRS}")) {
         return Some("fraction".into());
     }
     if metric.ends_with("_responder_ratio") {
@@ -357,7 +365,48 @@ fn text_metric(name: &str, r: &Run) -> String {
         .unwrap_or_default()
 }
 
-fn population_value(metric: &str, runs: &[Run], best: &[String]) -> Result<Option<f64>> {
+/// The suffix of a conditional incidence: `<incidence>_in_crs` is that incidence among the virtual
+/// patients with modelled CRS (grade >= 1 within the window), as trials report CRS management.
+pub const IN_CRS: &str = "_in_crs";
+
+fn has_crs(r: &Run) -> bool {
+    number(r, "crs_grade").flatten().is_some_and(|g| g >= 1.0)
+}
+
+/// `<incidence>_in_crs`: the incidence among the patients with modelled CRS grade >= 1, i.e.
+/// (patients with CRS and the event) / (patients with CRS); `None` when nobody had CRS.
+fn in_crs_value(metric: &str, runs: &[&Run], best: &[String]) -> Result<Option<f64>> {
+    let base = metric.strip_suffix(IN_CRS).unwrap_or_default();
+    let unknown = || {
+        input_err(
+            metric,
+            format!(
+                "unknown population metric `{metric}` (`{IN_CRS}` takes an incidence metric, e.g. `tocilizumab_incidence{IN_CRS}`)"
+            ),
+        )
+    };
+    if !base.ends_with("_incidence") {
+        return Err(unknown());
+    }
+    let (crs_runs, crs_best): (Vec<&Run>, Vec<String>) = runs
+        .iter()
+        .zip(best)
+        .filter(|(r, _)| has_crs(r))
+        .map(|(r, b)| (*r, b.clone()))
+        .unzip();
+    // The base name is checked on the whole population, so an unknown name is an error even
+    // when nobody had CRS.
+    population_value(base, runs, best).map_err(|_| unknown())?;
+    if crs_runs.is_empty() {
+        return Ok(None);
+    }
+    population_value(base, &crs_runs, &crs_best)
+}
+
+fn population_value(metric: &str, runs: &[&Run], best: &[String]) -> Result<Option<f64>> {
+    if metric.ends_with(IN_CRS) {
+        return in_crs_value(metric, runs, best);
+    }
     let grade = |name: &str, r: &Run| number(r, name).flatten();
     let incidence = |name: &str, at_least: f64| -> Option<f64> {
         let hit = runs
@@ -469,7 +518,13 @@ pub fn validate_model(model: &Model, n: Option<usize>) -> Result<Vec<Row>> {
         let (simulated, count) = if let Some(day) = day_of(&t.metric) {
             (Some(cart_at(model, &typical, day)?), 1)
         } else if is_population_metric(&t.metric) {
-            (population_value(&t.metric, &runs, &best)?, runs.len())
+            let all: Vec<&Run> = runs.iter().collect();
+            let count = if t.metric.ends_with(IN_CRS) {
+                runs.iter().filter(|r| has_crs(r)).count()
+            } else {
+                runs.len()
+            };
+            (population_value(&t.metric, &all, &best)?, count)
         } else {
             match number(&typical, &t.metric) {
                 Some(v) => (v, 1),
