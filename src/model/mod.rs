@@ -694,24 +694,35 @@ impl Model {
         }
     }
 
+    /// The states observable `i`'s program reads (indices into the state vector): all that
+    /// [`observe_one`](Self::observe_one) reads of its `y`.
+    pub fn observable_reads(&self, i: usize) -> &[usize] {
+        &self.obs_reads[i]
+    }
+
+    /// Observable `i` prepared for reads at many points ([`Observer::at`]: the value of
+    /// [`observe_one`](Self::observe_one), bit for bit, with the lookups done once).
+    pub fn observer(&self, i: usize) -> Observer<'_> {
+        let state = match self.observables[i].expr {
+            Node::Var(slot) if (1..=self.n_states()).contains(&slot) => Some(slot - 1),
+            _ => None,
+        };
+        Observer {
+            state,
+            reads: &self.obs_reads[i],
+            program: &self.obs_programs[i],
+            slot: self.obs_slots[i],
+        }
+    }
+
     /// One observable at one time point (`v` prepared as for `rhs`); only the assignments it
     /// depends on are evaluated.
     #[inline]
     pub fn observe_one(&self, v: &mut [f64], t: f64, y: &[f64], i: usize) -> f64 {
-        // An observable that is a state (the default model's `crs_drive = S`) is read directly.
-        if let Node::Var(slot) = self.observables[i].expr {
-            if (1..=y.len()).contains(&slot) {
-                return y[slot - 1];
-            }
-        }
-        // Time and the states the program reads (the others are not read: every program
-        // writes the time and the states it reads before running).
-        v[0] = t;
-        for &j in &self.obs_reads[i] {
-            v[1 + j] = y[j];
-        }
-        self.obs_programs[i].run(v);
-        v[self.obs_slots[i]]
+        // An observable that is a state (the default model's `crs_drive = S`) is read directly;
+        // else time and the states the program reads are written (the others are not read:
+        // every program writes the time and the states it reads before running).
+        self.observer(i).at(v, t, y)
     }
 
     /// The assignments (positions in evaluation order) an expression needs, directly or through
@@ -740,6 +751,34 @@ impl Model {
         for (i, o) in out.iter_mut().enumerate() {
             *o = self.observe_one(v, t, y, i);
         }
+    }
+}
+
+/// One observable of a model, its lookups done ([`Model::observer`]).
+pub struct Observer<'m> {
+    /// The state the observable is, when it is one (read directly).
+    state: Option<usize>,
+    /// The states its program reads.
+    reads: &'m [usize],
+    program: &'m Program,
+    /// Where the program leaves the value.
+    slot: usize,
+}
+
+impl Observer<'_> {
+    /// The observable at `t` with states `y` (`v` prepared as for `Model::rhs`): what
+    /// [`Model::observe_one`] does, in the same order.
+    #[inline]
+    pub fn at(&self, v: &mut [f64], t: f64, y: &[f64]) -> f64 {
+        if let Some(j) = self.state {
+            return y[j];
+        }
+        v[0] = t;
+        for &j in self.reads {
+            v[1 + j] = y[j];
+        }
+        self.program.run(v);
+        v[self.slot]
     }
 }
 

@@ -150,6 +150,10 @@ impl Segment for Chain {
         let i = self.starts.partition_point(|&s| s <= t).saturating_sub(1);
         self.pieces[i].eval(t, out)
     }
+    fn eval_some(&self, t: f64, which: &[usize], out: &mut [f64]) {
+        let i = self.starts.partition_point(|&s| s <= t).saturating_sub(1);
+        self.pieces[i].eval_some(t, which, out)
+    }
     fn steps(&self) -> &[f64] {
         &self.steps
     }

@@ -52,6 +52,8 @@ struct Rhs<'a> {
     stiff_hits: u32,
     /// The power iteration's vector, carried from check to check (warm start).
     power_vector: Vec<f64>,
+    /// The Jacobian column by column (scratch of `stiffness::stability_limited`).
+    jac_cols: Vec<f64>,
     /// Analytic Jacobians evaluated by the early check.
     jacobians: &'a Cell<u64>,
 }
@@ -158,6 +160,7 @@ impl dp5::Problem for Rhs<'_> {
                     h,
                     STIFF_H_RHO,
                     &mut self.power_vector,
+                    &mut self.jac_cols,
                 );
                 if limited == Some(true) {
                     self.stiff_hits += 1;
@@ -216,6 +219,7 @@ impl<'a> Rhs<'a> {
             jac: Vec::new(),
             stiff_hits: 0,
             power_vector: Vec::new(),
+            jac_cols: Vec::new(),
             jacobians: &cells.jacobians,
         }
     }
@@ -403,6 +407,11 @@ impl<const N: usize> Segment for FixedSegment<N> {
     }
     fn eval(&self, t: f64, out: &mut [f64]) {
         if t >= self.t1 || !self.dense.evaluate::<N>(t, out) {
+            out.copy_from_slice(&self.y1);
+        }
+    }
+    fn eval_some(&self, t: f64, which: &[usize], out: &mut [f64]) {
+        if t >= self.t1 || !self.dense.evaluate_some::<N>(t, which, out) {
             out.copy_from_slice(&self.y1);
         }
     }

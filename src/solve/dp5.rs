@@ -93,6 +93,36 @@ impl Dense {
         if x < self.lower {
             return false;
         }
+        let index = self.locate(x);
+        self.evaluate_step::<N>(index, x, out)
+    }
+
+    /// [`evaluate`](Self::evaluate) of the components `which` only (`out[i]` for `i` in
+    /// `which`; the rest of `out` untouched): the same step and, component by component, the
+    /// same operations, so the same bits.
+    pub fn evaluate_some<const N: usize>(&self, x: f64, which: &[usize], out: &mut [f64]) -> bool {
+        if x < self.lower {
+            return false;
+        }
+        let index = self.locate(x);
+        if index == self.breaks.len() {
+            return false;
+        }
+        let (theta, theta1, c) = self.polynomial(index, x, N);
+        let n = N;
+        for &i in which {
+            let mut r = c[4 * n + i];
+            r = c[3 * n + i] + r * theta1;
+            r = c[2 * n + i] + r * theta;
+            r = c[n + i] + r * theta1;
+            out[i] = c[i] + r * theta;
+        }
+        true
+    }
+
+    /// The step holding `x` (>= `lower`): `breaks.len()` past the last step.
+    #[inline]
+    fn locate(&self, x: f64) -> usize {
         // The ends increase strictly, so this is the index ode_solvers' binary search finds: the
         // end equal to `x`, else the first end after it: the one step with
         // `breaks[index - 1] < x <= breaks[index]`, tried first at the last step read and the
@@ -100,14 +130,13 @@ impl Dense {
         let b = &self.breaks;
         let starts_before = |i: usize| i == 0 || b[i - 1] < x;
         let last = self.last.load(Ordering::Relaxed);
-        let index = if last < b.len() && x <= b[last] && starts_before(last) {
+        if last < b.len() && x <= b[last] && starts_before(last) {
             last
         } else if last + 1 < b.len() && x <= b[last + 1] && b[last] < x {
             last + 1
         } else {
             b.partition_point(|&e| e < x)
-        };
-        self.evaluate_step::<N>(index, x, out)
+        }
     }
 
     /// [`evaluate`](Self::evaluate) for increasing `x`: the step found by scanning forward from
@@ -126,16 +155,8 @@ impl Dense {
         if index == self.breaks.len() {
             return false;
         }
-        self.last.store(index, Ordering::Relaxed);
-        let lower = if index == 0 {
-            self.lower
-        } else {
-            self.breaks[index - 1]
-        };
-        let theta = (x - lower) / self.h[index];
-        let theta1 = 1.0 - theta;
+        let (theta, theta1, c) = self.polynomial(index, x, N);
         let n = N;
-        let c = &self.coef[5 * n * index..5 * n * (index + 1)];
         for (i, o) in out[..N].iter_mut().enumerate() {
             let mut r = c[4 * n + i];
             r = c[3 * n + i] + r * theta1;
@@ -144,6 +165,24 @@ impl Dense {
             *o = c[i] + r * theta;
         }
         true
+    }
+
+    /// Step `index` (< the step count) becomes the last read; its theta, 1 - theta at `x`
+    /// and its coefficients.
+    #[inline(always)]
+    fn polynomial(&self, index: usize, x: f64, n: usize) -> (f64, f64, &[f64]) {
+        self.last.store(index, Ordering::Relaxed);
+        let lower = if index == 0 {
+            self.lower
+        } else {
+            self.breaks[index - 1]
+        };
+        let theta = (x - lower) / self.h[index];
+        (
+            theta,
+            1.0 - theta,
+            &self.coef[5 * n * index..5 * n * (index + 1)],
+        )
     }
 }
 
@@ -586,7 +625,22 @@ mod tests {
             assert!(dense.evaluate::<2>(t, &mut out));
             assert_eq!(out[0].to_bits(), theirs[0].to_bits(), "t {t}");
             assert_eq!(out[1].to_bits(), theirs[1].to_bits(), "t {t}");
+            // One component alone: its bits, and the other entry left as it was.
+            for i in 0..2 {
+                let mut one = [f64::NAN; 2];
+                assert!(dense.evaluate_some::<2>(t, &[i], &mut one));
+                assert_eq!(
+                    one[i].to_bits(),
+                    theirs[i].to_bits(),
+                    "t {t}, component {i}"
+                );
+                assert!(one[1 - i].is_nan());
+            }
         }
+        assert!(
+            !dense.evaluate_some::<2>(-1e-3, &[0], &mut out)
+                && !dense.evaluate_some::<2>(end * 1.01, &[1], &mut out)
+        );
     }
 
     #[test]

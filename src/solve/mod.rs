@@ -93,6 +93,13 @@ pub trait Segment: Send + Sync {
     fn step_end(&self, k: usize, out: &mut [f64]) {
         self.eval(self.steps()[k], out)
     }
+    /// [`eval`](Self::eval) of the components `which` only: `out[i]` for every `i` in `which`
+    /// is `eval`'s, bit for bit; the other entries of `out` may or may not be written. For
+    /// readers of one or a few states (a graded quantity, an observable's inputs).
+    fn eval_some(&self, t: f64, which: &[usize], out: &mut [f64]) {
+        let _ = which;
+        self.eval(t, out)
+    }
     /// [`eval`](Self::eval) for times read in increasing order (an output grid): `hint` keeps
     /// where the last read was, so the step holding `t` is found by scanning forward from there
     /// instead of a binary search. The same step and the same value as `eval` for any `t`.

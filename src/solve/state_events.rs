@@ -307,6 +307,9 @@ impl Segment for Cut {
     fn eval(&self, t: f64, out: &mut [f64]) {
         self.inner.eval(t, out)
     }
+    fn eval_some(&self, t: f64, which: &[usize], out: &mut [f64]) {
+        self.inner.eval_some(t, which, out)
+    }
     fn eval_from(&self, t: f64, hint: &mut super::Hint, out: &mut [f64]) {
         self.inner.eval_from(t, hint, out)
     }

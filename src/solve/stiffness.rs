@@ -3,22 +3,83 @@
 
 use crate::model::Model;
 
-/// `out = jac x` for `jac` row-major n x n.
+/// `out = J x` from `cols`, J stored column by column (`cols[j * n + i]` = J[i][j]): each
+/// `out[i]` is the sum over j = 0, 1, ..., n - 1 of J[i][j] x[j], added in that order from the
+/// start value of `f64`'s `sum`, i.e. the bits of the row-by-row
+/// `row.iter().zip(x).map(|(a, b)| a * b).sum()`. The rows are summed side by side in an array
+/// of `N` accumulators, which the compiler keeps in vector registers (two rows per
+/// instruction): fewer instructions than the row-by-row sums.
 #[inline(always)]
-fn mat_vec(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
-    for (o, row) in out[..n].iter_mut().zip(jac[..n * n].chunks_exact(n)) {
-        *o = row.iter().zip(&x[..n]).map(|(a, b)| a * b).sum();
+fn mat_vec<const N: usize>(cols: &[f64], x: &[f64], out: &mut [f64]) {
+    let start: f64 = std::iter::empty::<f64>().sum();
+    let mut acc = [start; N];
+    for (col, &xj) in cols[..N * N].chunks_exact(N).zip(&x[..N]) {
+        let col: &[f64; N] = col.try_into().expect("a column has N entries");
+        for (o, &a) in acc.iter_mut().zip(col) {
+            *o += a * xj;
+        }
+    }
+    out[..N].copy_from_slice(&acc);
+}
+
+/// [`mat_vec`] for any `n` (the same sums in the same order, accumulated in `out`).
+fn mat_vec_any(n: usize, cols: &[f64], x: &[f64], out: &mut [f64]) {
+    let out = &mut out[..n];
+    out.fill(std::iter::empty::<f64>().sum());
+    for (col, &xj) in cols[..n * n].chunks_exact(n).zip(&x[..n]) {
+        for (o, &a) in out.iter_mut().zip(col) {
+            *o += a * xj;
+        }
     }
 }
 
-/// [`mat_vec`] with the size known at compile time for up to 24 states (the states dopri5's own
-/// stepper runs at fixed size; the default model has 17): the same sums in the same order.
-fn mat_vec_sized(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
+/// `jac` (row-major n x n) column by column into `cols`, as [`mat_vec`] reads it.
+#[inline(always)]
+fn transpose<const N: usize>(jac: &[f64], cols: &mut [f64]) {
+    let cols = &mut cols[..N * N];
+    for (i, row) in jac[..N * N].chunks_exact(N).enumerate() {
+        let row: &[f64; N] = row.try_into().expect("a row has N entries");
+        for (j, &a) in row.iter().enumerate() {
+            cols[j * N + i] = a;
+        }
+    }
+}
+
+/// [`transpose`] for any `n`.
+fn transpose_any(n: usize, jac: &[f64], cols: &mut [f64]) {
+    for (i, row) in jac[..n * n].chunks_exact(n).enumerate() {
+        for (j, &a) in row.iter().enumerate() {
+            cols[j * n + i] = a;
+        }
+    }
+}
+
+/// `out = J x` ([`mat_vec`]) for the state count `n`.
+/// Sizes up to 24 (the states dopri5's own stepper runs at fixed size; the default model has
+/// 19) are known at compile time.
+fn mat_vec_sized(n: usize, cols: &[f64], x: &[f64], out: &mut [f64]) {
     macro_rules! sized {
         ($($k:literal)*) => {
             match n {
-                $( $k => mat_vec($k, jac, x, out), )*
-                _ => mat_vec(n, jac, x, out),
+                $( $k => mat_vec::<$k>(cols, x, out), )*
+                _ => mat_vec_any(n, cols, x, out),
+            }
+        };
+    }
+    sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
+}
+
+/// `jac` (row-major n x n) column by column into `cols` (resized to n x n; every entry is
+/// written, so no zeroing when it already has that length).
+fn columns(jac: &[f64], n: usize, cols: &mut Vec<f64>) {
+    if cols.len() != n * n {
+        cols.resize(n * n, 0.0);
+    }
+    macro_rules! sized {
+        ($($k:literal)*) => {
+            match n {
+                $( $k => transpose::<$k>(jac, cols), )*
+                _ => transpose_any(n, jac, cols),
             }
         };
     }
@@ -38,11 +99,11 @@ fn normalise(x: &mut [f64]) {
     x.iter_mut().for_each(|v| *v /= norm);
 }
 
-/// `iters` power iterations on `jac` from `x` (unit length; left at the last iterate): the
+/// `iters` power iterations on J (`cols`: column by column, [`columns`]) from `x` (unit length; left at the last iterate): the
 /// geometric mean of the growth factors |J x_k| / |x_k| from iteration `skip` on, which tends to
 /// |lambda_max| also for a complex pair; infinite when J x is not finite, 0 when it vanishes
 /// (`x` is then cleared).
-fn power_iteration(jac: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u32) -> f64 {
+fn power_iteration(cols: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u32) -> f64 {
     let mut jx = [0.0f64; 64];
     let mut jx_heap = Vec::new();
     let jx: &mut [f64] = if n <= jx.len() {
@@ -53,7 +114,7 @@ fn power_iteration(jac: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u3
     };
     let (mut log_sum, mut count) = (0.0, 0);
     for it in 0..iters {
-        mat_vec_sized(n, jac, x, jx);
+        mat_vec_sized(n, cols, x, jx);
         let r = jx.iter().map(|v| v * v).sum::<f64>().sqrt();
         if r == 0.0 || !r.is_finite() {
             x.clear();
@@ -81,7 +142,9 @@ pub(super) fn spectral_radius(jac: &[f64], n: usize, x: &mut Vec<f64>) -> f64 {
         *x = start_vector(n);
         normalise(x);
     }
-    power_iteration(jac, n, x, iters, skip)
+    let mut cols = Vec::new();
+    columns(jac, n, &mut cols);
+    power_iteration(&cols, n, x, iters, skip)
 }
 
 /// A lower bound of rho(J): |trace J| / n, the magnitude of the mean eigenvalue.
@@ -89,20 +152,9 @@ pub(super) fn trace_bound(jac: &[f64], n: usize) -> f64 {
     (0..n).map(|i| jac[i * n + i]).sum::<f64>().abs() / n as f64
 }
 
-/// h rho(J) >= `level` for `jac` (row-major n x n), cheaply: false at once when h min(||J||_inf,
-/// ||J||_1) (an upper bound of h rho(J)) is below `level`; else a power iteration warm-started
-/// from `x` (the previous call's vector, updated; empty on the first call, then the fixed start
-/// of [`spectral_radius`] and 16 iterations averaging the last 10), 8 iterations averaging the
-/// growth of the last 4. A
-/// Jacobian that is not finite gives no answer (None).
-pub(super) fn stability_limited(
-    jac: &[f64],
-    n: usize,
-    h: f64,
-    level: f64,
-    x: &mut Vec<f64>,
-) -> Option<bool> {
-    // The smaller of the row-sum and the column-sum norm (both bound rho(J)).
+/// min(||J||_inf, ||J||_1) for `jac` (row-major n x n; the column sums only up to 64 states):
+/// each row's sum of |J[i][j]| in the order j = 0, 1, ...; each column's in the order i = 0, 1, ....
+fn norm_bound(jac: &[f64], n: usize) -> f64 {
     let mut norm = 0.0f64;
     let mut cols = [0.0f64; 64];
     for row in jac.chunks_exact(n) {
@@ -114,6 +166,64 @@ pub(super) fn stability_limited(
     if n <= cols.len() {
         norm = norm.min(cols[..n].iter().fold(0.0f64, |m, &c| m.max(c)));
     }
+    norm
+}
+
+/// [`norm_bound`] with the size known at compile time (the same sums in the same order, so the
+/// same bits; the column sums in vector registers), writing J column by column into `cols` on
+/// the way (as [`columns`] does).
+#[inline(always)]
+fn norm_and_columns<const N: usize>(jac: &[f64], cols: &mut [f64]) -> f64 {
+    let cols = &mut cols[..N * N];
+    let mut norm = 0.0f64;
+    let mut sums = [0.0f64; N];
+    for (i, row) in jac[..N * N].chunks_exact(N).enumerate() {
+        let row: &[f64; N] = row.try_into().expect("a row has N entries");
+        norm = norm.max(row.iter().map(|a| a.abs()).sum());
+        for (c, a) in sums.iter_mut().zip(row) {
+            *c += a.abs();
+        }
+        for (j, &a) in row.iter().enumerate() {
+            cols[j * N + i] = a;
+        }
+    }
+    norm.min(sums.iter().fold(0.0f64, |m, &c| m.max(c)))
+}
+
+/// h rho(J) >= `level` for `jac` (row-major n x n), cheaply: false at once when h min(||J||_inf,
+/// ||J||_1) (an upper bound of h rho(J)) is below `level`; else a power iteration warm-started
+/// from `x` (the previous call's vector, updated; empty on the first call, then the fixed start
+/// of [`spectral_radius`] and 16 iterations averaging the last 10), 8 iterations averaging the
+/// growth of the last 4. A
+/// Jacobian that is not finite gives no answer (None). `jac_cols` is scratch (the Jacobian column
+/// by column for the power iteration), kept by the caller to avoid an allocation per check.
+pub(super) fn stability_limited(
+    jac: &[f64],
+    n: usize,
+    h: f64,
+    level: f64,
+    x: &mut Vec<f64>,
+    jac_cols: &mut Vec<f64>,
+) -> Option<bool> {
+    // The smaller of the row-sum and the column-sum norm (both bound rho(J)); up to 24 states,
+    // J column by column into `jac_cols` on the way (for the power iteration).
+    let transposed = n <= 24;
+    let norm = if transposed {
+        if jac_cols.len() != n * n {
+            jac_cols.resize(n * n, 0.0);
+        }
+        macro_rules! sized {
+            ($($k:literal)*) => {
+                match n {
+                    $( $k => norm_and_columns::<$k>(jac, jac_cols), )*
+                    _ => unreachable!("n <= 24"),
+                }
+            };
+        }
+        sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
+    } else {
+        norm_bound(jac, n)
+    };
     if !norm.is_finite() {
         return None;
     }
@@ -134,7 +244,10 @@ pub(super) fn stability_limited(
         return None;
     }
     x.iter_mut().for_each(|v| *v /= norm0);
-    let rho = power_iteration(jac, n, x, iters, skip);
+    if !transposed {
+        columns(jac, n, jac_cols);
+    }
+    let rho = power_iteration(jac_cols, n, x, iters, skip);
     Some(rho.is_finite() && h * rho >= level)
 }
 
@@ -162,4 +275,194 @@ pub(super) fn jacobian_radius(
         }
     }
     spectral_radius(&jac, n, &mut x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row-by-row product the power iteration used before [`mat_vec`] (the reference).
+    fn mat_vec_rows(n: usize, jac: &[f64], x: &[f64], out: &mut [f64]) {
+        for (o, row) in out[..n].iter_mut().zip(jac[..n * n].chunks_exact(n)) {
+            *o = row.iter().zip(&x[..n]).map(|(a, b)| a * b).sum();
+        }
+    }
+
+    /// The power iteration as it was with [`mat_vec_rows`] (the reference).
+    fn power_iteration_rows(jac: &[f64], n: usize, x: &mut Vec<f64>, iters: u32, skip: u32) -> f64 {
+        let mut jx = vec![0.0; n];
+        let (mut log_sum, mut count) = (0.0, 0);
+        for it in 0..iters {
+            mat_vec_rows(n, jac, x, &mut jx);
+            let r = jx.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if r == 0.0 || !r.is_finite() {
+                x.clear();
+                return if r == 0.0 { 0.0 } else { f64::INFINITY };
+            }
+            if it >= skip {
+                log_sum += r.ln();
+                count += 1;
+            }
+            for (a, b) in x.iter_mut().zip(jx.iter()) {
+                *a = b / r;
+            }
+        }
+        (log_sum / f64::from(count)).exp()
+    }
+
+    /// `stability_limited` as it was, row by row (the reference).
+    fn stability_limited_rows(
+        jac: &[f64],
+        n: usize,
+        h: f64,
+        level: f64,
+        x: &mut Vec<f64>,
+    ) -> Option<bool> {
+        let mut norm = 0.0f64;
+        let mut cols = [0.0f64; 64];
+        for row in jac.chunks_exact(n) {
+            norm = norm.max(row.iter().map(|a| a.abs()).sum());
+            for (c, a) in cols.iter_mut().zip(row) {
+                *c += a.abs();
+            }
+        }
+        if n <= cols.len() {
+            norm = norm.min(cols[..n].iter().fold(0.0f64, |m, &c| m.max(c)));
+        }
+        if !norm.is_finite() {
+            return None;
+        }
+        if h * norm < level {
+            return Some(false);
+        }
+        if h * trace_bound(jac, n) >= level {
+            return Some(true);
+        }
+        let (iters, skip) = if x.len() == n { (8, 4) } else { (16, 6) };
+        if x.len() != n {
+            *x = start_vector(n);
+        }
+        let norm0 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !(norm0 > 0.0 && norm0.is_finite()) {
+            x.clear();
+            return None;
+        }
+        x.iter_mut().for_each(|v| *v /= norm0);
+        let rho = power_iteration_rows(jac, n, x, iters, skip);
+        Some(rho.is_finite() && h * rho >= level)
+    }
+
+    /// The stiffness check gives the old row-by-row check's answers and leaves the same warm
+    /// vector, bit for bit, over checks in a row (cold, then warm) on Jacobians of 2-30 states,
+    /// at step sizes where the norm bound, the trace bound and the power iteration decide, and
+    /// with non-finite entries.
+    #[test]
+    fn stability_check_equals_row_by_row() {
+        let mut seed = 3;
+        let mut decided_by_power = 0;
+        for n in [2, 3, 7, 16, 19, 24, 25, 30] {
+            for h in [1e-9, 1e-4, 1e-2, 0.3, 10.0] {
+                let (mut xa, mut xb, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+                for check in 0..6 {
+                    let mut jac = matrix(n, &mut seed);
+                    if check == 4 {
+                        jac[n + 1] = if n % 2 == 0 { f64::NAN } else { f64::INFINITY };
+                    }
+                    let want = stability_limited_rows(&jac, n, h, 2.5, &mut xa);
+                    let got = stability_limited(&jac, n, h, 2.5, &mut xb, &mut scratch);
+                    assert_eq!(want, got, "n = {n}, h = {h}, check {check}");
+                    assert_eq!(xa.len(), xb.len());
+                    for (a, b) in xa.iter().zip(&xb) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "n = {n}, h = {h}");
+                    }
+                    decided_by_power += usize::from(!xa.is_empty() && want.is_some());
+                }
+            }
+        }
+        assert!(decided_by_power > 50, "{decided_by_power}");
+    }
+
+    /// Pseudo-random matrix entries spanning many magnitudes, both signs, with exact zeros and
+    /// negative zeros (sparse Jacobians are mostly zeros).
+    fn matrix(n: usize, seed: &mut u64) -> Vec<f64> {
+        (0..n * n)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let u = (*seed >> 11) as f64 / (1u64 << 53) as f64;
+                match *seed % 7 {
+                    0..=2 => 0.0,
+                    3 => -0.0,
+                    _ => (u - 0.5) * 10f64.powi((*seed % 13) as i32 - 6),
+                }
+            })
+            .collect()
+    }
+
+    /// The column-by-column product gives the row-by-row sums bit for bit, at every size the
+    /// compile-time dispatch covers and beyond it.
+    #[test]
+    fn column_product_equals_row_sums_bit_for_bit() {
+        let mut seed = 7;
+        for n in 1..=30 {
+            for _ in 0..20 {
+                let jac = matrix(n, &mut seed);
+                let x = matrix(1, &mut seed)
+                    .into_iter()
+                    .chain(matrix(n, &mut seed))
+                    .take(n)
+                    .collect::<Vec<_>>();
+                let (mut want, mut got) = (vec![1.0; n], vec![2.0; n]);
+                mat_vec_rows(n, &jac, &x, &mut want);
+                let mut cols = Vec::new();
+                columns(&jac, n, &mut cols);
+                mat_vec_sized(n, &cols, &x, &mut got);
+                for i in 0..n {
+                    assert_eq!(want[i].to_bits(), got[i].to_bits(), "n = {n}, row {i}");
+                }
+            }
+        }
+    }
+
+    /// The power iteration (cold and warm, as `spectral_radius` and `stability_limited` run it)
+    /// gives the reference's growth factor and last iterate bit for bit, so every stiffness
+    /// decision is the same.
+    #[test]
+    fn power_iteration_equals_row_by_row_bit_for_bit() {
+        let mut seed = 11;
+        let mut nonzero = 0;
+        for n in [2, 5, 17, 19, 24, 27] {
+            for _ in 0..10 {
+                let jac = matrix(n, &mut seed);
+                let mut start = start_vector(n);
+                normalise(&mut start);
+                for (iters, skip) in [(24, 8), (16, 6), (8, 4)] {
+                    let (mut xa, mut xb) = (start.clone(), start.clone());
+                    let want = power_iteration_rows(&jac, n, &mut xa, iters, skip);
+                    let mut cols = Vec::new();
+                    columns(&jac, n, &mut cols);
+                    let got = power_iteration(&cols, n, &mut xb, iters, skip);
+                    assert_eq!(want.to_bits(), got.to_bits(), "n = {n}");
+                    assert_eq!(xa.len(), xb.len());
+                    for (a, b) in xa.iter().zip(&xb) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "n = {n}");
+                    }
+                    nonzero += usize::from(want > 0.0);
+                }
+                let mut xs = Vec::new();
+                let got = spectral_radius(&jac, n, &mut xs);
+                let mut xr = start_vector(n);
+                normalise(&mut xr);
+                let want = power_iteration_rows(&jac, n, &mut xr, 24, 8);
+                assert_eq!(want.to_bits(), got.to_bits(), "n = {n}");
+                assert_eq!(xs.len(), xr.len());
+                for (a, b) in xs.iter().zip(&xr) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "n = {n}");
+                }
+            }
+        }
+        // The comparisons above compared real growth factors, not only zeros.
+        assert!(nonzero > 100, "{nonzero}");
+    }
 }

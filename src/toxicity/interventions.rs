@@ -112,6 +112,15 @@ impl<'m> InterventionTrigger<'m> {
         let observed = quantities
             .iter()
             .any(|q| matches!(q, Some(Quantity::Observable(_))));
+        // The states the two quantities read: the refinements between samples interpolate
+        // only these (`Segment::eval_some`).
+        let mut which: Vec<usize> = Vec::new();
+        for q in quantities.iter().flatten() {
+            match *q {
+                Quantity::State(i) => which.push(i),
+                Quantity::Observable(i) => which.extend_from_slice(model.observable_reads(i)),
+            }
+        }
         let mut v = if observed {
             self.slots_for(params)
         } else {
@@ -122,7 +131,7 @@ impl<'m> InterventionTrigger<'m> {
             let t = (day * per_day).clamp(seg.t0(), seg.t1());
             match k {
                 Some(k) => seg.step_end(k, &mut y),
-                None => seg.eval(t, &mut y),
+                None => seg.eval_some(t, &which, &mut y),
             }
             quantities.map(|q| match q {
                 Some(Quantity::State(i)) => y[i],
