@@ -38,6 +38,9 @@
 //!   `n` is the number with CRS, and the value is empty when nobody had CRS.
 //!
 //! Each target may say `sample = "in"` (used in a calibration) or `"out"`; the report counts both.
+//! A simulated fraction carries its Monte Carlo standard error sqrt(p (1 - p) / n) ([`Row::mc_se`],
+//! CSV column `mc_se`); the text report says how many fractions lie within two of them of a range
+//! edge, where the flag is not settled by the population's size (docs/presets.md, ninth session).
 //! A target's `unit` must be the unit in which the model reports the metric ([`metric_unit`]), so a
 //! figure is always compared in the unit it was published in.
 //!
@@ -182,6 +185,47 @@ pub struct Row {
     pub tolerance: String,
     /// `in` (used in a calibration), `out` (out-of-sample) or empty (not stated).
     pub sample: String,
+}
+
+impl Row {
+    /// Monte Carlo standard error of a simulated population fraction (an `_incidence` or
+    /// `_incidence_in_crs` row): sqrt(p (1 - p) / n), the binomial standard error of a share of
+    /// `n` independent virtual patients. `None` for the typical patient's metrics, medians and
+    /// ratios (no closed form) and for an empty value.
+    pub fn mc_se(&self) -> Option<f64> {
+        let fraction = self.metric.ends_with("_incidence")
+            || self.metric.ends_with(&format!("_incidence{IN_CRS}"));
+        let p = self.simulated?;
+        (fraction && self.n > 1).then(|| (p * (1.0 - p) / self.n as f64).sqrt())
+    }
+
+    /// The simulated fraction lies within two Monte Carlo standard errors of an edge of its
+    /// accepted range, so its within/miss flag may change with the population's size or seed.
+    pub fn near_edge(&self) -> bool {
+        match (self.simulated, self.mc_se()) {
+            (Some(p), Some(se)) if se > 0.0 => {
+                (p - self.low).abs() < 2.0 * se || (p - self.high).abs() < 2.0 * se
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The report's Monte Carlo line: how many population fractions sit within two standard errors
+/// of a range edge (their flags are not settled by this population's size).
+pub fn noise_line(rows: &[Row]) -> String {
+    let fractions = rows.iter().filter(|r| r.mc_se().is_some()).count();
+    let near: Vec<&Row> = rows.iter().filter(|r| r.near_edge()).collect();
+    let (near_in, near_out) = (
+        near.iter().filter(|r| r.sample == "in").count(),
+        near.iter().filter(|r| r.sample == "out").count(),
+    );
+    format!(
+        "Monte Carlo: {} of {fractions} simulated fractions lie within 2 standard errors \
+         (sqrt(p(1-p)/n)) of a range edge ({near_in} in-sample, {near_out} out-of-sample): their \
+         flags may change with --n (column mc_se of --out)",
+        near.len()
+    )
 }
 
 fn is_population_metric(m: &str) -> bool {
@@ -670,6 +714,10 @@ pub fn table(rows: &[Row]) -> String {
         out.push_str(&line(c));
     }
     out.push('\n');
+    if rows.iter().any(|r| r.mc_se().is_some()) {
+        out.push_str(&noise_line(rows));
+        out.push('\n');
+    }
     out.push_str(&counts_line(rows));
     out.push('\n');
     out
@@ -689,6 +737,7 @@ pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
             "within",
             "sample",
             "n",
+            "mc_se",
             "source",
             "tolerance",
         ])
@@ -706,6 +755,7 @@ pub fn write_csv(rows: &[Row], w: &mut dyn Write) -> Result<()> {
             if r.within { "yes" } else { "no" }.into(),
             r.sample.clone(),
             r.n.to_string(),
+            r.mc_se().map_or(String::new(), fmt_num),
             r.source.clone(),
             r.tolerance.clone(),
         ];

@@ -364,7 +364,7 @@ fn cli_validate_writes_the_csv_and_counts_misses() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "product,metric,simulated,published,low,high,unit,within,sample,n,source,tolerance"
+        "product,metric,simulated,published,low,high,unit,within,sample,n,mc_se,source,tolerance"
     );
     let n_targets = Spec::of(&Model::resolve("axi-cel").unwrap())
         .unwrap()
