@@ -569,12 +569,9 @@ mod tests {
     use super::{argmax, Samples};
     use crate::model::{Model, Quantity};
 
-    /// [`Samples::values`] of an observable (its loop without delays) gives, bit for bit, what
-    /// [`Probe::quantity`](super::Probe) gives at each sample point, for every observable of the
-    /// default model over a 60-day run (several segments: doses, interventions), on windows of
-    /// 28 and 60 days.
-    #[test]
-    fn observable_values_equal_the_probe_at_every_point() {
+    /// The default model's typical patient over 60 days (a 28-day window): several segments
+    /// (doses, interventions).
+    fn sixty_day_run() -> (Model, crate::run::Run) {
         let model = Model::resolve("cartox").unwrap();
         let inputs = crate::regimen::Inputs::builder(&model).build();
         let opts = crate::run::RunOptions {
@@ -583,6 +580,16 @@ mod tests {
             ..crate::run::RunOptions::for_model(&model)
         };
         let run = crate::run::run(&model, &inputs, &opts).expect("runs");
+        (model, run)
+    }
+
+    /// [`Samples::values`] of an observable (its loop without delays) gives, bit for bit, what
+    /// [`Probe::quantity`](super::Probe) gives at each sample point, for every observable of the
+    /// default model over a 60-day run (several segments: doses, interventions), on windows of
+    /// 28 and 60 days.
+    #[test]
+    fn observable_values_equal_the_probe_at_every_point() {
+        let (model, run) = sixty_day_run();
         assert!(run.solution.n_segments() > 2, "a run with events");
         let mut compared = 0;
         for end in [28.0, 60.0] {
@@ -616,14 +623,7 @@ mod tests {
     /// whole interpolated state (`Segment::eval`) on a fresh value vector.
     #[test]
     fn probe_reads_equal_whole_state_reads() {
-        let model = Model::resolve("cartox").unwrap();
-        let inputs = crate::regimen::Inputs::builder(&model).build();
-        let opts = crate::run::RunOptions {
-            days: 60.0,
-            window: 28.0,
-            ..crate::run::RunOptions::for_model(&model)
-        };
-        let run = crate::run::run(&model, &inputs, &opts).expect("runs");
+        let (model, run) = sixty_day_run();
         let sol = &run.solution;
         assert!(sol.n_segments() > 2, "a run with events");
         let samples = Samples::new(&model, sol, 60.0);
