@@ -2,7 +2,8 @@
 """Measurement record (issue 14, tenth session; docs/presets.md, section "Issue 14, tenth session:
 the calibration chain at n = 2000 (measured)"): the whole in-sample calibration chain rerun at a
 population size N where Monte Carlo noise is small, each stage by its own existing rule, grid and
-targets, in chain order, on COPIES of models/ (nothing here writes models/), then the full
+targets, in chain order, on COPIES of models/ (nothing here writes models/ except the explicit
+`--values .. --write` adoption command below), then the full
 validation table at N (and at n = 200, and at any `--table M`) for the shipped model and for the
 chain's values.
 
@@ -49,7 +50,12 @@ Usage:
 It prints each stage's scan and choice, the chosen values vs shipped, the exact TOML values to
 write, and the full table at N (and at n = 200) for shipped vs chain: counts, rows whose flag
 differs, and the issue's two conditions (out-of-sample >= 25/35; CARTITUDE-1 and KarMMa CRS and
-ICANS any-grade rows within).
+ICANS any-grade rows within). The n = 2000 chain's values are also recorded as JSON in
+docs/presets.md (section "Issue 14, tenth session: the calibration chain at n = 2000").
+
+Result at N = 2000 (docs/presets.md): out-of-sample 26/35 (shipped) -> 23/35 (chain) at n = 2000,
+25 -> 21 at n = 5000, 24 -> 21 at n = 200; in-sample 37 -> 35 at n = 2000; the CARTITUDE-1 / KarMMa
+condition holds for the chain at every n. Measured, not adopted.
 """
 import csv
 import io
