@@ -108,42 +108,91 @@ impl Response {
     }
 }
 
-/// First time, after `vals` has gone below `level` (at or below it when `strict`), that it is
-/// back above it, scanning sample points in order; linear interpolation between the two points.
-fn recovery_day(days: &[f64], vals: &[f64], level: f64, strict: bool) -> Option<f64> {
-    let below = |v: f64| if strict { v <= level } else { v < level };
-    let mut was_below = false;
-    for i in 0..vals.len() {
-        if below(vals[i]) {
-            was_below = true;
-        } else if was_below {
-            let (d0, v0) = (days[i - 1], vals[i - 1]);
-            let (d1, v1) = (days[i], vals[i]);
+/// First time, after the values have gone below `level` (at or below it when `strict`), that
+/// they are back above it, scanning the (day, value) points in order ([`Recovery::push`]);
+/// linear interpolation between the two points.
+struct Recovery {
+    level: f64,
+    strict: bool,
+    was_below: bool,
+    prev: (f64, f64),
+    day: Option<f64>,
+}
+
+impl Recovery {
+    fn new(level: f64, strict: bool) -> Self {
+        Recovery {
+            level,
+            strict,
+            was_below: false,
+            prev: (f64::NAN, f64::NAN),
+            day: None,
+        }
+    }
+
+    /// The next point; true when the recovery day is found (`self.day`).
+    #[inline]
+    fn push(&mut self, d1: f64, v1: f64) -> bool {
+        let below = if self.strict {
+            v1 <= self.level
+        } else {
+            v1 < self.level
+        };
+        if below {
+            self.was_below = true;
+        } else if self.was_below {
+            let (d0, v0) = self.prev;
             let w = if v1 > v0 {
-                (level - v0) / (v1 - v0)
+                (self.level - v0) / (v1 - v0)
             } else {
                 1.0
             };
-            return Some(d0 + w.clamp(0.0, 1.0) * (d1 - d0));
+            self.day = Some(d0 + w.clamp(0.0, 1.0) * (d1 - d0));
+            return true;
         }
+        self.prev = (d1, v1);
+        false
     }
-    None
 }
 
-/// Values of `q` on the sample points in time order (knots and interval midpoints).
-fn ordered(samples: &Samples, q: Quantity) -> (Vec<f64>, Vec<f64>) {
-    let vals = samples.values(q);
-    let mut days = Vec::with_capacity(2 * samples.pieces.len() + 1);
-    let mut out = Vec::with_capacity(days.capacity());
-    for (k, p) in samples.pieces.iter().enumerate() {
-        if k == 0 {
-            days.push(p.a);
-            out.push(vals[p.ia]);
+/// [`Recovery`] over (day, value) points in order.
+#[cfg(test)]
+fn recovery_day(
+    points: impl IntoIterator<Item = (f64, f64)>,
+    level: f64,
+    strict: bool,
+) -> Option<f64> {
+    let mut r = Recovery::new(level, strict);
+    for (d, v) in points {
+        if r.push(d, v) {
+            break;
         }
-        days.extend([0.5 * (p.a + p.b), p.b]);
-        out.extend([vals[p.im], vals[p.ib]]);
     }
-    (days, out)
+    r.day
+}
+
+/// Call `f` with `vals` (values on the sample points, [`Samples::values`]) as (day, value) in
+/// time order (knots and interval midpoints; a segment's start only for the first piece, its
+/// value after an event being the next piece's start) until it returns true.
+fn ordered(samples: &Samples, vals: &[f64], mut f: impl FnMut(f64, f64) -> bool) {
+    let Some(first) = samples.pieces.first() else {
+        return;
+    };
+    if f(first.a, vals[first.ia]) {
+        return;
+    }
+    for p in &samples.pieces {
+        if f(0.5 * (p.a + p.b), vals[p.im]) || f(p.b, vals[p.ib]) {
+            return;
+        }
+    }
+}
+
+/// [`Recovery`] on the sample points of `samples` ([`ordered`]).
+fn recovery_on(samples: &Samples, vals: &[f64], level: f64, strict: bool) -> Option<f64> {
+    let mut r = Recovery::new(level, strict);
+    ordered(samples, vals, |d, v| r.push(d, v));
+    r.day
 }
 
 /// Integral of the sampled values over `[0, end]` by Simpson's rule on each knot interval (4th
@@ -161,6 +210,22 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
     let end = samples.end;
     let mut s = CkSummary::default();
     let sol = samples.sol;
+    // Whole-span scans (recovery, relapse) only when the run goes beyond the window.
+    let needs_span = model.summary_b_cells.is_some()
+        || (model.summary_tumor.is_some() && sc.tumor_baseline_state.is_some_and(|b| b > 0.0));
+    let span_needed = needs_span && sol.end_day() > end;
+    // The observables read below at the window's sample points, computed in one pass.
+    let tumor = model
+        .summary_tumor
+        .filter(|_| sc.tumor_baseline_state.is_some_and(|b| b > 0.0));
+    let b_cells = model
+        .summary_b_cells
+        .filter(|_| model.b_cell_aplasia_below.is_some() && !span_needed);
+    let ahead: Vec<Quantity> = [model.summary_cart, tumor, model.summary_transgene, b_cells]
+        .into_iter()
+        .flatten()
+        .collect();
+    samples.prefetch(&ahead);
     if let Some(q) = model.summary_cart {
         let vals = samples.values(q);
         let (tmax, cmax) = samples.peak(q, &vals);
@@ -195,22 +260,25 @@ pub fn summarize(model: &Model, sc: &Scenario, samples: &Samples) -> CkSummary {
             });
         }
     }
-    // Whole-span scans (recovery, relapse) only when the run goes beyond the window.
-    let needs_span = model.summary_b_cells.is_some()
-        || (model.summary_tumor.is_some() && sc.tumor_baseline_state.is_some_and(|b| b > 0.0));
-    let span = (needs_span && sol.end_day() > end).then(|| Samples::new(model, sol, sol.end_day()));
+    let span = span_needed.then(|| Samples::new(model, sol, sol.end_day()));
     let whole = span.as_ref().unwrap_or(samples);
     if let (Some(q), Some(level)) = (model.summary_b_cells, model.b_cell_aplasia_below) {
         s.b_cell_aplasia = Some(samples.read_at(q, end) < level);
-        let (days, vals) = ordered(whole, q);
-        s.b_cell_recovery_day = recovery_day(&days, &vals, level, false);
+        let vals = whole.values(q);
+        s.b_cell_recovery_day = recovery_on(whole, &vals, level, false);
     }
     if let (Some(q), Some(base)) = (model.summary_tumor, sc.tumor_baseline_state) {
         if base > 0.0 {
-            let (days, vals) = ordered(whole, q);
+            let vals = whole.values(q);
             let level = model.response.complete_below * base;
-            s.relapse_day = recovery_day(&days, &vals, level, true)
-                .filter(|_| vals.iter().any(|v| *v <= level));
+            s.relapse_day = recovery_on(whole, &vals, level, true).filter(|_| {
+                let mut any = false;
+                ordered(whole, &vals, |_, v| {
+                    any = v <= level;
+                    any
+                });
+                any
+            });
         }
     }
     s
@@ -240,18 +308,73 @@ mod tests {
         assert_eq!(Response::by(0.005, &imwg), Response::Complete);
     }
 
+    /// [`ordered`] visits, bit for bit, the (day, value) lists the summary collected before
+    /// (reference below), for every state of the default model over a 60-day run with events
+    /// (segments starting mid-window), on windows of 28 and 60 days.
+    #[test]
+    fn ordered_points_equal_the_collected_lists() {
+        fn collected(samples: &Samples, vals: &[f64]) -> (Vec<f64>, Vec<f64>) {
+            let mut days = Vec::new();
+            let mut out = Vec::new();
+            for (k, p) in samples.pieces.iter().enumerate() {
+                if k == 0 {
+                    days.push(p.a);
+                    out.push(vals[p.ia]);
+                }
+                days.extend([0.5 * (p.a + p.b), p.b]);
+                out.extend([vals[p.im], vals[p.ib]]);
+            }
+            (days, out)
+        }
+        let model = Model::resolve("cartox").unwrap();
+        let inputs = crate::regimen::Inputs::builder(&model).build();
+        let opts = crate::run::RunOptions {
+            days: 60.0,
+            window: 28.0,
+            ..crate::run::RunOptions::for_model(&model)
+        };
+        let run = crate::run::run(&model, &inputs, &opts).expect("runs");
+        assert!(run.solution.n_segments() > 2, "a run with events");
+        let mut compared = 0;
+        for end in [28.0, 60.0] {
+            let samples = Samples::new(&model, &run.solution, end);
+            for i in 0..model.n_states() {
+                let vals = samples.values(Quantity::State(i));
+                let (days, want) = collected(&samples, &vals);
+                let mut got: Vec<(f64, f64)> = Vec::new();
+                ordered(&samples, &vals, |d, v| {
+                    got.push((d, v));
+                    false
+                });
+                assert_eq!(got.len(), days.len());
+                for ((d, v), (wd, wv)) in got.iter().zip(days.iter().zip(&want)) {
+                    assert_eq!((d.to_bits(), v.to_bits()), (wd.to_bits(), wv.to_bits()));
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 5000, "only {compared} points compared");
+    }
+
     #[test]
     fn recovery_after_dip_interpolates() {
         let days = [0.0, 1.0, 2.0, 3.0, 4.0];
         // 100 -> 10 -> 20 -> 40 -> 80: below 50 from day 1, back at 50 between day 3 and 4.
         let vals = [100.0, 10.0, 20.0, 40.0, 80.0];
-        let d = recovery_day(&days, &vals, 50.0, false).unwrap();
+        let pts = |vals: [f64; 5]| days.into_iter().zip(vals);
+        let d = recovery_day(pts(vals), 50.0, false).unwrap();
         assert!((d - (3.0 + 10.0 / 40.0)).abs() < 1e-12, "{d}");
         // never below, or never back: no recovery
-        assert_eq!(recovery_day(&days, &[60.0; 5], 50.0, false), None);
+        assert_eq!(recovery_day(pts([60.0; 5]), 50.0, false), None);
         assert_eq!(
-            recovery_day(&days, &[60.0, 1.0, 1.0, 1.0, 1.0], 50.0, false),
+            recovery_day(pts([60.0, 1.0, 1.0, 1.0, 1.0]), 50.0, false),
             None
         );
+        // strict: at the level counts as below
+        assert_eq!(
+            recovery_day(pts([60.0, 50.0, 50.0, 50.0, 50.0]), 50.0, false),
+            None
+        );
+        assert!(recovery_day(pts([60.0, 50.0, 50.0, 70.0, 80.0]), 50.0, true).is_some());
     }
 }

@@ -429,6 +429,59 @@ impl<'a> Samples<'a> {
         vals
     }
 
+    /// [`Samples::values`] of several quantities, computed ahead: the observables among them
+    /// that are not yet cached (models without `delay()`) in one pass over the sample points,
+    /// each point's time and states written once into one value vector (with the parameters of
+    /// the point's segment), then each observable's program
+    /// ([`Observer::at_written`](crate::model::Observer::at_written): the value of
+    /// [`Observer::at`](crate::model::Observer::at), as [`Samples::values`] computes it); their
+    /// values are cached for [`Samples::values`]. States, observables that are states, models
+    /// with delays and a single observable are left to [`Samples::values`].
+    pub fn prefetch(&self, qs: &[Quantity]) {
+        if self.model.has_delays() {
+            return;
+        }
+        let mut todo = Vec::with_capacity(qs.len());
+        {
+            let cache = self.cache.borrow();
+            for &q in qs {
+                if let Quantity::Observable(i) = self.model.direct(q) {
+                    let known = cache.iter().any(|(c, _)| *c == q)
+                        || todo.iter().any(|(c, _): &(Quantity, _)| *c == q);
+                    if !known {
+                        todo.push((q, self.model.observer(i)));
+                    }
+                }
+            }
+        }
+        if todo.len() < 2 {
+            return;
+        }
+        let n = self.model.n_states();
+        let per_day = self.model.time_unit.per_day();
+        let mut probe = self.probe();
+        let mut vals: Vec<Vec<f64>> = todo
+            .iter()
+            .map(|_| Vec::with_capacity(self.points.len()))
+            .collect();
+        for (&(day, seg), y) in self.points.iter().zip(self.states.chunks_exact(n)) {
+            if probe.loaded != Some(seg) {
+                set_params(self.model, &mut probe.v, self.sol.segment(seg).1);
+                probe.loaded = Some(seg);
+            }
+            // Time and every state written once (each program reads its states from there),
+            // then each observable's program.
+            probe.v[0] = day * per_day;
+            probe.v[1..=n].copy_from_slice(y);
+            for ((_, observer), out) in todo.iter().zip(vals.iter_mut()) {
+                out.push(observer.at_written(&mut probe.v));
+            }
+        }
+        self.cache
+            .borrow_mut()
+            .extend(todo.into_iter().map(|(q, _)| q).zip(vals));
+    }
+
     /// A reader for refinements between sample points.
     pub fn probe(&self) -> Probe<'_> {
         Probe::pooled(self.model, self.sol, &self.pool)
@@ -461,20 +514,7 @@ impl Samples<'_> {
     /// [`Samples::values`]), refined by Brent's method inside the pieces that touch it.
     /// Returns (day, value).
     pub fn peak(&self, q: Quantity, vals: &[f64]) -> (f64, f64) {
-        let mut best = (0.0, f64::NEG_INFINITY);
-        let mut near: (usize, usize) = (0, 0);
-        for (i, p) in self.pieces.iter().enumerate() {
-            for (idx, day, lo, hi) in [
-                (p.ia, p.a, i.saturating_sub(1), i),
-                (p.im, 0.5 * (p.a + p.b), i, i),
-                (p.ib, p.b, i, (i + 1).min(self.pieces.len() - 1)),
-            ] {
-                if vals[idx] > best.1 {
-                    best = (day, vals[idx]);
-                    near = (lo, hi);
-                }
-            }
-        }
+        let (mut best, near) = self.best_sample(vals);
         let mut probe = self.probe();
         for p in &self.pieces[near.0..=near.1] {
             if p.b <= p.a {
@@ -487,6 +527,41 @@ impl Samples<'_> {
             }
         }
         best
+    }
+}
+
+impl Samples<'_> {
+    /// The best sample point of [`Samples::peak`]: the first, visiting each piece's start, middle
+    /// and end in turn, whose value is above all before it, as (day, value), and the pieces that
+    /// touch it (first, last); ((0, -inf), (0, 0)) when no value is above -inf. The values are
+    /// compared first and the day and pieces worked out for the winner alone.
+    fn best_sample(&self, vals: &[f64]) -> ((f64, f64), (usize, usize)) {
+        let mut top = f64::NEG_INFINITY;
+        // (piece, 0 start / 1 middle / 2 end) of the best so far.
+        let mut at: Option<(usize, u8)> = None;
+        for (i, p) in self.pieces.iter().enumerate() {
+            let (va, vm, vb) = (vals[p.ia], vals[p.im], vals[p.ib]);
+            if va > top {
+                (top, at) = (va, Some((i, 0)));
+            }
+            if vm > top {
+                (top, at) = (vm, Some((i, 1)));
+            }
+            if vb > top {
+                (top, at) = (vb, Some((i, 2)));
+            }
+        }
+        match at {
+            None => ((0.0, f64::NEG_INFINITY), (0, 0)),
+            Some((i, role)) => {
+                let p = &self.pieces[i];
+                match role {
+                    0 => ((p.a, top), (i.saturating_sub(1), i)),
+                    1 => ((0.5 * (p.a + p.b), top), (i, i)),
+                    _ => ((p.b, top), (i, (i + 1).min(self.pieces.len() - 1))),
+                }
+            }
+        }
     }
 }
 
@@ -615,6 +690,119 @@ mod tests {
             }
         }
         assert!(compared > 1000, "only {compared} values compared");
+    }
+
+    /// [`Samples::best_sample`] (values compared first, the day and pieces worked out for the
+    /// winner) equals the loop `peak` ran before (reference below) bit for bit: every state and
+    /// observable of the default model over a 60-day run with events, windows of 28 and 60
+    /// days, the values as sampled and altered (ties, NaN, -inf, all NaN).
+    #[test]
+    fn best_sample_equals_the_visiting_loop() {
+        fn reference(s: &Samples, vals: &[f64]) -> ((f64, f64), (usize, usize)) {
+            let mut best = (0.0, f64::NEG_INFINITY);
+            let mut near: (usize, usize) = (0, 0);
+            for (i, p) in s.pieces.iter().enumerate() {
+                for (idx, day, lo, hi) in [
+                    (p.ia, p.a, i.saturating_sub(1), i),
+                    (p.im, 0.5 * (p.a + p.b), i, i),
+                    (p.ib, p.b, i, (i + 1).min(s.pieces.len() - 1)),
+                ] {
+                    if vals[idx] > best.1 {
+                        best = (day, vals[idx]);
+                        near = (lo, hi);
+                    }
+                }
+            }
+            (best, near)
+        }
+        let (model, run) = sixty_day_run();
+        let mut compared = 0;
+        for end in [28.0, 60.0] {
+            let samples = Samples::new(&model, &run.solution, end);
+            let quantities = (0..model.n_states())
+                .map(Quantity::State)
+                .chain((0..model.observables.len()).map(Quantity::Observable));
+            for q in quantities {
+                let vals = samples.values(q);
+                let m = vals.len();
+                let mut variants = vec![vals.clone()];
+                // Ties at the top: a flat course, and the maximum repeated later.
+                variants.push(vec![1.0; m]);
+                let mut tie = vals.clone();
+                let top = tie.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                tie[m - 1] = top;
+                tie[m / 2] = top;
+                variants.push(tie);
+                let mut holes = vals.clone();
+                for k in (0..m).step_by(3) {
+                    holes[k] = if k % 2 == 0 {
+                        f64::NAN
+                    } else {
+                        f64::NEG_INFINITY
+                    };
+                }
+                variants.push(holes);
+                variants.push(vec![f64::NAN; m]);
+                variants.push(vals.iter().map(|v| -v).collect());
+                for v in &variants {
+                    let (want, got) = (reference(&samples, v), samples.best_sample(v));
+                    assert_eq!(
+                        (want.0 .0.to_bits(), want.0 .1.to_bits(), want.1),
+                        (got.0 .0.to_bits(), got.0 .1.to_bits(), got.1),
+                        "{q:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 300, "{compared}");
+    }
+
+    /// [`Samples::prefetch`] (several observables in one pass over the sample points, one value
+    /// vector shared by them) caches, bit for bit, what [`Samples::values`] computes for each
+    /// alone on fresh samples: every observable of the default model over a 60-day run with
+    /// events, windows of 28 and 60 days, in several orders and subsets (states and repeats
+    /// among them, some already cached).
+    #[test]
+    fn prefetched_values_equal_values_one_at_a_time() {
+        let (model, run) = sixty_day_run();
+        assert!(run.solution.n_segments() > 2, "a run with events");
+        let m = model.observables.len();
+        let all: Vec<Quantity> = (0..m).map(Quantity::Observable).collect();
+        let reversed: Vec<Quantity> = all.iter().rev().copied().collect();
+        let mixed: Vec<Quantity> = (0..m)
+            .map(|i| Quantity::Observable((i * 7 + 3) % m))
+            .chain([Quantity::State(0), Quantity::Observable(1)])
+            .chain((0..model.n_states()).step_by(4).map(Quantity::State))
+            .collect();
+        let mut compared = 0;
+        for end in [28.0, 60.0] {
+            let alone = Samples::new(&model, &run.solution, end);
+            for order in [&all, &reversed, &mixed] {
+                for pre_cached in [None, Some(order[order.len() / 2])] {
+                    let samples = Samples::new(&model, &run.solution, end);
+                    if let Some(q) = pre_cached {
+                        samples.values(q);
+                    }
+                    samples.prefetch(order);
+                    // Every observable of the list is cached by the one pass.
+                    for q in order.iter() {
+                        if matches!(model.direct(*q), Quantity::Observable(_)) {
+                            assert!(samples.cache.borrow().iter().any(|(c, _)| c == q));
+                        }
+                    }
+                    for &q in order.iter() {
+                        let (got, want) = (samples.values(q), alone.values(q));
+                        assert_eq!(got.len(), want.len());
+                        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                            assert_eq!(g.to_bits(), w.to_bits(), "{q:?} at point {k}");
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "only {compared} values compared");
     }
 
     /// [`Probe::at`](super::Probe::at) interpolates only the states a quantity reads

@@ -142,4 +142,16 @@ impl Jacobian {
             jac[i * n + j] = v[slot];
         }
     }
+
+    /// Run the program (time, states and parameters already in `v`) and write the structurally
+    /// non-zero entries into `vals`, in the order of [`sparsity`](Self::sparsity): the values
+    /// [`fill`](Self::fill) writes at those positions, bit for bit (the same program, the same
+    /// slots).
+    pub fn fill_entries(&self, v: &mut [f64], vals: &mut [f64]) {
+        assert_eq!(vals.len(), self.slots.len(), "one value per non-zero entry");
+        self.program.run(v);
+        for (o, &slot) in vals.iter_mut().zip(&self.slots) {
+            *o = v[slot];
+        }
+    }
 }

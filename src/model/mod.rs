@@ -628,6 +628,14 @@ impl Model {
         self.jac.fill(v, y.len(), jac);
     }
 
+    /// The structurally non-zero entries of [`jacobian`](Self::jacobian) at (t, y), in the order
+    /// of [`jacobian_sparsity`](Self::jacobian_sparsity) (`vals` has one slot per entry): the
+    /// values `jacobian` writes at those positions, bit for bit, without the n x n matrix.
+    pub fn jacobian_entries(&self, v: &mut [f64], t: f64, y: &[f64], vals: &mut [f64]) {
+        set_time_and_state(v, t, y);
+        self.jac.fill_entries(v, vals);
+    }
+
     /// The structurally non-zero entries (row i, column j) of [`jacobian`](Self::jacobian),
     /// row-major.
     pub fn jacobian_sparsity(&self) -> &[(usize, usize)] {

@@ -138,4 +138,18 @@ impl Observer<'_> {
         self.program.run(v);
         v[self.slot]
     }
+
+    /// [`Observer::at`] when `v` already holds the time (slot 0) and every state (slots
+    /// `1..=n`), e.g. for several observables at one point: runs the program (an observable that
+    /// is a state is read from its slot). The value of [`Observer::at`] with that time and
+    /// those states, bit for bit (the program reads only the time, the parameters, the states
+    /// and the slots it writes itself first).
+    #[inline]
+    pub fn at_written(&self, v: &mut [f64]) -> f64 {
+        if let Some(j) = self.state {
+            return v[1 + j];
+        }
+        self.program.run(v);
+        v[self.slot]
+    }
 }

@@ -47,6 +47,8 @@ struct Rhs<'a> {
     scratch: RefCell<Vec<f64>>,
     /// The span's analytic Jacobian (auto's early check) and its buffer.
     jacobian: Option<&'a JacobianFn<'a>>,
+    /// `jacobian` is the model's own: the check reads its non-zero entries alone into `jac`.
+    models_jacobian: bool,
     jac: Vec<f64>,
     /// Early checks in a row that found the step stability-limited.
     stiff_hits: u32,
@@ -149,19 +151,38 @@ impl dp5::Problem for Rhs<'_> {
                 && (k - EARLY_AFTER).is_multiple_of(EARLY_EVERY)
             {
                 let mut v = self.slots.borrow_mut();
-                // Allocated at the first check a span makes (the Jacobian fills all of it).
-                self.jac.resize(y.len() * y.len(), 0.0);
-                jf(&mut v, t.min(self.t_last), y, &mut self.jac);
-                self.jacobians.set(self.jacobians.get() + 1);
-                let (jac, n) = (&self.jac, y.len());
-                let limited = super::stiffness::stability_limited(
-                    jac,
-                    n,
-                    h,
-                    STIFF_H_RHO,
-                    &mut self.power_vector,
-                    &mut self.jac_cols,
-                );
+                let (tt, n) = (t.min(self.t_last), y.len());
+                let limited = if self.models_jacobian {
+                    // The model's Jacobian: its structurally non-zero entries alone (the dense
+                    // check's answer, see `stability_limited_sparse`; `jac_cols` is only
+                    // written there, for this model's pattern).
+                    let sparsity = self.model.jacobian_sparsity();
+                    self.jac.resize(sparsity.len(), 0.0);
+                    self.model.jacobian_entries(&mut v, tt, y, &mut self.jac);
+                    self.jacobians.set(self.jacobians.get() + 1);
+                    super::stiffness::stability_limited_sparse(
+                        &self.jac,
+                        sparsity,
+                        n,
+                        h,
+                        STIFF_H_RHO,
+                        &mut self.power_vector,
+                        &mut self.jac_cols,
+                    )
+                } else {
+                    // Allocated at the first check a span makes (the Jacobian fills all of it).
+                    self.jac.resize(n * n, 0.0);
+                    jf(&mut v, tt, y, &mut self.jac);
+                    self.jacobians.set(self.jacobians.get() + 1);
+                    super::stiffness::stability_limited(
+                        &self.jac,
+                        n,
+                        h,
+                        STIFF_H_RHO,
+                        &mut self.power_vector,
+                        &mut self.jac_cols,
+                    )
+                };
                 if limited == Some(true) {
                     self.stiff_hits += 1;
                     if self.stiff_hits >= EARLY_HITS {
@@ -216,6 +237,7 @@ impl<'a> Rhs<'a> {
             past: span.past,
             scratch: RefCell::new(Vec::new()),
             jacobian: span.jacobian,
+            models_jacobian: span.models_jacobian,
             jac: Vec::new(),
             stiff_hits: 0,
             power_vector: Vec::new(),

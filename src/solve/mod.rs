@@ -379,6 +379,9 @@ pub(crate) struct Span<'a> {
     pub watch: &'a [(Quantity, f64)],
     /// Analytic Jacobian for radau5 (finite differences without one).
     pub jacobian: Option<&'a JacobianFn<'a>>,
+    /// `jacobian` is the model's own ([`Model::jacobian`]): auto's early stiffness check then
+    /// reads its structurally non-zero entries alone ([`Model::jacobian_entries`]).
+    pub models_jacobian: bool,
     /// The solution's past, for a model with `delay(x, tau)` (dopri5 only): the span is no
     /// longer than the shortest delay, so every time looked up is before its start.
     pub past: Option<&'a crate::model::delay::Past<'a>>,
@@ -548,7 +551,7 @@ pub fn solve(
     trigger: Option<&mut dyn Trigger>,
 ) -> Result<Solution, SolveError> {
     let analytic = |v: &mut [f64], t: f64, y: &[f64], jac: &mut [f64]| model.jacobian(v, t, y, jac);
-    solve_with_jacobian(model, sc, end_day, opts, trigger, Some(&analytic))
+    solve_inner(model, sc, end_day, opts, trigger, Some(&analytic), true)
 }
 
 /// [`solve`] with a given Jacobian for radau5 (under `radau5` and `auto`); `None` uses forward
@@ -560,6 +563,19 @@ pub fn solve_with_jacobian(
     opts: &SolverOptions,
     trigger: Option<&mut dyn Trigger>,
     jacobian: Option<&JacobianFn<'_>>,
+) -> Result<Solution, SolveError> {
+    solve_inner(model, sc, end_day, opts, trigger, jacobian, false)
+}
+
+/// [`solve_with_jacobian`]; `models_jacobian`: `jacobian` is [`Model::jacobian`] ([`solve`]).
+fn solve_inner(
+    model: &Model,
+    sc: &Scenario,
+    end_day: f64,
+    opts: &SolverOptions,
+    trigger: Option<&mut dyn Trigger>,
+    jacobian: Option<&JacobianFn<'_>>,
+    models_jacobian: bool,
 ) -> Result<Solution, SolveError> {
     let per_day = model.time_unit.per_day();
     let fail = |t: f64, failure: SolveFailure| SolveError {
@@ -674,6 +690,7 @@ pub fn solve_with_jacobian(
                 h0: h_hint,
                 watch: &watch,
                 jacobian,
+                models_jacobian,
                 past,
             };
             let auto_at_start = auto.clone();

@@ -251,6 +251,84 @@ pub(super) fn stability_limited(
     Some(rho.is_finite() && h * rho >= level)
 }
 
+/// [`stability_limited`] for the Jacobian given by its structurally non-zero entries (`vals[k]`
+/// at `sparsity[k]`, row-major, each (row, column) once; +0 elsewhere, as
+/// [`Model::jacobian`](crate::model::Model::jacobian) writes the matrix and
+/// [`Model::jacobian_entries`](crate::model::Model::jacobian_entries) gives its entries): the
+/// same answer and the same warm vector, bit for bit, without the n x n matrix's zeroing and
+/// filling. The norm bound's row and column sums and the trace skip only terms that are +0 in
+/// the dense matrix, which change no sum of absolute values and only the sign of a zero
+/// trace: the same norm, and |trace|. The power iteration runs on the dense matrix column by
+/// column in `jac_cols`, whose entries outside the pattern are +0: it is zeroed when its
+/// length is not n x n, and otherwise only ever written here, at the pattern's positions, so
+/// the caller keeps it for one pattern (one model) only.
+pub(super) fn stability_limited_sparse(
+    vals: &[f64],
+    sparsity: &[(usize, usize)],
+    n: usize,
+    h: f64,
+    level: f64,
+    x: &mut Vec<f64>,
+    jac_cols: &mut Vec<f64>,
+) -> Option<bool> {
+    // Row sums of |J[i][j]| (columns in increasing order), their maximum over the rows in
+    // order; column sums (rows in increasing order) up to 64 states, as `norm_bound`.
+    let mut norm = 0.0f64;
+    let mut sums = [0.0f64; 64];
+    let with_columns = n <= sums.len();
+    let mut k = 0;
+    for i in 0..n {
+        let mut row = 0.0f64;
+        while k < sparsity.len() && sparsity[k].0 == i {
+            let a = vals[k].abs();
+            row += a;
+            if with_columns {
+                sums[sparsity[k].1] += a;
+            }
+            k += 1;
+        }
+        norm = norm.max(row);
+    }
+    if with_columns {
+        norm = norm.min(sums[..n].iter().fold(0.0f64, |m, &c| m.max(c)));
+    }
+    if !norm.is_finite() {
+        return None;
+    }
+    if h * norm < level {
+        return Some(false);
+    }
+    // |trace J| / n.
+    let trace: f64 = vals
+        .iter()
+        .zip(sparsity)
+        .filter(|(_, (i, j))| i == j)
+        .map(|(a, _)| *a)
+        .sum();
+    if h * (trace.abs() / n as f64) >= level {
+        return Some(true);
+    }
+    let (iters, skip) = if x.len() == n { (8, 4) } else { (16, 6) };
+    if x.len() != n {
+        *x = start_vector(n);
+    }
+    let norm0 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if !(norm0 > 0.0 && norm0.is_finite()) {
+        x.clear();
+        return None;
+    }
+    x.iter_mut().for_each(|v| *v /= norm0);
+    if jac_cols.len() != n * n {
+        jac_cols.clear();
+        jac_cols.resize(n * n, 0.0);
+    }
+    for (&a, &(i, j)) in vals.iter().zip(sparsity) {
+        jac_cols[j * n + i] = a;
+    }
+    let rho = power_iteration(jac_cols, n, x, iters, skip);
+    Some(rho.is_finite() && h * rho >= level)
+}
+
 /// Spectral radius of the model's Jacobian at (t, y), f0 = f(t, y), the Jacobian by forward
 /// differences (n right-hand-side evaluations, as radau5 makes it).
 pub(super) fn jacobian_radius(
@@ -380,6 +458,61 @@ mod tests {
             }
         }
         assert!(decided_by_power > 50, "{decided_by_power}");
+    }
+
+    /// The check on the structurally non-zero entries alone gives the dense check's answer and
+    /// warm vector bit for bit over runs of checks (warm vectors and scratch carried):
+    /// pseudo-random sparsity patterns (empty rows, missing diagonals) with values
+    /// spanning many magnitudes, zeros and negative zeros among them, a NaN or infinite entry
+    /// in one check of each run, n = 1..70 (the norm's column sums stop at 64 states), five step
+    /// sizes.
+    #[test]
+    fn sparse_stability_check_equals_dense() {
+        let mut seed = 5;
+        let (mut decided_by_power, mut answers) = (0, 0);
+        for n in [1, 2, 3, 7, 16, 19, 24, 25, 30, 70] {
+            for h in [1e-9, 1e-4, 1e-2, 0.3, 10.0] {
+                let (mut xa, mut xb) = (Vec::new(), Vec::new());
+                let (mut scratch, mut cols) = (Vec::new(), Vec::new());
+                // One pattern per run, as a model's Jacobian has.
+                let pattern: Vec<(usize, usize)> = {
+                    let mask = matrix(n, &mut seed);
+                    (0..n * n)
+                        .filter(|&k| mask[k] != 0.0 && (k / n) % 5 != 3)
+                        .map(|k| (k / n, k % n))
+                        .collect()
+                };
+                for check in 0..6 {
+                    let values = matrix(n, &mut seed);
+                    let mut vals: Vec<f64> = pattern
+                        .iter()
+                        .enumerate()
+                        .map(|(k, _)| values[k % values.len()])
+                        .collect();
+                    if check == 4 && !vals.is_empty() {
+                        let k = vals.len() / 2;
+                        vals[k] = if n % 2 == 0 { f64::NAN } else { f64::INFINITY };
+                    }
+                    // The dense matrix as `Jacobian::fill` writes it: +0 outside the pattern.
+                    let mut jac = vec![0.0; n * n];
+                    for (&(i, j), &a) in pattern.iter().zip(&vals) {
+                        jac[i * n + j] = a;
+                    }
+                    let want = stability_limited(&jac, n, h, 2.5, &mut xa, &mut scratch);
+                    let got =
+                        stability_limited_sparse(&vals, &pattern, n, h, 2.5, &mut xb, &mut cols);
+                    assert_eq!(want, got, "n = {n}, h = {h}, check {check}");
+                    assert_eq!(xa.len(), xb.len(), "n = {n}, h = {h}, check {check}");
+                    for (a, b) in xa.iter().zip(&xb) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "n = {n}, h = {h}");
+                    }
+                    decided_by_power += usize::from(!xa.is_empty() && want.is_some());
+                    answers += usize::from(want == Some(true));
+                }
+            }
+        }
+        assert!(decided_by_power > 50, "{decided_by_power}");
+        assert!(answers > 20, "{answers}");
     }
 
     /// Pseudo-random matrix entries spanning many magnitudes, both signs, with exact zeros and

@@ -68,16 +68,54 @@ impl Level {
 /// The four thresholds of one graded quantity, fed piece by piece in time order.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tracker {
-    pub levels: Vec<Level>,
+    levels: Vec<Level>,
+    /// Summaries of `levels` for [`Tracker::piece`]'s settled pieces, recomputed by
+    /// [`Tracker::refresh`] whenever `levels` change (only this module's methods change them):
+    /// the highest threshold whose run is open (-inf: none), the lowest threshold whose run is
+    /// not open (+inf: none), and the earliest time an open, not yet recognised run lasts its
+    /// minimum duration (+inf: none). A NaN threshold sets `open_c` to +inf (no piece settles).
+    open_c: f64,
+    closed_c: f64,
+    due: f64,
 }
 
 impl Tracker {
     pub fn new(thresholds: &[f64; 4], min_duration: &[f64; 4]) -> Self {
-        Tracker {
+        let mut t = Tracker {
             levels: (0..4)
                 .map(|k| Level::new(thresholds[k], min_duration[k]))
                 .collect(),
+            open_c: f64::INFINITY,
+            closed_c: f64::NEG_INFINITY,
+            due: f64::NEG_INFINITY,
+        };
+        t.refresh();
+        t
+    }
+
+    /// The four thresholds' runs, lowest threshold first.
+    pub fn levels(&self) -> &[Level] {
+        &self.levels
+    }
+
+    /// Recompute `open_c`, `closed_c` and `due` from `levels`.
+    fn refresh(&mut self) {
+        let (mut open_c, mut closed_c, mut due) = (f64::NEG_INFINITY, f64::INFINITY, f64::INFINITY);
+        for l in &self.levels {
+            match l.above_since {
+                Some(s) => {
+                    open_c = open_c.max(l.c);
+                    if l.recognised.is_none() {
+                        due = due.min(s + l.m);
+                    }
+                }
+                None => closed_c = closed_c.min(l.c),
+            }
         }
+        if self.levels.iter().any(|l| l.c.is_nan()) {
+            open_c = f64::INFINITY;
+        }
+        (self.open_c, self.closed_c, self.due) = (open_c, closed_c, due);
     }
 
     /// Process `[a, b]` (days), on which `f` is continuous, from its values at `a` (just after
@@ -88,7 +126,44 @@ impl Tracker {
     /// the rise from the lower end: so an excursion above (or a dip below) a threshold that
     /// starts and ends inside one solver step is still seen. Crossings between consecutive
     /// samples are then located to `TOL` on the dense output.
+    ///
+    /// Most pieces change nothing: the middle lies between the ends (no extremum to refine),
+    /// no sample is NaN, and every level stays on the side it was on (below it with no run
+    /// open, or at or above it with its run open). Those are settled here, inline, with the
+    /// comparisons [`Tracker::piece_full`] makes for them (the same `at_end` updates); any other
+    /// piece goes to [`Tracker::piece_full`].
+    #[inline]
     pub fn piece(
+        &mut self,
+        a: f64,
+        b: f64,
+        fa: f64,
+        fm: f64,
+        fb: f64,
+        f: &mut dyn FnMut(f64) -> f64,
+    ) {
+        // `lo`/`hi`: the ends in order; with `fm` between them (false for NaN, and a NaN end
+        // fails `fm >= lo` or `hi < closed_c`) `piece_full` refines no extremum and the three
+        // samples' lowest and highest values are `lo` and `hi`.
+        let (lo, hi) = if fa <= fb { (fa, fb) } else { (fb, fa) };
+        if b > a && fm >= lo && fm <= hi && lo >= self.open_c && hi < self.closed_c {
+            // Every open level stays open (lo >= its c), every other stays closed (hi < its c):
+            // `piece_full` would only run `at_end(b)` on the open ones, which changes a level
+            // only when b reaches its run's start + minimum duration.
+            if b >= self.due {
+                for lev in self.levels.iter_mut() {
+                    lev.at_end(b);
+                }
+                self.refresh();
+            }
+            return;
+        }
+        self.piece_full(a, b, fa, fm, fb, f);
+    }
+
+    /// [`Tracker::piece`] for any piece.
+    #[inline(never)]
+    pub(crate) fn piece_full(
         &mut self,
         a: f64,
         b: f64,
@@ -159,6 +234,7 @@ impl Tracker {
             }
             lev.at_end(b);
         }
+        self.refresh();
     }
 
     /// Close the runs still open at the window's end.
@@ -168,6 +244,7 @@ impl Tracker {
                 lev.close(s, end);
             }
         }
+        self.refresh();
     }
 
     /// First time grade >= `grade` was recognised (any threshold k >= grade).
@@ -294,6 +371,77 @@ mod tests {
         let root = 2f64.cbrt();
         assert!(t >= root && t - root <= TOL, "{t} vs {root}");
         assert!(g(t) < 1.0);
+    }
+
+    /// `piece` (settled pieces inline) leaves a tracker exactly as `piece_full` (every piece
+    /// the long way) does, bit for bit, after every piece of many pseudo-random courses: rising,
+    /// falling, oscillating within and across the thresholds, flat at a threshold, with NaN
+    /// samples, zero-length pieces and minimum durations.
+    #[test]
+    fn settled_pieces_match_the_full_path() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut pieces = 0usize;
+        let mut settled = 0usize;
+        for course in 0..3000 {
+            let thresholds = [1.0, 2.0 + rnd(), 3.0 + rnd(), 3.5 + rnd()];
+            let min_duration = if course % 3 == 0 {
+                [0.0; 4]
+            } else {
+                [rnd(), rnd(), 0.5 * rnd(), 0.0]
+            };
+            let (amp, freq, phase, base) = (4.0 * rnd(), 0.2 + 3.0 * rnd(), 6.0 * rnd(), rnd());
+            let kind = course % 5;
+            let g = move |t: f64| -> f64 {
+                match kind {
+                    0 => base + amp * (freq * t + phase).sin().abs(),
+                    1 => base + amp * t / 10.0,
+                    2 => amp * (1.0 - t / 10.0),
+                    3 => 2.0 + 0.5 * (freq * t).sin(),
+                    _ => {
+                        if (t * 7.0).fract() < 0.1 {
+                            f64::NAN
+                        } else {
+                            base + amp * (freq * t).cos()
+                        }
+                    }
+                }
+            };
+            let mut fast = super::Tracker::new(&thresholds, &min_duration);
+            let mut full = fast.clone();
+            let mut a = 0.0;
+            for k in 0..60 {
+                let h = if k % 17 == 5 { 0.0 } else { 0.05 + 0.4 * rnd() };
+                let b = a + h;
+                let (fa, fm, fb) = (g(a), g(0.5 * (a + b)), g(b));
+                let before = format!("{fast:?}");
+                fast.piece(a, b, fa, fm, fb, &mut |t| g(t));
+                full.piece_full(a, b, fa, fm, fb, &mut |t| g(t));
+                assert_eq!(
+                    format!("{fast:?}"),
+                    format!("{full:?}"),
+                    "course {course} piece {k}"
+                );
+                pieces += 1;
+                if before == format!("{fast:?}") {
+                    settled += 1;
+                }
+                a = b;
+            }
+            fast.finish(a);
+            full.finish(a);
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"));
+        }
+        // Both kinds of piece occur.
+        assert!(
+            settled > pieces / 4 && settled < pieces,
+            "{settled} of {pieces}"
+        );
     }
 
     /// Trackers compare by their whole grade timeline: the same thresholds fed different courses

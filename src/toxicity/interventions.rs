@@ -258,7 +258,10 @@ impl InterventionTrigger<'_> {
             .filter(|term| term.applies(&self.base))
             .filter_map(|term| {
                 let tr = track_of(&self.tracks, term)?;
-                Some((tr.quantity, &tr.tracker.levels[(term.grade as usize - 1)..]))
+                Some((
+                    tr.quantity,
+                    &tr.tracker.levels()[(term.grade as usize - 1)..],
+                ))
             })
             .flat_map(|(q, levels)| levels.iter().map(move |l| (q, l)))
             .filter(|(_, l)| l.recognised.is_none())

@@ -128,7 +128,7 @@ fn grade_one(g: &Grading, samples: &Samples) -> GradeResult {
         tracker.piece(p.a, p.b, vals[p.ia], vals[p.im], vals[p.ib], &mut f);
     }
     let peak = samples.peak(g.quantity, &vals);
-    let still_above = tracker.levels[0].above_since.is_some();
+    let still_above = tracker.levels()[0].above_since.is_some();
     tracker.finish(end);
     GradeResult {
         observable: g.name.clone(),
