@@ -88,7 +88,7 @@ fn the_output_grid_equals_reading_every_point_on_its_own() {
         ..Inputs::default()
     };
     let mut cases: Vec<(String, &Model, Inputs, RunOptions)> = Vec::new();
-    for method in [Method::Auto, Method::Radau5, Method::Dopri5] {
+    for method in [Method::Auto, Method::Radau5, Method::Dopri5, Method::Rodas4] {
         let opts = RunOptions {
             days: 30.0,
             window: 28.0,

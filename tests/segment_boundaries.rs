@@ -64,7 +64,13 @@ fn a_drug_given_within_rounding_of_a_boundary_does_not_stop_the_solver() {
     );
     let mut end_ref = vec![0.0; m.n_states()];
     reference.solution.state_at(10.0, &mut end_ref);
-    for method in [Method::Auto, Method::Dopri5, Method::Radau5, Method::Bdf] {
+    for method in [
+        Method::Auto,
+        Method::Dopri5,
+        Method::Radau5,
+        Method::Rodas4,
+        Method::Bdf,
+    ] {
         let r = run(&m, method, 1e-6);
         let mut end = vec![0.0; m.n_states()];
         r.solution.state_at(10.0, &mut end);

@@ -10,7 +10,9 @@
 //! libRoadRunner at rtol 1e-12 (`ref_finalB.csv`), and the whole 200-point trajectories of the
 //! first 200 sets against cartox's own radau5 at rtol 1e-12, atol 1e-14 (column-scaled).
 //!
-//! `cargo bench --bench hanson_peers -- DIR [--reps 5] [--methods auto,dopri5,radau5] [--tight 200]`
+//! `cargo bench --bench hanson_peers -- DIR [--reps 5] [--methods auto,dopri5,radau5] [--tight 200]
+//! [--rtol 1e-6]` (`--rtol`: the tolerance of the timed methods, atol = rtol / 1000, for a
+//! work-precision point; the peers' workload is 1e-6)
 
 use cartox::model::Model;
 use cartox::regimen::{Inputs, Scenario};
@@ -81,6 +83,7 @@ fn main() {
     let mut reps = 5usize;
     let mut methods = "auto,dopri5,radau5".to_string();
     let mut tight_sets = 200usize;
+    let mut rtol = 1e-6;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -88,6 +91,7 @@ fn main() {
             "--methods" => methods = it.next().expect("--methods LIST").clone(),
             // Sets checked against the rtol 1e-12 radau5 reference (0: none, for profiling).
             "--tight" => tight_sets = it.next().expect("--tight N").parse().expect("--tight N"),
+            "--rtol" => rtol = it.next().expect("--rtol X").parse().expect("--rtol X"),
             d => dir = Some(d.to_string()),
         }
     }
@@ -141,8 +145,8 @@ fn main() {
         let method = Method::parse(m).unwrap_or_else(|| panic!("unknown method {m}"));
         let opts = SolverOptions {
             method,
-            rtol: 1e-6,
-            atol: 1e-9,
+            rtol,
+            atol: rtol * 1e-3,
             ..SolverOptions::default()
         };
         // Untimed pass: accuracy and steps.
@@ -189,7 +193,7 @@ fn main() {
         let med = median(secs.clone());
         let all: Vec<String> = secs.iter().map(|s| format!("{s:.4}")).collect();
         println!(
-            "{{\"peer\": \"cartox {}\", \"method\": \"{m}\", \"n\": {}, \"output_points\": {NPTS}, \
+            "{{\"peer\": \"cartox {}\", \"method\": \"{m}\", \"rtol\": {rtol:e}, \"n\": {}, \"output_points\": {NPTS}, \
              \"seconds\": {med:.4}, \"sims_per_s\": {:.1}, \"seconds_all\": [{}], \"mean_steps\": {:.1}, \
              \"max_rel_err_final_B_vs_roadrunner\": {}, \"max_colscaled_err_vs_radau5_rtol1e-12_first{n_tight}\": {:.3e}, \
              \"prepare_scenarios_seconds\": {prepare_s:.4}}}",

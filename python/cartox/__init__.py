@@ -166,7 +166,7 @@ def simulate(
         days, dt: simulated span and output grid, days.
         window, alarm_window: monitoring and early-alarm windows, days (model defaults).
         interventions: fire the model's toxicity-triggered interventions.
-        method, rtol, atol: integration method (auto, dopri5, radau5, bdf) and tolerances.
+        method, rtol, atol: integration method (auto, dopri5, radau5, rodas4, bdf) and tolerances.
 
     Returns:
         ``(timecourse, summary)``: the time course of ``--out`` (``time`` in days, every state,

@@ -99,7 +99,7 @@ impl Settings {
         let method_text = self.get("method").unwrap_or("auto");
         let Some(method) = Method::parse(method_text) else {
             return fail(format!(
-                "--method: unknown method `{method_text}` (use auto, dopri5, radau5 or bdf)"
+                "--method: unknown method `{method_text}` (use auto, dopri5, radau5, rodas4 or bdf)"
             ));
         };
         let defaults = RunOptions::for_model(&model).with_days(&model, days);

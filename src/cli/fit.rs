@@ -44,7 +44,7 @@ pub struct FitArgs {
     /// Trust-region iterations per start.
     #[arg(long, default_value_t = 200)]
     pub max_iterations: u64,
-    /// Integration method (auto, dopri5, radau5, bdf).
+    /// Integration method (auto, dopri5, radau5, rodas4, bdf).
     #[arg(long, default_value = "auto")]
     pub method: String,
     /// Relative tolerance of the model solves.
@@ -119,7 +119,7 @@ pub fn run(a: FitArgs) -> Result<ExitCode> {
     }
     let method = Method::parse(&a.method).ok_or_else(|| {
         anyhow!(
-            "--method `{}`: expected auto, dopri5, radau5 or bdf",
+            "--method `{}`: expected auto, dopri5, radau5, rodas4 or bdf",
             a.method
         )
     })?;

@@ -130,7 +130,8 @@ pub struct ModelArgs {
     #[arg(long)]
     pub no_interventions: bool,
     /// Integration method: auto (default: dopri5, switching to radau5 while the model is
-    /// stiff), dopri5 (explicit), radau5 or bdf (implicit, for stiff models).
+    /// stiff), dopri5 (explicit), radau5, rodas4 (Rosenbrock) or bdf (implicit, for stiff
+    /// models).
     #[arg(long, default_value = "auto")]
     pub method: String,
     /// Relative tolerance.

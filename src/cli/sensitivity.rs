@@ -110,7 +110,7 @@ pub struct SensitivityArgs {
     /// Do not fire the model's toxicity-triggered interventions.
     #[arg(long)]
     pub no_interventions: bool,
-    /// Integration method: dopri5, radau5 or bdf.
+    /// Integration method: dopri5, radau5, rodas4 or bdf.
     #[arg(long, default_value = "dopri5")]
     pub solver: String,
     /// Relative tolerance (default 1e-6; 1e-10 for local).

@@ -121,7 +121,7 @@ pub(crate) fn prepare_in(
     }
     let method = Method::parse(&a.method).ok_or_else(|| {
         anyhow!(
-            "--method: unknown method `{}` (use auto, dopri5, radau5 or bdf)",
+            "--method: unknown method `{}` (use auto, dopri5, radau5, rodas4 or bdf)",
             a.method
         )
     })?;

@@ -5,8 +5,9 @@
 //! Methods: `auto` (the default, `auto.rs`: dopri5, switching to radau5 while the problem is
 //! stiff), `dopri5` (ode_solvers' explicit Dormand-Prince 5(4)), and for stiff models `radau5`
 //! (Radau IIA after Hairer & Wanner's RADAU5, `radau.rs`: the differential-equations crate's
-//! Radau5 measurably fails, see there) and `bdf` (the differential-equations crate's
-//! variable-order BDF). See `docs/solvers.md`.
+//! Radau5 measurably fails, see there), `rodas4` (the Rosenbrock method RODAS4 of Hairer &
+//! Wanner, `rosenbrock.rs`) and `bdf` (the differential-equations crate's variable-order BDF).
+//! See `docs/solvers.md`.
 
 mod auto;
 mod dopri;
@@ -14,6 +15,7 @@ mod dp5;
 mod implicit;
 mod lu;
 mod radau;
+mod rosenbrock;
 mod schedule;
 mod state_events;
 mod stiffness;
@@ -34,6 +36,8 @@ pub enum Method {
     Radau5,
     /// Implicit variable-order BDF for stiff models (differential-equations).
     Bdf,
+    /// Linearly implicit Rosenbrock RODAS4, order 4(3), for stiff models (`rosenbrock.rs`).
+    Rodas4,
 }
 
 impl Method {
@@ -43,6 +47,7 @@ impl Method {
             "dopri5" | "rk45" => Some(Method::Dopri5),
             "radau5" | "radau" | "stiff" => Some(Method::Radau5),
             "bdf" => Some(Method::Bdf),
+            "rodas4" | "rodas" | "rosenbrock" => Some(Method::Rodas4),
             _ => None,
         }
     }
@@ -52,6 +57,7 @@ impl Method {
             Method::Dopri5 => "dopri5",
             Method::Radau5 => "radau5",
             Method::Bdf => "bdf",
+            Method::Rodas4 => "rodas4",
         }
     }
 }
@@ -175,20 +181,23 @@ pub struct Stats {
     pub dopri5_steps: u64,
     pub radau5_steps: u64,
     pub bdf_steps: u64,
+    pub rodas4_steps: u64,
     /// Changes of method within the solve (`auto`).
     pub switches: u64,
-    /// Jacobians evaluated by radau5 (analytic or by finite differences) and by auto's early
-    /// stiffness check during dopri5 (analytic).
+    /// Jacobians evaluated by radau5 and rodas4 (analytic or by finite differences) and by
+    /// auto's early stiffness check during dopri5 (analytic).
     pub jacobian_evaluations: u64,
 }
 
 impl Stats {
-    /// The methods that took steps, with their accepted steps, in the order dopri5, radau5, bdf.
+    /// The methods that took steps, with their accepted steps, in the order dopri5, radau5, bdf,
+    /// rodas4.
     pub fn methods(&self) -> Vec<(Method, u64)> {
         [
             (Method::Dopri5, self.dopri5_steps),
             (Method::Radau5, self.radau5_steps),
             (Method::Bdf, self.bdf_steps),
+            (Method::Rodas4, self.rodas4_steps),
         ]
         .into_iter()
         .filter(|&(_, n)| n > 0)
@@ -486,6 +495,7 @@ pub(crate) fn integrate_segment(
         Method::Auto => auto::integrate(span, stats, auto),
         Method::Dopri5 => dopri::integrate(span, stats),
         Method::Radau5 | Method::Bdf => implicit::integrate(span, stats),
+        Method::Rodas4 => rosenbrock::integrate(span, stats),
     }
 }
 
@@ -542,7 +552,8 @@ pub trait Trigger {
 }
 
 /// Solve a scenario from day 0 to `end_day` with the scheduled events and optional triggers.
-/// radau5 (under `radau5` and `auto`) uses the model's analytic Jacobian ([`Model::jacobian`]).
+/// radau5 (under `radau5` and `auto`) and rodas4 use the model's analytic Jacobian
+/// ([`Model::jacobian`]).
 pub fn solve(
     model: &Model,
     sc: &Scenario,
@@ -599,7 +610,7 @@ fn solve_inner(
         ..*opts
     };
     let opts = match opts.method {
-        Method::Radau5 | Method::Bdf if delayed => {
+        Method::Radau5 | Method::Bdf | Method::Rodas4 if delayed => {
             return Err(fail(
                 0.0,
                 format!(

@@ -71,17 +71,17 @@ const FACL: f64 = 5.0;
 const FACR: f64 = 0.125;
 const UROUND: f64 = 1e-16;
 
-/// The model's right-hand side with an evaluation counter.
-struct Rhs<'a> {
-    model: &'a Model,
-    slots: Vec<f64>,
+/// The model's right-hand side with an evaluation counter (also rosenbrock.rs's).
+pub(super) struct Rhs<'a> {
+    pub model: &'a Model,
+    pub slots: Vec<f64>,
     /// See `dopri::Rhs::t_last`.
-    t_last: f64,
-    evals: u64,
+    pub t_last: f64,
+    pub evals: u64,
 }
 
 impl Rhs<'_> {
-    fn f(&mut self, t: f64, y: &[f64], dy: &mut [f64]) {
+    pub fn f(&mut self, t: f64, y: &[f64], dy: &mut [f64]) {
         self.evals += 1;
         self.model.rhs(&mut self.slots, t.min(self.t_last), y, dy);
     }
@@ -188,7 +188,7 @@ impl RadauSegment {
 
 /// The Jacobian at (t, y), f0 = f(t, y), row-major into `jac`: the span's analytic Jacobian when
 /// it has one and it is finite, else forward differences (`f1` is scratch).
-fn jacobian(
+pub(super) fn jacobian(
     rhs: &mut Rhs,
     analytic: Option<&JacobianFn<'_>>,
     t: f64,
