@@ -18,6 +18,7 @@ mod radau;
 mod rosenbrock;
 mod schedule;
 mod state_events;
+mod steps;
 mod stiffness;
 
 use crate::model::{Model, Quantity};

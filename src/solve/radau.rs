@@ -25,7 +25,8 @@
 //! Neither can be worked around through its options. See docs/solvers.md.
 
 use super::lu::{ComplexLu, RealLu};
-use super::{Hint, JacobianFn, Segment, Span, Stats, Watcher};
+use super::steps::{DenseStep, StepSegment};
+use super::{JacobianFn, Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::Model;
 
@@ -127,57 +128,19 @@ impl Factors {
     }
 }
 
-/// The solution on one segment: per accepted step its end time, size and collocation polynomial
+/// Radau IIA's dense output: per accepted step the collocation polynomial
 /// y(s) = a0 + s (a1 + (s - c2 + 1) (a2 + (s - c1 + 1) a3)), s = (t - end)/h in [-1, 0], stored
 /// as [a0, a1, a2, a3] (4n values).
-struct RadauSegment {
-    t0: f64,
-    y0: Vec<f64>,
-    ends: Vec<f64>,
-    h: Vec<f64>,
-    coef: Vec<f64>,
-}
+pub(super) struct Collocation;
 
-impl Segment for RadauSegment {
-    fn t0(&self) -> f64 {
-        self.t0
-    }
-    fn t1(&self) -> f64 {
-        *self.ends.last().unwrap_or(&self.t0)
-    }
-    fn eval(&self, t: f64, out: &mut [f64]) {
-        if self.ends.is_empty() || t <= self.t0 {
-            out.copy_from_slice(&self.y0);
-            return;
-        }
-        let i = self
-            .ends
-            .partition_point(|&e| e < t)
-            .min(self.ends.len() - 1);
-        self.eval_step(i, t, out);
-    }
-    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
-        if self.ends.is_empty() || t <= self.t0 {
-            out.copy_from_slice(&self.y0);
-            return;
-        }
-        let i = super::first_at_or_after(&self.ends, t, &mut hint.step).min(self.ends.len() - 1);
-        self.eval_step(i, t, out);
-    }
-    fn steps(&self) -> &[f64] {
-        &self.ends
-    }
-}
-
-impl RadauSegment {
-    /// The collocation polynomial of step `i` at `t`.
+impl DenseStep for Collocation {
     #[inline]
-    fn eval_step(&self, i: usize, t: f64, out: &mut [f64]) {
-        let n = self.y0.len();
-        let (a0, rest) = self.coef[4 * n * i..4 * n * (i + 1)].split_at(n);
+    fn eval(coef: &[f64], end: f64, h: f64, t: f64, out: &mut [f64]) {
+        let n = coef.len() / 4;
+        let (a0, rest) = coef.split_at(n);
         let (a1, rest) = rest.split_at(n);
         let (a2, a3) = rest.split_at(n);
-        let s = ((t - self.ends[i]) / self.h[i]).clamp(-1.0, 0.0);
+        let s = ((t - end) / h).clamp(-1.0, 0.0);
         let (s1, s2) = (s - C2M1, s - C1M1);
         let (a1, a2, a3, out) = (&a1[..n], &a2[..n], &a3[..n], &mut out[..n]);
         for j in 0..n {
@@ -299,14 +262,7 @@ fn piece<const N: usize>(
             *w = 1.0 / (atol + rtol * y.abs());
         }
     };
-    // Room for 32 steps before the first reallocation.
-    let mut seg = RadauSegment {
-        t0,
-        y0: y0.to_vec(),
-        ends: Vec::with_capacity(32),
-        h: Vec::with_capacity(32),
-        coef: Vec::with_capacity(32 * 4 * n),
-    };
+    let mut seg = StepSegment::<Collocation>::new(t0, y0);
     let (mut t, mut y) = (t0, y0.to_vec());
     let mut f0 = vec![0.0; n];
     rhs.f(t, &y, &mut f0);

@@ -19,7 +19,8 @@
 
 use super::lu::RealLu;
 use super::radau::{jacobian, Rhs};
-use super::{Hint, Segment, Span, Stats, Watcher};
+use super::steps::{DenseStep, StepSegment};
+use super::{Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
 use crate::model::Model;
 
@@ -84,66 +85,26 @@ pub(super) fn uses_time(model: &Model) -> bool {
     slots.contains(&0)
 }
 
-/// The solution on one segment: per accepted step its end time, size and dense output
-/// [y0, y1, c2, c3] (4n values).
-struct RodasSegment {
-    t0: f64,
-    y0: Vec<f64>,
-    ends: Vec<f64>,
-    h: Vec<f64>,
-    coef: Vec<f64>,
-}
+/// RODAS4's dense output: per accepted step [y0, y1, c2, c3] (4n values),
+/// y(s) = (1 - s) y0 + s (y1 + (1 - s) (c2 + s c3)), s = 1 + (t - end)/h in [0, 1]; y1 is the
+/// state at the step's end.
+pub(super) struct Rodas;
 
-impl Segment for RodasSegment {
-    fn t0(&self) -> f64 {
-        self.t0
-    }
-    fn t1(&self) -> f64 {
-        *self.ends.last().unwrap_or(&self.t0)
-    }
-    fn eval(&self, t: f64, out: &mut [f64]) {
-        if self.ends.is_empty() || t <= self.t0 {
-            out.copy_from_slice(&self.y0);
-            return;
-        }
-        let i = self
-            .ends
-            .partition_point(|&e| e < t)
-            .min(self.ends.len() - 1);
-        self.eval_step(i, t, out);
-    }
-    fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
-        if self.ends.is_empty() || t <= self.t0 {
-            out.copy_from_slice(&self.y0);
-            return;
-        }
-        let i = super::first_at_or_after(&self.ends, t, &mut hint.step).min(self.ends.len() - 1);
-        self.eval_step(i, t, out);
-    }
-    fn steps(&self) -> &[f64] {
-        &self.ends
-    }
-    fn step_end(&self, k: usize, out: &mut [f64]) {
-        let n = self.y0.len();
-        out[..n].copy_from_slice(&self.coef[4 * n * k + n..4 * n * k + 2 * n]);
-    }
-}
-
-impl RodasSegment {
-    /// The dense output of step `i` at `t`.
+impl DenseStep for Rodas {
     #[inline]
-    fn eval_step(&self, i: usize, t: f64, out: &mut [f64]) {
-        let n = self.y0.len();
-        let (y0, rest) = self.coef[4 * n * i..4 * n * (i + 1)].split_at(n);
+    fn eval(coef: &[f64], end: f64, h: f64, t: f64, out: &mut [f64]) {
+        let n = coef.len() / 4;
+        let (y0, rest) = coef.split_at(n);
         let (y1, rest) = rest.split_at(n);
         let (c2, c3) = rest.split_at(n);
-        let s = (1.0 + (t - self.ends[i]) / self.h[i]).clamp(0.0, 1.0);
+        let s = (1.0 + (t - end) / h).clamp(0.0, 1.0);
         let s1 = 1.0 - s;
         let (y1, c2, c3, out) = (&y1[..n], &c2[..n], &c3[..n], &mut out[..n]);
         for j in 0..n {
             out[j] = s1 * y0[j] + s * (y1[j] + s1 * (c2[j] + s * c3[j]));
         }
     }
+    const END_STATE: Option<usize> = Some(1);
 }
 
 /// Integrate `[t0, t1]` with RODAS4.
@@ -200,13 +161,7 @@ fn piece<const N: usize>(
     };
     let (rtol, atol) = (opts.rtol, opts.atol);
     let timed = uses_time(model);
-    let mut seg = RodasSegment {
-        t0,
-        y0: y0.to_vec(),
-        ends: Vec::with_capacity(32),
-        h: Vec::with_capacity(32),
-        coef: Vec::with_capacity(32 * 4 * n),
-    };
+    let mut seg = StepSegment::<Rodas>::new(t0, y0);
     let (mut t, mut y) = (t0, y0.to_vec());
     let mut dy1 = vec![0.0; n];
     let mut dy = vec![0.0; n];
