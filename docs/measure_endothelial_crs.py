@@ -35,6 +35,11 @@ For each gamma on the grid:
      loss (sum over in-sample rows of ((sim - pub) / half-range)^2, as docs/calibrate_presets.py),
      the myeloma CRS/ICANS rows, every row.
 
+Variant `leak` (measured after the gamma grid): crs_drive = min(S, t1) + max(0, S - t1) x
+ea_base^gamma_CRS, t1 the grade-1 cut (12): the grade-1 band (fever) keeps the cytokine drive
+alone, the vulnerability scales only the part of the drive above it (hypotension, hypoxia = leak),
+so CRS any grade and onset do not change with gamma.
+
 The companion lever (`joint`): ICANS's dependence on the baseline made shallower, EA's drive
 ea_base^kappa_EA x (1 + ...) instead of ea_base x (1 + ...) (per doubling of ea_base the barrier's
 odds rise ~2^(n_EA kappa_EA), 16 at kappa 1), with gamma_CRS raised: CRS thresholds refitted, then
@@ -44,6 +49,7 @@ shipped optimum), then the thresholds again, then as above.
 Usage:
     cargo build --release
     python3 docs/measure_endothelial_crs.py [gamma ...]          # default grid 0 0.5 1 2 (~3 min each)
+    python3 docs/measure_endothelial_crs.py leak [gamma ...]     # the factor above the grade-1 cut only
     python3 docs/measure_endothelial_crs.py joint GAMMA KAPPA    # e.g. joint 0.4 0.2 (~6 min)
     python3 docs/measure_endothelial_crs.py report RECORD.json ...   # the every-target table
 Records are written to $SCRATCH (default /tmp/h-endo/) (record-<grid>.json, joint-<gamma>-<kappa>.json).
@@ -89,6 +95,7 @@ source = "measurement copy (docs/measure_endothelial_crs.py joint)"
 lower = 0.0
 '''
 EXTRA = {}  # ICANS-stage parameter values of the `joint` variant (models/cartox.toml names)
+FORM = ["all"]  # "leak": the factor acts only on the drive above the grade-1 cut (see `leak`)
 KAPPA = [None]  # kappa_EA of the `joint` variant (None: the shipped EA equation)
 
 
@@ -103,7 +110,9 @@ def model_text(gamma, thr):
         assert k == 1
     t, k = re.subn(r'(\[\[parameters\]\]\nname = "k_EA"\n)', GAMMA_PARAM % float(gamma) + r"\n\1", t, count=1)
     assert k == 1
-    t, k = re.subn(r'(name = "crs_drive"\nexpr = )"S"', r'\1"S * ea_base^gamma_CRS"', t, count=1)
+    expr = "S * ea_base^gamma_CRS" if FORM[0] == "all" else \
+        "min(S, %r) + max(0, S - %r) * ea_base^gamma_CRS" % (thr[0], thr[0])
+    t, k = re.subn(r'(name = "crs_drive"\nexpr = )"S"', r'\1"%s"' % expr, t, count=1)
     assert k == 1
     t, k = re.subn(r"(?m)^thresholds = \[12\.0, 190\.0, 232\.0, 252\.0\]",
                    "thresholds = [%s]" % ", ".join(repr(float(x)) for x in thr), t, count=1)
@@ -313,6 +322,9 @@ def joint(gamma, kappa):
 
 def main():
     os.makedirs(SCRATCH, exist_ok=True)
+    if sys.argv[1:2] == ["leak"]:
+        FORM[0] = "leak"
+        del sys.argv[1]
     if sys.argv[1:2] == ["joint"]:
         return joint(float(sys.argv[2]), float(sys.argv[3]))
     grid = [float(g) for g in sys.argv[1:]] or [0.0, 0.5, 1.0, 2.0]
@@ -328,7 +340,7 @@ def main():
                   f"myeloma {s['myeloma']}", flush=True)
             rec[n] = {"summary": s, "rows": rows}
         record[str(gamma)] = rec
-        json.dump(record, open(os.path.join(SCRATCH, f"record-{'_'.join(map(str, grid))}.json"), "w"))
+        json.dump(record, open(os.path.join(SCRATCH, f"record-{FORM[0]}-{'_'.join(map(str, grid))}.json"), "w"))
 
 
 
@@ -346,8 +358,10 @@ def report(paths):
         if "gamma" in rec:
             variants.append((f"joint g{rec['gamma']} k{rec['kappa']}", rec))
         else:
-            variants += [(f"g{g}", r) for g, r in rec.items()]
-    variants.sort(key=lambda v: (v[0].startswith("joint"), v[0]))
+            tag = "leak " if os.path.basename(p).startswith("record-leak") else ""
+            variants += [(f"{tag}g{g}", r) for g, r in rec.items()]
+    variants.sort(key=lambda v: (v[0].split()[0] if " " in v[0] else "", float(v[0].split("g")[-1].split()[0])
+                                 if not v[0].startswith("joint") else 0))
 
     def fmt(r):
         v = r["simulated"]
