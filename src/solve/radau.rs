@@ -56,8 +56,7 @@ const TI: [[f64; 3]; 3] = [
 /// Most Newton iterations per step.
 const NIT: usize = 7;
 const SAFE: f64 = 0.9;
-/// Keep the Jacobian (and, with a step-size change within [`QUOT1`, `QUOT2`], the step size and
-/// the factors) when the Newton iteration contracted faster than this: RADAU5's WORK(3), 0.01
+/// Keep the Jacobian when the Newton iteration contracted faster than this: RADAU5's WORK(3), 0.01
 /// here where radau5.f defaults to 0.001 (advised for small systems; ~0.1 when Jacobians are
 /// costly). The Jacobian here is analytic and cheap, but each new one also means new LU factors,
 /// which are the cost. Measured on Hanson 2016, see docs/solvers.md (sixth session).
@@ -136,17 +135,44 @@ pub(super) struct Collocation;
 impl DenseStep for Collocation {
     #[inline]
     fn eval(coef: &[f64], end: f64, h: f64, t: f64, out: &mut [f64]) {
-        let n = coef.len() / 4;
-        let (a0, rest) = coef.split_at(n);
-        let (a1, rest) = rest.split_at(n);
-        let (a2, a3) = rest.split_at(n);
-        let s = ((t - end) / h).clamp(-1.0, 0.0);
-        let (s1, s2) = (s - C2M1, s - C1M1);
-        let (a1, a2, a3, out) = (&a1[..n], &a2[..n], &a3[..n], &mut out[..n]);
-        for j in 0..n {
-            out[j] = a0[j] + s * (a1[j] + s1 * (a2[j] + s2 * a3[j]));
+        // The state count as a compile-time constant for 1-16 states (as the stepper): the
+        // loop is then unrolled without bounds checks; the same operations in the same order.
+        macro_rules! sized {
+            ($($k:literal)*) => {
+                match coef.len() / 4 {
+                    $( $k => collocation::<$k>(coef, end, h, t, out), )*
+                    _ => collocation::<0>(coef, end, h, t, out),
+                }
+            };
         }
+        sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
+}
+
+/// [`Collocation::eval`] for `N` states (`N` = 0: any number, from `coef`).
+#[inline(always)]
+fn collocation<const N: usize>(coef: &[f64], end: f64, h: f64, t: f64, out: &mut [f64]) {
+    let n = if N == 0 { coef.len() / 4 } else { N };
+    let (a0, rest) = coef.split_at(n);
+    let (a1, rest) = rest.split_at(n);
+    let (a2, a3) = rest.split_at(n);
+    let s = ((t - end) / h).clamp(-1.0, 0.0);
+    let (s1, s2) = (s - C2M1, s - C1M1);
+    let (a0, a1, a2, a3, out) = (&a0[..n], &a1[..n], &a2[..n], &a3[..n], &mut out[..n]);
+    for j in 0..n {
+        out[j] = a0[j] + s * (a1[j] + s1 * (a2[j] + s2 * a3[j]));
+    }
+}
+
+/// Whether every entry is finite, without a branch per entry: the exponent bits of each
+/// entry or-ed together into one flag (a vectorisable reduction), where `all(is_finite)`
+/// stops at the first non-finite one (~7 instructions per entry).
+#[inline]
+fn all_finite(x: &[f64]) -> bool {
+    const EXP: u64 = 0x7ff0_0000_0000_0000;
+    x.iter()
+        .fold(0u64, |acc, v| acc | u64::from(v.to_bits() & EXP == EXP))
+        == 0
 }
 
 /// The Jacobian at (t, y), f0 = f(t, y), row-major into `jac`: the span's analytic Jacobian when
@@ -164,7 +190,7 @@ pub(super) fn jacobian(
     if let Some(jf) = analytic {
         jf(&mut rhs.slots, t.min(rhs.t_last), y, jac);
         // Not finite (e.g. a fractional power of a state at 0): forward differences instead.
-        if jac.iter().all(|x| x.is_finite()) {
+        if all_finite(jac) {
             return;
         }
     }
@@ -575,7 +601,7 @@ fn piece<const N: usize>(
         if t + 1.0001 * hnew >= t1 {
             (h, last) = (t1 - t, true);
         } else {
-            // Keep h and the factors when the change would be small.
+            // Keep h and the factors when the change would be small (and the iteration fast).
             if theta <= THET && (QUOT1..=QUOT2).contains(&(hnew / h)) && !refresh_jac {
                 continue;
             }
@@ -588,4 +614,81 @@ fn piece<const N: usize>(
     stats.radau5_steps += naccpt;
     stats.rhs_evaluations += rhs.evals;
     Ok((Box::new(seg), ended_nonstiff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift64*) for random test data.
+    fn rng(seed: u64) -> impl FnMut() -> f64 {
+        let mut x = seed;
+        move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let u = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+            // In [-1e3, 1e3), with magnitudes spread over many decades.
+            let m = u as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            m * 10f64.powi((u % 7) as i32 - 3)
+        }
+    }
+
+    /// The size-specialised collocation polynomials give the general code's values bit for bit,
+    /// for every specialised size, at times inside, at the ends of and outside the step.
+    #[test]
+    fn sized_collocation_matches_the_general_code() {
+        let mut r = rng(0x9e37_79b9_7f4a_7c15);
+        for n in 1..=18 {
+            for _ in 0..20 {
+                let coef: Vec<f64> = (0..4 * n).map(|_| r()).collect();
+                let (end, h) = (50.0 + r().abs(), 0.1 + r().abs());
+                for t in [
+                    end - 1.3 * h,
+                    end - h,
+                    end - 0.37 * h,
+                    end - 1e-9,
+                    end,
+                    end + h,
+                ] {
+                    let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+                    Collocation::eval(&coef, end, h, t, &mut a);
+                    collocation::<0>(&coef, end, h, t, &mut b);
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a), bits(&b), "n = {n}, t = {t}");
+                }
+            }
+        }
+    }
+
+    /// `all_finite` agrees with `is_finite` entry by entry: random matrices, each with one entry
+    /// replaced by an infinity, a NaN, the largest finite value or a subnormal in turn.
+    #[test]
+    fn all_finite_agrees_with_is_finite() {
+        let mut r = rng(12345);
+        for n in [1usize, 2, 3, 8, 13, 39] {
+            let jac: Vec<f64> = (0..n * n).map(|_| r()).collect();
+            assert!(all_finite(&jac));
+            for special in [
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                -f64::NAN,
+                f64::MAX,
+                f64::MIN_POSITIVE / 4.0,
+                -0.0,
+            ] {
+                for k in [0, n * n / 2, n * n - 1] {
+                    let mut m = jac.clone();
+                    m[k] = special;
+                    assert_eq!(
+                        all_finite(&m),
+                        m.iter().all(|x| x.is_finite()),
+                        "n = {n}, entry {k} = {special}"
+                    );
+                }
+            }
+        }
+        assert!(all_finite(&[]));
+    }
 }
