@@ -80,11 +80,45 @@ pub(super) struct Rhs<'a> {
     pub evals: u64,
 }
 
-impl Rhs<'_> {
+impl<'a> Rhs<'a> {
+    /// The span's right-hand side: its model with the span's parameters, time held just inside
+    /// the span's end.
+    pub fn for_span(span: &Span<'a>) -> Self {
+        Rhs {
+            model: span.model,
+            slots: span.model.slots_with_params(span.params),
+            t_last: super::left_limit(span.t1),
+            evals: 0,
+        }
+    }
+
     pub fn f(&mut self, t: f64, y: &[f64], dy: &mut [f64]) {
         self.evals += 1;
         self.model.rhs(&mut self.slots, t.min(self.t_last), y, dy);
     }
+}
+
+/// The implicit methods' stop rules before step number `nsteps` (counted from 1) from `t` with
+/// size `h`: more steps than allowed, or a step too small to move `t` (or not finite).
+pub(super) fn step_allowed(
+    nsteps: u64,
+    t: f64,
+    h: f64,
+    max_steps: u32,
+) -> Result<(), (f64, SolveFailure)> {
+    if nsteps > u64::from(max_steps) {
+        return Err((
+            t,
+            SolveFailure::MaxSteps {
+                steps: None,
+                explicit: false,
+            },
+        ));
+    }
+    if 0.1 * h.abs() <= t.abs() * UROUND || !h.is_finite() {
+        return Err((t, SolveFailure::StepSizeUnderflow { explicit: false }));
+    }
+    Ok(())
 }
 
 /// Root mean square of `v / scal`, given `inv = 1 / scal` (one division per state and step
@@ -260,25 +294,11 @@ fn piece<const N: usize>(
     stats: &mut Stats,
     nonstiff: Option<&NonStiffTest>,
 ) -> Result<(Box<dyn Segment>, bool), (f64, SolveFailure)> {
-    let Span {
-        model,
-        params,
-        t0,
-        t1,
-        y0,
-        opts,
-        h0,
-        ..
-    } = span;
-    let n = if N == 0 { y0.len() } else { N };
-    let y0 = &y0[..n];
+    let (t0, t1, opts, h0) = (span.t0, span.t1, span.opts, span.h0);
+    let n = if N == 0 { span.y0.len() } else { N };
+    let y0 = &span.y0[..n];
     let mut watcher = Watcher::new(&span);
-    let mut rhs = Rhs {
-        model,
-        slots: model.slots_with_params(params),
-        t_last: super::left_limit(t1),
-        evals: 0,
-    };
+    let mut rhs = Rhs::for_span(&span);
     let rtol = 0.1 * opts.rtol.powf(2.0 / 3.0);
     let atol = rtol * opts.atol / opts.rtol;
     let fnewt = (10.0 * UROUND / rtol).max(0.03f64.min(rtol.sqrt()));
@@ -373,18 +393,7 @@ fn piece<const N: usize>(
             }
         }
         nsteps += 1;
-        if nsteps > u64::from(opts.max_steps) {
-            return Err((
-                t,
-                SolveFailure::MaxSteps {
-                    steps: None,
-                    explicit: false,
-                },
-            ));
-        }
-        if 0.1 * h.abs() <= t.abs() * UROUND || !h.is_finite() {
-            return Err((t, SolveFailure::StepSizeUnderflow { explicit: false }));
-        }
+        step_allowed(nsteps, t, h, opts.max_steps)?;
         // Starting values for the Newton iteration: the last step's polynomial extrapolated.
         for (i, zi) in z.iter_mut().enumerate() {
             if first {

@@ -18,7 +18,7 @@
 //! See docs/solvers.md ("tenth session") for its accuracy and cost against radau5 on Hanson.
 
 use super::lu::RealLu;
-use super::radau::{jacobian, Rhs};
+use super::radau::{jacobian, step_allowed, Rhs};
 use super::steps::{DenseStep, StepSegment};
 use super::{Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
@@ -140,25 +140,11 @@ fn piece<const N: usize>(
     span: Span,
     stats: &mut Stats,
 ) -> Result<Box<dyn Segment>, (f64, SolveFailure)> {
-    let Span {
-        model,
-        params,
-        t0,
-        t1,
-        y0,
-        opts,
-        h0,
-        ..
-    } = span;
-    let n = if N == 0 { y0.len() } else { N };
-    let y0 = &y0[..n];
+    let (model, t0, t1, opts, h0) = (span.model, span.t0, span.t1, span.opts, span.h0);
+    let n = if N == 0 { span.y0.len() } else { N };
+    let y0 = &span.y0[..n];
     let mut watcher = Watcher::new(&span);
-    let mut rhs = Rhs {
-        model,
-        slots: model.slots_with_params(params),
-        t_last: super::left_limit(t1),
-        evals: 0,
-    };
+    let mut rhs = Rhs::for_span(&span);
     let (rtol, atol) = (opts.rtol, opts.atol);
     let timed = uses_time(model);
     let mut seg = StepSegment::<Rodas>::new(t0, y0);
@@ -218,18 +204,7 @@ fn piece<const N: usize>(
             need_jac = false;
         }
         nsteps += 1;
-        if nsteps > u64::from(opts.max_steps) {
-            return Err((
-                t,
-                SolveFailure::MaxSteps {
-                    steps: None,
-                    explicit: false,
-                },
-            ));
-        }
-        if 0.1 * h.abs() <= t.abs() * UROUND || !h.is_finite() {
-            return Err((t, SolveFailure::StepSizeUnderflow { explicit: false }));
-        }
+        step_allowed(nsteps, t, h, opts.max_steps)?;
         if !lu.factor_shifted(1.0 / (GAMMA * h), &jac) {
             nsing += 1;
             if nsing >= 5 {
