@@ -429,17 +429,17 @@ impl<const N: usize> Segment for FixedSegment<N> {
     }
     fn eval(&self, t: f64, out: &mut [f64]) {
         if t >= self.t1 || !self.dense.evaluate::<N>(t, out) {
-            out.copy_from_slice(&self.y1);
+            super::copy_short(out, &self.y1);
         }
     }
     fn eval_some(&self, t: f64, which: &[usize], out: &mut [f64]) {
         if t >= self.t1 || !self.dense.evaluate_some::<N>(t, which, out) {
-            out.copy_from_slice(&self.y1);
+            super::copy_short(out, &self.y1);
         }
     }
     fn eval_from(&self, t: f64, hint: &mut Hint, out: &mut [f64]) {
         if t >= self.t1 || !self.dense.evaluate_from::<N>(t, &mut hint.step, out) {
-            out.copy_from_slice(&self.y1);
+            super::copy_short(out, &self.y1);
         }
     }
     fn steps(&self) -> &[f64] {
@@ -447,7 +447,7 @@ impl<const N: usize> Segment for FixedSegment<N> {
     }
     fn step_end(&self, k: usize, out: &mut [f64]) {
         let n = out.len();
-        out.copy_from_slice(&self.dense.ys[k * n..(k + 1) * n]);
+        super::copy_short(out, &self.dense.ys[k * n..(k + 1) * n]);
     }
 }
 
