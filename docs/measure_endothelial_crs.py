@@ -302,6 +302,16 @@ def icans_stage(gamma, thr):
     print(f"  ICANS stage: stage-1 loss {best:.3f}, TRANSCEND loss {min(scored)[0]:.3f}: {EXTRA}", flush=True)
 
 
+def both_n(gamma, thr, rec):
+    """Validate at n = 200 and n = 5000 with `gamma` and thresholds `thr`; print and record each."""
+    for n in (200, 5000):
+        rows = validate(gamma, thr, PRESETS, n)
+        s = summary(rows)
+        print(f"  n = {n}: all {s['all']}, in {s['in']}, out {s['out']}, in-sample loss {s['in_loss']}; "
+              f"myeloma {s['myeloma']}", flush=True)
+        rec[n] = {"summary": s, "rows": rows}
+
+
 def joint(gamma, kappa):
     """The companion lever: ICANS's dependence on the baseline made shallower (kappa_EA), CRS's
     raised (gamma_CRS); thresholds, then the ICANS stage, then thresholds again; then as main()."""
@@ -311,12 +321,7 @@ def joint(gamma, kappa):
     thr = fit_thresholds(gamma)
     k = korell(gamma, thr)
     rec = {"gamma": gamma, "kappa": kappa, "extra": dict(EXTRA), "thresholds": thr, "korell": k}
-    for n in (200, 5000):
-        rows = validate(gamma, thr, PRESETS, n)
-        s = summary(rows)
-        print(f"  n = {n}: all {s['all']}, in {s['in']}, out {s['out']}, in-sample loss {s['in_loss']}; "
-              f"myeloma {s['myeloma']}", flush=True)
-        rec[n] = {"summary": s, "rows": rows}
+    both_n(gamma, thr, rec)
     json.dump(rec, open(os.path.join(SCRATCH, f"joint-{gamma}-{kappa}.json"), "w"))
 
 
@@ -333,12 +338,7 @@ def main():
         thr = fit_thresholds(gamma)
         k = korell(gamma, thr)
         rec = {"thresholds": thr, "korell": k}
-        for n in (200, 5000):
-            rows = validate(gamma, thr, PRESETS, n)
-            s = summary(rows)
-            print(f"  n = {n}: all {s['all']}, in {s['in']}, out {s['out']}, in-sample loss {s['in_loss']}; "
-                  f"myeloma {s['myeloma']}", flush=True)
-            rec[n] = {"summary": s, "rows": rows}
+        both_n(gamma, thr, rec)
         record[str(gamma)] = rec
         json.dump(record, open(os.path.join(SCRATCH, f"record-{FORM[0]}-{'_'.join(map(str, grid))}.json"), "w"))
 

@@ -159,6 +159,31 @@ def ok(before, after):
     return fine
 
 
+def icans_search(omega2, tmp):
+    """The ICANS stage at `omega2` (n = 200): a coordinate search on measure_expectation.GRID
+    from the shipped optimum on the ZUMA-1 + KarMMa loss, then f_41BB_EA on TRANSCEND's.
+    Returns the stage-1 loss function (its `.cache` holds every point scored), the stage-1 loss,
+    the (TRANSCEND loss, f_41BB_EA) pairs and the fitted values."""
+    cache = {}
+
+    def stage1(v):
+        key = json.dumps(v, sort_keys=True)
+        if key not in cache:
+            rows = validate(v, omega2, ["axi-cel", "ide-cel"], 200, tmp)
+            cache[key] = mx.loss_of(rows, icans.ZUMA_KARMMA)
+            print("  %s loss %.3f" % (v, cache[key]), flush=True)
+        return cache[key]
+
+    stage1.cache = cache
+    cur, best = mx.coordinate_search(stage1)
+    scored = []
+    for f in mx.F_41BB:
+        rows = validate(dict(cur, f_41BB_EA=f), omega2, ["liso-cel"], 200, tmp)
+        scored.append((mx.loss_of(rows, icans.TRANSCEND), f))
+        print("  f_41BB_EA %s: TRANSCEND loss %.3f" % (f, scored[-1][0]), flush=True)
+    return stage1, best, scored, dict(cur, f_41BB_EA=min(scored)[1])
+
+
 def main():
     os.makedirs(SCRATCH, exist_ok=True)
     om = {k: omega2_of(*v) for k, v in ANG2.items()}
@@ -167,35 +192,10 @@ def main():
                                                                        om["controls"]))
     record = {"omega2": omega2, "omega2_controls": om["controls"]}
     with tempfile.TemporaryDirectory() as tmp:
-        cache = {}
-
-        def stage1(v):
-            key = json.dumps(v, sort_keys=True)
-            if key not in cache:
-                rows = validate(v, omega2, ["axi-cel", "ide-cel"], 200, tmp)
-                cache[key] = mx.loss_of(rows, icans.ZUMA_KARMMA)
-                print("  %s loss %.3f" % (v, cache[key]), flush=True)
-            return cache[key]
-
+        stage1, best, scored, result = icans_search(omega2, tmp)
+        cache = stage1.cache
         shipped_loss_old = mx.loss_of(validate(mx.SHIPPED, SHIPPED_OMEGA2, ["axi-cel", "ide-cel"],
                                                200, tmp), icans.ZUMA_KARMMA)
-        cur, best = dict(mx.SHIPPED), stage1(mx.SHIPPED)
-        moved = True
-        while moved:
-            moved = False
-            for k, grid in mx.GRID.items():
-                i = grid.index(cur[k])
-                for j in (i - 1, i + 1):
-                    if 0 <= j < len(grid):
-                        v = dict(cur, **{k: grid[j]})
-                        if stage1(v) < best - 1e-12:
-                            cur, best, moved = v, stage1(v), True
-        scored = []
-        for f in mx.F_41BB:
-            rows = validate(dict(cur, f_41BB_EA=f), omega2, ["liso-cel"], 200, tmp)
-            scored.append((mx.loss_of(rows, icans.TRANSCEND), f))
-            print("  f_41BB_EA %s: TRANSCEND loss %.3f" % (f, scored[-1][0]), flush=True)
-        result = dict(cur, f_41BB_EA=min(scored)[1])
         shipped_t = mx.loss_of(validate(mx.SHIPPED, SHIPPED_OMEGA2,  # f_41BB_EA as shipped (0.6)
                                         ["liso-cel"], 200, tmp), icans.TRANSCEND)
         print("stage 1 loss %.3f at omega2 %.3f (shipped values at omega2 %.3f: %.3f; at 0.3: %.3f);"
@@ -242,32 +242,7 @@ def control():
     itself finds on measure_expectation.GRID (IL6_EA 150 is not on calibrate_icans.py's grid) from
     what the new spread does."""
     with tempfile.TemporaryDirectory() as tmp:
-        cache = {}
-
-        def stage1(v):
-            key = json.dumps(v, sort_keys=True)
-            if key not in cache:
-                rows = validate(v, SHIPPED_OMEGA2, ["axi-cel", "ide-cel"], 200, tmp)
-                cache[key] = mx.loss_of(rows, icans.ZUMA_KARMMA)
-                print("  %s loss %.3f" % (v, cache[key]), flush=True)
-            return cache[key]
-
-        cur, best = dict(mx.SHIPPED), stage1(mx.SHIPPED)
-        moved = True
-        while moved:
-            moved = False
-            for k, grid in mx.GRID.items():
-                i = grid.index(cur[k])
-                for j in (i - 1, i + 1):
-                    if 0 <= j < len(grid):
-                        v = dict(cur, **{k: grid[j]})
-                        if stage1(v) < best - 1e-12:
-                            cur, best, moved = v, stage1(v), True
-        scored = []
-        for f in mx.F_41BB:
-            rows = validate(dict(cur, f_41BB_EA=f), SHIPPED_OMEGA2, ["liso-cel"], 200, tmp)
-            scored.append((mx.loss_of(rows, icans.TRANSCEND), f))
-        result = dict(cur, f_41BB_EA=min(scored)[1])
+        _, best, scored, result = icans_search(SHIPPED_OMEGA2, tmp)
         print("control (omega2 0.3): stage 1 loss %.3f, TRANSCEND %.3f, result %s"
               % (best, min(scored)[0], result))
         rows = validate(result, SHIPPED_OMEGA2, icans.PRESETS, 200, tmp)

@@ -106,6 +106,24 @@ def loss_of(rows, targets):
     return icans.loss(res, targets)
 
 
+def coordinate_search(loss, start=None):
+    """From `start` (the shipped ICANS values), move one parameter at a time to a neighbour on
+    its GRID while that lowers `loss`; returns the values reached and their loss."""
+    cur = dict(SHIPPED if start is None else start)
+    best = loss(cur)
+    moved = True
+    while moved:
+        moved = False
+        for k, grid in GRID.items():
+            i = grid.index(cur[k])
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(grid):
+                    v = dict(cur, **{k: grid[j]})
+                    if loss(v) < best - 1e-12:
+                        cur, best, moved = v, loss(v), True
+    return cur, best
+
+
 def icans_stage(n):
     with tempfile.TemporaryDirectory() as tmp:
         cache = {}
@@ -117,17 +135,7 @@ def icans_stage(n):
                 print(f"  {v} loss {cache[key]:.3f}", flush=True)
             return cache[key]
 
-        cur, best = dict(SHIPPED), stage1(SHIPPED)
-        moved = True
-        while moved:
-            moved = False
-            for k, grid in GRID.items():
-                i = grid.index(cur[k])
-                for j in (i - 1, i + 1):
-                    if 0 <= j < len(grid):
-                        v = dict(cur, **{k: grid[j]})
-                        if stage1(v) < best - 1e-12:
-                            cur, best, moved = v, stage1(v), True
+        cur, best = coordinate_search(stage1)
         scored = []
         for f in F_41BB:
             rows = validate(dict(cur, f_41BB_EA=f), ["liso-cel"], n, tmp)

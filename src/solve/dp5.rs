@@ -569,9 +569,9 @@ mod tests {
         }
     }
 
-    fn compare(mu: f64, t1: f64, h: f64, rtol: f64, n_stiff: u32, stop_after: Option<f64>) {
-        let y0 = [2.0, 0.0];
-        let s = Settings {
+    /// ode_solvers' DOPRI5 defaults on `[0, t1]` with atol 1e-9.
+    fn settings(t1: f64, h: f64, rtol: f64, n_stiff: u32) -> Settings {
+        Settings {
             t0: 0.0,
             t1,
             rtol,
@@ -584,7 +584,12 @@ mod tests {
             h,
             n_max: 100_000,
             n_stiff,
-        };
+        }
+    }
+
+    fn compare(mu: f64, t1: f64, h: f64, rtol: f64, n_stiff: u32, stop_after: Option<f64>) {
+        let y0 = [2.0, 0.0];
+        let s = settings(t1, h, rtol, n_stiff);
         let mut ours = Vdp { mu, stop_after };
         let (dense, counts, result) = integrate::<2, _>(&mut ours, &y0, &s);
         let theirs = Vdp { mu, stop_after };
@@ -760,20 +765,6 @@ mod tests {
 
     #[test]
     fn plain_and_avx2_copies_take_the_same_steps() {
-        let settings = |t1: f64, h: f64, rtol: f64, n_stiff: u32| Settings {
-            t0: 0.0,
-            t1,
-            rtol,
-            atol: 1e-9,
-            safety: 0.9,
-            beta: 0.04,
-            fac_min: 0.2,
-            fac_max: 10.0,
-            h_max: t1,
-            h,
-            n_max: 100_000,
-            n_stiff,
-        };
         let y0: Vec<f64> = (0..19).map(|i| 0.1 + 0.07 * i as f64).collect();
         for (stiff, rtol, h, n_stiff, stop_after) in [
             (0.0, 1e-6, 0.0, u32::MAX, None),
