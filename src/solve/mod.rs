@@ -10,6 +10,7 @@
 //! See `docs/solvers.md`.
 
 mod auto;
+mod cpu;
 mod dopri;
 mod dp5;
 mod implicit;
@@ -20,6 +21,12 @@ mod schedule;
 mod state_events;
 mod steps;
 mod stiffness;
+mod watch;
+
+pub(crate) use cpu::copy_short;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use cpu::use_avx2;
+pub(crate) use watch::Watcher;
 
 use crate::model::{Model, Quantity};
 use crate::regimen::Scenario;
@@ -124,46 +131,6 @@ pub struct Hint {
     piece: usize,
     /// Position among a piece's steps.
     step: usize,
-}
-
-/// Whether the hot numeric loops (dopri5's stepper, the stiffness check's power iteration) run
-/// in their copies compiled for AVX2 (4 doubles per vector instruction instead of SSE2's 2): the
-/// CPU has AVX2 and `CARTOX_AVX2=0` is not set (for comparison; read once). The copies are the
-/// same source compiled with the AVX2 target feature alone (no FMA: no multiply-add is fused,
-/// and the compiler never reorders floating-point operations), so each value gets the same IEEE
-/// operations in the same order: the same bits (tests in `dp5` and `stiffness`).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn use_avx2() -> bool {
-    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *USE.get_or_init(|| {
-        std::env::var_os("CARTOX_AVX2").is_none_or(|v| v != "0") && is_x86_feature_detected!("avx2")
-    })
-}
-
-/// `dst.copy_from_slice(src)` for a state vector: up to 31 values as fixed-size pieces of
-/// 16, 8, 4, 2 and 1 (the binary digits of the length; each piece at most 128 bytes, which the
-/// compiler copies inline), longer ones by `copy_from_slice`. A copy of a run-time length is a
-/// call to libc's `memcpy` (~30-40 cycles for the default model's 19 states, 152 bytes); a sweep
-/// row made ~1,000 of them (4% of its time, perf, eleventh session). Same values either way.
-#[inline(always)]
-pub(crate) fn copy_short(dst: &mut [f64], src: &[f64]) {
-    let n = src.len();
-    assert_eq!(dst.len(), n, "copy_short: lengths differ");
-    if n >= 32 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let mut i = 0;
-    macro_rules! piece {
-        ($($k:literal)*) => {$(
-            if n & $k != 0 {
-                dst[i..i + $k].copy_from_slice(&src[i..i + $k]);
-                i += $k;
-            }
-        )*};
-    }
-    piece!(16 8 4 2 1);
-    debug_assert_eq!(i, n);
 }
 
 /// `xs.partition_point(|&x| x < t)` for `xs` sorted ascending, scanning forward from `*from`
@@ -435,91 +402,6 @@ pub(crate) struct Span<'a> {
     /// The solution's past, for a model with `delay(x, tau)` (dopri5 only): the span is no
     /// longer than the shortest delay, so every time looked up is before its start.
     pub past: Option<&'a crate::model::delay::Past<'a>>,
-}
-
-/// The levels a span watches (see [`Span::watch`]): for each, whether it was below its level at
-/// the last step end.
-pub(crate) struct Watcher<'a> {
-    model: &'a Model,
-    slots: Vec<f64>,
-    t_last: f64,
-    items: Vec<(Quantity, f64, bool)>,
-    /// The model's event triggers as they stood at the last step end (empty without events).
-    triggers: Vec<bool>,
-    /// The solution's past, for a model with `delay(x, tau)`, and working space.
-    past: Option<&'a crate::model::delay::Past<'a>>,
-    scratch: Vec<f64>,
-}
-
-impl<'a> Watcher<'a> {
-    /// The span's watched levels, as they stand at its start.
-    pub fn new(span: &Span<'a>) -> Self {
-        // An observable that is a state alone is watched as that state (`Model::direct`); the
-        // value vector is only needed for the others and for the model's events.
-        let items: Vec<(Quantity, f64, bool)> = span
-            .watch
-            .iter()
-            .map(|&(q, c)| (span.model.direct(q), c, true))
-            .collect();
-        let observed = items
-            .iter()
-            .any(|(q, _, _)| matches!(q, Quantity::Observable(_)));
-        let mut w = Watcher {
-            model: span.model,
-            slots: if observed || !span.model.state_events.is_empty() {
-                span.model.slots_with_params(span.params)
-            } else {
-                Vec::new()
-            },
-            t_last: left_limit(span.t1),
-            items,
-            triggers: Vec::new(),
-            past: span.past,
-            scratch: Vec::new(),
-        };
-        w.crossed(span.t0, span.y0);
-        w
-    }
-
-    /// True when a watched quantity has risen from below its level to at or above it at this
-    /// step end, or a model event's trigger changed (updates the flags).
-    pub fn crossed(&mut self, t: f64, y: &[f64]) -> bool {
-        let mut hit = false;
-        let events = &self.model.state_events;
-        if !events.is_empty() {
-            let n = y.len();
-            self.slots[0] = t;
-            self.slots[1..1 + n].copy_from_slice(y);
-            if let Some(past) = self.past {
-                self.model
-                    .fill_delays(&mut self.slots, t, past, &mut self.scratch);
-            }
-            self.model.eval_assignments(&mut self.slots);
-            let first = self.triggers.is_empty();
-            for (i, e) in events.iter().enumerate() {
-                let value = e.trigger.eval(&self.slots) != 0.0;
-                if first {
-                    self.triggers.push(value);
-                } else {
-                    hit |= value != self.triggers[i];
-                    self.triggers[i] = value;
-                }
-            }
-        }
-        for (q, level, was_below) in self.items.iter_mut() {
-            let x = match *q {
-                Quantity::State(i) => y[i],
-                Quantity::Observable(i) => {
-                    self.model
-                        .observe_one(&mut self.slots, t.min(self.t_last), y, i)
-                }
-            };
-            let below = x < *level;
-            hit |= *was_below && !below;
-            *was_below = below;
-        }
-        hit
-    }
 }
 
 /// Integrate one segment with the method the options name (`auto` carries its state from one
@@ -836,36 +718,4 @@ fn solve_inner(
         before_start,
         stats,
     })
-}
-
-#[cfg(test)]
-mod copy_tests {
-    use super::copy_short;
-
-    /// `copy_short` writes what `copy_from_slice` writes (the bits, NaN payloads and signed
-    /// zeros included), at every length its pieces cover and beyond.
-    #[test]
-    fn copy_short_equals_copy_from_slice() {
-        for n in 0..=70 {
-            let src: Vec<f64> = (0..n)
-                .map(|i| match i % 4 {
-                    0 => -0.0,
-                    1 => f64::from_bits(0x7ff8_0000_0000_0000 | i as u64),
-                    _ => (i as f64 + 0.5) * if i % 3 == 0 { -1e300 } else { 1e-300 },
-                })
-                .collect();
-            let mut want = vec![7.0; n];
-            want.copy_from_slice(&src);
-            let mut got = vec![7.0; n];
-            copy_short(&mut got, &src);
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got), bits(&want), "n = {n}");
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "lengths differ")]
-    fn copy_short_rejects_different_lengths() {
-        copy_short(&mut [0.0; 3], &[1.0; 4]);
-    }
 }

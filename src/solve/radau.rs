@@ -121,6 +121,17 @@ pub(super) fn step_allowed(
     Ok(())
 }
 
+/// A first step size with no previous step to continue from: |y| / |y'| / 100 in the error
+/// weights (`inv` = their reciprocals), as explicit codes start; 1e-6 when either is tiny.
+pub(super) fn first_step(n: usize, y: &[f64], dy: &[f64], inv: &[f64]) -> f64 {
+    let (d0, d1) = (rms(n, y, inv), rms(n, dy, inv));
+    if d0 < 1e-5 || d1 < 1e-5 {
+        1e-6
+    } else {
+        0.01 * d0 / d1
+    }
+}
+
 /// Root mean square of `v / scal`, given `inv = 1 / scal` (one division per state and step
 /// instead of one per state and norm).
 #[inline(always)]
@@ -318,13 +329,8 @@ fn piece<const N: usize>(
     let mut h = if h0 > 0.0 {
         h0
     } else {
-        // No previous step to continue from: |y| / |y'| / 100, as explicit codes start.
-        let (d0, d1) = (rms(n, &y, &scal), rms(n, &f0, &scal));
-        if d0 < 1e-5 || d1 < 1e-5 {
-            1e-6
-        } else {
-            0.01 * d0 / d1
-        }
+        // No previous step to continue from.
+        first_step(n, &y, &f0, &scal)
     }
     .min(h_max);
     let mut last = t + 1.0001 * h >= t1;

@@ -18,7 +18,7 @@
 //! See docs/solvers.md ("tenth session") for its accuracy and cost against radau5 on Hanson.
 
 use super::lu::RealLu;
-use super::radau::{jacobian, step_allowed, Rhs};
+use super::radau::{first_step, jacobian, step_allowed, Rhs};
 use super::steps::{DenseStep, StepSegment};
 use super::{Segment, Span, Stats, Watcher};
 use crate::error::SolveFailure;
@@ -166,12 +166,7 @@ fn piece<const N: usize>(
         for (w, y) in inv.iter_mut().zip(&y) {
             *w = 1.0 / (atol + rtol * y.abs());
         }
-        let (d0, d1) = (rms(n, &y, &inv), rms(n, &dy1, &inv));
-        if d0 < 1e-5 || d1 < 1e-5 {
-            1e-6
-        } else {
-            0.01 * d0 / d1
-        }
+        first_step(n, &y, &dy1, &inv)
     }
     .min(h_max);
     let mut last = t + 1.0001 * h >= t1;

@@ -259,6 +259,19 @@ pub(super) fn stability_limited(
     if h * trace_bound(jac, n) >= level {
         return Some(true);
     }
+    let (iters, skip) = warm_start(x, n)?;
+    if !transposed {
+        columns(jac, n, jac_cols);
+    }
+    let rho = power_iteration(jac_cols, n, x, iters, skip);
+    Some(rho.is_finite() && h * rho >= level)
+}
+
+/// The power iteration's start for the early stiffness checks: the previous check's vector
+/// `x` (8 iterations, the first 4 not tested for convergence) or, without one for `n` states,
+/// the fixed start vector (16, 6); normalised in place. `None` (and `x` cleared) when its norm
+/// is 0 or not finite.
+fn warm_start(x: &mut Vec<f64>, n: usize) -> Option<(u32, u32)> {
     let (iters, skip) = if x.len() == n { (8, 4) } else { (16, 6) };
     if x.len() != n {
         *x = start_vector(n);
@@ -269,11 +282,7 @@ pub(super) fn stability_limited(
         return None;
     }
     x.iter_mut().for_each(|v| *v /= norm0);
-    if !transposed {
-        columns(jac, n, jac_cols);
-    }
-    let rho = power_iteration(jac_cols, n, x, iters, skip);
-    Some(rho.is_finite() && h * rho >= level)
+    Some((iters, skip))
 }
 
 /// [`stability_limited`] for the Jacobian given by its structurally non-zero entries (`vals[k]`
@@ -333,16 +342,7 @@ pub(super) fn stability_limited_sparse(
     if h * (trace.abs() / n as f64) >= level {
         return Some(true);
     }
-    let (iters, skip) = if x.len() == n { (8, 4) } else { (16, 6) };
-    if x.len() != n {
-        *x = start_vector(n);
-    }
-    let norm0 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-    if !(norm0 > 0.0 && norm0.is_finite()) {
-        x.clear();
-        return None;
-    }
-    x.iter_mut().for_each(|v| *v /= norm0);
+    let (iters, skip) = warm_start(x, n)?;
     if jac_cols.len() != n * n {
         jac_cols.clear();
         jac_cols.resize(n * n, 0.0);
