@@ -326,14 +326,7 @@ mod tests {
             }
             (days, out)
         }
-        let model = Model::resolve("cartox").unwrap();
-        let inputs = crate::regimen::Inputs::builder(&model).build();
-        let opts = crate::run::RunOptions {
-            days: 60.0,
-            window: 28.0,
-            ..crate::run::RunOptions::for_model(&model)
-        };
-        let run = crate::run::run(&model, &inputs, &opts).expect("runs");
+        let (model, run) = crate::trajectory::tests::sixty_day_run();
         assert!(run.solution.n_segments() > 2, "a run with events");
         let mut compared = 0;
         for end in [28.0, 60.0] {

@@ -652,13 +652,13 @@ pub(crate) fn argmax(lo: f64, hi: f64, g: &mut dyn FnMut(f64) -> f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{argmax, Samples};
     use crate::model::{Model, Quantity};
 
     /// The default model's typical patient over 60 days (a 28-day window): several segments
     /// (doses, interventions).
-    fn sixty_day_run() -> (Model, crate::run::Run) {
+    pub(crate) fn sixty_day_run() -> (Model, crate::run::Run) {
         let model = Model::resolve("cartox").unwrap();
         let inputs = crate::regimen::Inputs::builder(&model).build();
         let opts = crate::run::RunOptions {
