@@ -18,7 +18,9 @@ Modes (nothing is written to models/; copies go to a temporary directory):
   refit A|B        docs/calibrate_icans.py (its loss, in-sample rows, two-stage search) on copies
                    with form A or B, on its grid widened once (CART_EA 0.5-3, ke0 0.3 / 0.5,
                    k_CNS 2 / 3 added: the optimum of form B on the script's own grid sat at the
-                   CART_EA, ke0 and k_CNS edges); 3840 stage-1 candidates, ~20 min on 2 cores
+                   CART_EA, ke0 and k_CNS edges); 3840 stage-1 candidates, ~20 min on 2 cores.
+                   Form A's optimum on it sat at CART_EA 0.5 and k_CNS 0.1; rerun once with
+                   WIDE["CART_EA"] += [0.1, 0.25] and WIDE["k_CNS"] += [0.05]: same optimum
   check A|B        the form with its fitted values (FITTED below): `cartox validate` of the six
                    presets at n = 200 and n = 5000 (seed 1) and the counts
 Results: docs/presets.md, "Issue 14, twelfth session: ICANS needs systemic inflammation".
