@@ -62,13 +62,10 @@ Usage:
     python3 docs/measure_endothelial_spread.py control    # the same search at omega2 0.3 (~1 min)
 Record written to $SCRATCH (default /tmp/h-spread/)/record.json.
 """
-import csv
-import io
 import json
 import math
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -101,22 +98,7 @@ def set_omega2(text, omega2):
 def validate(values, omega2, presets, n, tmp):
     """The validation rows of `presets` (n, seed 1) on a copy of models/cartox.toml with `values`
     set and ea_base's omega2 = `omega2` (docs/measure_expectation.py's validate, plus omega2)."""
-    base = set_omega2(open(os.path.join(mx.ROOT, "models", "cartox.toml")).read(), omega2)
-    for k, v in values.items():
-        base = icans.set_param(base, k, v)
-    model = os.path.join(tmp, "cartox.toml")
-    open(model, "w").write(base)
-    paths = []
-    for p in presets:
-        t = open(os.path.join(mx.ROOT, "models", p + ".toml")).read()
-        t, k = re.subn(r'(?m)^base = "cartox"', 'base = "%s"' % model, t, count=1)
-        assert k == 1, p
-        path = os.path.join(tmp, p + ".toml")
-        open(path, "w").write(t)
-        paths.append(path)
-    out = subprocess.run([mx.BIN, "validate", "--presets", ",".join(paths), "--n", str(n),
-                          "--out", "-"], check=True, capture_output=True, text=True).stdout
-    return list(csv.DictReader(io.StringIO(out[out.index("product,metric"):])))
+    return mx.validate(values, presets, n, tmp, edit=lambda text: set_omega2(text, omega2))
 
 
 def counts(rows):

@@ -53,9 +53,12 @@ SHIPPED = {"IL6_EA": 200.0, "CART_EA": 6.0, "k_EA": 10.0, "ke0": 5.0, "k_CNS": 0
 F_41BB = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
 
 
-def validate(values, presets, n, tmp):
-    """The validation rows of `presets` on a copy of models/cartox.toml with `values` set."""
+def validate(values, presets, n, tmp, edit=None):
+    """The validation rows of `presets` on a copy of models/cartox.toml with `values` set (and
+    the model text first passed through `edit`, when given)."""
     base = open(os.path.join(ROOT, "models", "cartox.toml")).read()
+    if edit is not None:
+        base = edit(base)
     for k, v in values.items():
         base = icans.set_param(base, k, v)
     model = os.path.join(tmp, "cartox.toml")

@@ -322,18 +322,7 @@ def main():
             cache[key] = expect.loss_of(rows, icans.ZUMA_KARMMA)
             print(f"   {v} loss {cache[key]:.3f}", flush=True)
         return cache[key]
-    cur = dict(expect.SHIPPED)
-    best1 = stage1(cur)
-    moved = True
-    while moved:
-        moved = False
-        for k, grid in expect.GRID.items():
-            i = grid.index(cur[k])
-            for j in (i - 1, i + 1):
-                if 0 <= j < len(grid):
-                    v = dict(cur, **{k: grid[j]})
-                    if stage1(v) < best1 - 1e-12:
-                        cur, best1, moved = v, stage1(v), True
+    cur, best1 = expect.coordinate_search(stage1)
     scored = []
     for f41 in expect.F_41BB:
         rows = run(icans_base(dict(cur, f_41BB_EA=f41)), {"liso-cel": texts["liso-cel"]}, n)
